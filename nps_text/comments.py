@@ -1,0 +1,175 @@
+"""Comments: status (text / empty / non_informative), language, and PII redaction. Pure.
+
+Redaction runs before anything else sees the text, so every later table, the report and the exports
+hold the redacted comment only. Replaced: e-mail addresses, IBANs, payment card numbers (Luhn-checked),
+phone numbers (international and German/Austrian/Swiss formats), IP addresses, and URLs that carry
+query strings (they often hold tokens or personal identifiers).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import pandas as pd
+
+from nps_text.schema import STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT
+
+NON_INFORMATIVE = frozenset(
+    {
+        # German
+        "ka", "k a", "keine angabe", "keine angaben", "keine", "kein", "keiner", "nichts", "nix", "nein",
+        "kein kommentar", "keine kommentare", "keine anmerkung", "keine anmerkungen", "keine meinung",
+        "weiss nicht", "weiß nicht", "keine ahnung", "nichts weiter", "nichts hinzuzufügen", "nichts zu sagen",
+        "entfällt", "ohne", "ohne kommentar", "nichts besonderes", "-", "—", "/", "?", "...", "xxx", "test",
+        # English
+        "n a", "na", "n/a", "none", "nothing", "no", "nope", "no comment", "no comments", "nothing to add",
+        "nothing else", "nothing to say", "no idea", "dont know", "don't know", "not applicable", "nil", "null",
+        "none at this time", "no thanks", "idk", "x", "0",
+    }
+)
+
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("EMAIL", re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b")),
+    ("URL", re.compile(r"\bhttps?://[^\s?#]+\?[^\s]+", re.IGNORECASE)),
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")),
+    ("IP", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
+)
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_PHONE = re.compile(
+    r"(?<![\w.,])(?:\+|00)\d{1,3}[\s\-/]?(?:\(0\)[\s\-/]?)?\d(?:[\s\-/]?\d){5,13}(?![\w.,]\d)"
+    r"|(?<![\w.,+])\(?0\d{2,5}\)?[\s\-/]?\d(?:[\s\-/]?\d){4,10}(?![\w.,]\d)"
+)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _iban_ok(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        number = int("".join(str(int(char, 36)) for char in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def redact_pii(text: str) -> str:
+    """Replace personal data in ``text`` with placeholders like ``[EMAIL]``, ``[PHONE]``, ``[IBAN]``.
+
+    Example:
+        >>> redact_pii("Bitte an max@example.de oder 0176 1234567, IBAN DE89 3704 0044 0532 0130 00")
+        'Bitte an [EMAIL] oder [PHONE], IBAN [IBAN]'
+    """
+    for label, pattern in PII_PATTERNS:
+        if label == "IBAN":
+            text = pattern.sub(lambda m: "[IBAN]" if _iban_ok(m.group(0)) else m.group(0), text)
+        else:
+            text = pattern.sub(f"[{label}]", text)
+    text = _CARD.sub(
+        lambda m: "[CARD]" if _luhn_ok(re.sub(r"\D", "", m.group(0))) and len(re.sub(r"\D", "", m.group(0))) >= 13 else m.group(0),
+        text,
+    )
+    text = _PHONE.sub(lambda m: "[PHONE]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+    return text
+
+
+def _normalise_answer(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).lower().strip()
+    folded = re.sub(r"[.!,;:]+$", "", folded).strip()
+    return _SPACE.sub(" ", folded.replace(".", " ").replace("/", " ") if folded not in NON_INFORMATIVE else folded)
+
+
+def comment_status(comment: object, extra_non_informative: Iterable[str] = ()) -> str:
+    """``empty`` for null/whitespace, ``non_informative`` for fillers and emoji/punctuation only, else ``text``.
+
+    Example:
+        >>> [comment_status(c) for c in [None, "  ", "k.A.", "🙂👍", "Lieferung zu spät"]]
+        ['empty', 'empty', 'non_informative', 'non_informative', 'text']
+    """
+    if comment is None or (isinstance(comment, float) and pd.isna(comment)) or comment is pd.NA:
+        return STATUS_EMPTY
+    text = str(comment).strip()
+    if not text:
+        return STATUS_EMPTY
+    if not _WORD.search(text):
+        return STATUS_NON_INFORMATIVE  # punctuation, symbols and emoji only
+    normalised = _normalise_answer(text)
+    extra = {_normalise_answer(item) for item in extra_non_informative}
+    if normalised in NON_INFORMATIVE or normalised in extra or text.lower() in NON_INFORMATIVE:
+        return STATUS_NON_INFORMATIVE
+    return STATUS_TEXT
+
+
+@lru_cache(maxsize=8)
+def _detector(languages: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    chosen = []
+    for code in languages:
+        try:
+            chosen.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
+        except (AttributeError, ValueError):
+            continue
+    if len(chosen) < 2:
+        return LanguageDetectorBuilder.from_all_languages().build()
+    return LanguageDetectorBuilder.from_languages(*chosen).build()
+
+
+def detect_languages(texts: Sequence[str], languages: Sequence[str] = ("de", "en")) -> list[str | None]:
+    """ISO 639-1 code per text (lingua, offline), ``None`` where it cannot tell."""
+    if not texts:
+        return []
+    detector = _detector(tuple(languages))
+    found = detector.detect_languages_in_parallel_of(list(texts))
+    return [language.iso_code_639_1.name.lower() if language is not None else None for language in found]
+
+
+def prepare_comments(
+    responses: pd.DataFrame,
+    *,
+    languages: Sequence[str] = ("de", "en"),
+    extra_non_informative: Iterable[str] = (),
+    redact: bool = True,
+) -> pd.DataFrame:
+    """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status`` and ``language``.
+
+    Empty comments become null; ``language`` is set for ``text`` comments only.
+    """
+    enriched = responses.copy()
+    extra = tuple(extra_non_informative)
+    raw = enriched["comment"] if "comment" in enriched.columns else pd.Series(None, index=enriched.index, dtype=object)
+    statuses = [comment_status(value, extra) for value in raw.tolist()]
+    cleaned: list[str | None] = []
+    for value, status in zip(raw.tolist(), statuses, strict=True):
+        if status == STATUS_EMPTY:
+            cleaned.append(None)
+            continue
+        text = str(value).strip()
+        cleaned.append(redact_pii(text) if redact else text)
+    enriched["comment"] = pd.Series(cleaned, index=enriched.index, dtype=object)
+    enriched["comment_status"] = pd.Series(statuses, index=enriched.index, dtype=object)
+    text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
+    detected = detect_languages([str(cleaned[index]) for index in text_rows], languages)
+    language: list[str | None] = [None] * len(enriched)
+    for index, code in zip(text_rows, detected, strict=True):
+        language[index] = code
+    enriched["language"] = pd.Series(language, index=enriched.index, dtype=object)
+    return enriched
