@@ -1,0 +1,78 @@
+"""A short markdown summary (headline NPS, top improvement areas) for the Prefect markdown artifact."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from nps_text.report import sections
+from nps_text.report.config import ReportConfig
+from nps_text.report.i18n import choose_language, translator
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def escape_markdown(text: Any) -> str:
+    """Escape markdown and HTML specials so data shows as text (``|`` cannot break a table row).
+
+    Example:
+        >>> escape_markdown("a|b <script>")
+        'a\\\\|b \\\\<script\\\\>'
+    """
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def markdown_summary(
+    tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any], config: ReportConfig
+) -> str:
+    """The headline NPS, its change and the top improvement areas as markdown.
+
+    The flow publishes this as a Prefect markdown artifact; the text is short (a heading, two lines
+    and a table) so it reads well in the Prefect UI.
+
+    Example:
+        >>> print(markdown_summary(tables, manifest, ReportConfig()))  # doctest: +SKIP
+        # NPS report
+        **NPS 13.0** (95% confidence interval 1.1 to 24.9) · 200 responses
+        ...
+    """
+    responses = tables.get("responses")
+    language = choose_language(config.language, responses if isinstance(responses, pd.DataFrame) else None)
+    t = translator(language)
+    title = t["title"] if config.title == "NPS report" else config.title
+    lines = [f"# {escape_markdown(title)}", ""]
+    headline = sections.headline(tables, manifest, language, t)
+    if not headline["available"]:
+        lines.append(headline["message"])
+    else:
+        first = f"**{t['nps_overall']}: {headline['nps']}**"
+        if headline["interval"]:
+            first += f" ({headline['interval']})"
+        lines.append(f"{first} · {headline['responses']}")
+        split = ", ".join(f"{group['label']} {group['percent']}" for group in headline["groups"])
+        lines.extend(["", split])
+        if headline["change"]:
+            latest = f"{escape_markdown(headline['latest'])}: " if headline["latest"] else ""
+            lines.extend(["", latest + escape_markdown(headline["change"])])
+        if headline["alerts"]:
+            lines.extend(["", f"**{t['segment_alerts']}:** " + "; ".join(escape_markdown(a) for a in headline["alerts"])])
+    lines.extend(["", f"## {t['improvement']}", ""])
+    areas = sections.improvement_areas(tables, config, language, t)
+    if not areas:
+        lines.append(t["improvement_missing"])
+    else:
+        lines.append(f"| # | {t['col_theme']} | {t['nps_impact']} | {t['share_of_detractors']} | {t['trend_label']} |")
+        lines.append("|---:|---|---:|---:|---|")
+        for area in areas:
+            trend = area["trend"] or ""
+            if area["emerging"]:
+                trend = f"{trend} ({t['emerging']})" if trend else t["emerging"]
+            lines.append(
+                f"| {area['rank']} | {escape_markdown(area['label'])} | +{area['impact']} | {area['share'] or ''} "
+                f"| {escape_markdown(trend)} |"
+            )
+    return "\n".join(lines).strip() + "\n"

@@ -1,0 +1,454 @@
+"""The report's sections as plain data: pure functions from the run's tables to view models.
+
+Each builder takes the tables it needs and returns a dict for the template, or ``None`` fields where
+the data is missing (capability not run, no dates, no segments); nothing here formats HTML, and no
+builder mutates the caller's frames. Numbers are formatted here for the chosen language so the
+template stays free of logic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nps_text.report.config import ReportConfig
+from nps_text.report.i18n import format_number, format_percent
+from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS
+
+ALL = "all"
+FOLLOW_UP_KINDS: tuple[str, ...] = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
+
+
+def usable(tables: Mapping[str, pd.DataFrame], name: str, required: Sequence[str] = ()) -> pd.DataFrame | None:
+    """The table ``name`` if present, non-empty and carrying ``required`` columns, else ``None``."""
+    frame = tables.get(name)
+    if frame is None or not isinstance(frame, pd.DataFrame) or frame.empty:
+        return None
+    if any(column not in frame.columns for column in required):
+        return None
+    return frame
+
+
+def confidence_level(manifest: Mapping[str, Any]) -> int:
+    """The NPS confidence level in percent, from the manifest's config (95 when unknown)."""
+    config = manifest.get("config")
+    level = 0.95
+    if isinstance(config, Mapping):
+        nps = config.get("nps")
+        if isinstance(nps, Mapping) and isinstance(nps.get("confidence"), (int, float)):
+            level = float(nps["confidence"])
+    return round(100 * level)
+
+
+def shorten(text: Any, limit: int) -> str:
+    """``text`` as a string, cut at a word boundary to at most ``limit`` characters (with an ellipsis)."""
+    value = "" if _missing(text) else str(text).strip()
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1].rsplit(" ", 1)[0] or value[: limit - 1]
+    return cut.rstrip() + "\u2026"
+
+
+def as_list(value: Any) -> list[Any]:
+    """List/array cells (Parquet gives numpy arrays) as a plain list; missing as an empty list."""
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [item for item in list(value) if not _missing(item)]
+    if _missing(value):
+        return []
+    return [value]
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _float(value: Any) -> float | None:
+    if _missing(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def nps_from_responses(responses: pd.DataFrame) -> dict[str, Any] | None:
+    """NPS and group counts computed directly from ``responses`` (used when ``nps_summary`` is missing)."""
+    if "nps_group" not in responses.columns or responses.empty:
+        return None
+    counts = responses["nps_group"].value_counts()
+    total = len(responses)
+    promoters, passives, detractors = (int(counts.get(group, 0)) for group in NPS_GROUPS)
+    return {
+        "responses": total,
+        "promoters": promoters,
+        "passives": passives,
+        "detractors": detractors,
+        "nps": 100 * (promoters - detractors) / total,
+        "nps_ci_low": None,
+        "nps_ci_high": None,
+    }
+
+
+def _overall_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    mask = summary["segment"].astype(str).eq(ALL)
+    if "segment_value" in summary.columns:
+        mask &= summary["segment_value"].astype(str).eq(ALL)
+    return summary[mask]
+
+
+def headline(
+    tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any], language: str, t: Mapping[str, str]
+) -> dict[str, Any]:
+    """The headline: overall NPS, its interval, group split, change vs. the previous period, alerts."""
+    level = confidence_level(manifest)
+    summary = usable(tables, "nps_summary", ("segment", "period", "nps"))
+    overall: dict[str, Any] | None = None
+    latest: dict[str, Any] | None = None
+    if summary is not None:
+        rows = _overall_rows(summary)
+        whole = rows[rows["period"].astype(str).eq(ALL)]
+        if not whole.empty:
+            overall = whole.iloc[0].to_dict()
+        periods = rows[~rows["period"].astype(str).eq(ALL)].sort_values("period")
+        if not periods.empty:
+            latest = periods.iloc[-1].to_dict()
+    responses = usable(tables, "responses", ("nps_group",))
+    if overall is None and responses is not None:
+        overall = nps_from_responses(responses)
+    if overall is None:
+        return {"available": False, "message": t["no_nps"]}
+
+    total = int(overall.get("responses") or 0)
+    groups = []
+    for group, key in zip(NPS_GROUPS, ("promoters", "passives", "detractors"), strict=True):
+        count = int(overall.get(key) or 0)
+        share = count / total if total else 0.0
+        groups.append({"group": group, "label": t[key], "count": count, "share": share,
+                       "percent": format_percent(share, language)})
+
+    low, high = _float(overall.get("nps_ci_low")), _float(overall.get("nps_ci_high"))
+    interval = None
+    if low is not None and high is not None:
+        interval = t["ci"].format(level=level, low=format_number(low, language), high=format_number(high, language))
+
+    change_text, change_class = _change_sentence(tables, latest, language, t)
+    latest_text = None
+    if latest is not None:
+        latest_text = t["latest_period"].format(
+            period=latest["period"], nps=format_number(float(latest["nps"]), language), n=int(latest["responses"])
+        )
+    rejected = int(manifest.get("rows_rejected") or 0)
+    return {
+        "available": True,
+        "nps": format_number(float(overall["nps"]), language),
+        "nps_value": float(overall["nps"]),
+        "interval": interval,
+        "responses": t["responses_n"].format(n=f"{total:,}".replace(",", "\u2009")),
+        "groups": groups,
+        "latest": latest_text,
+        "change": change_text,
+        "change_class": change_class,
+        "alerts": _segment_alerts(tables, language, t),
+        "rejected": t["rejected_note"].format(n=rejected) if rejected else None,
+    }
+
+
+def _latest_change(tables: Mapping[str, pd.DataFrame], latest: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    changes = usable(tables, "nps_changes", ("segment", "period", "change"))
+    if changes is None:
+        return None
+    rows = _overall_rows(changes).sort_values("period")
+    if latest is not None:
+        rows = rows[rows["period"].astype(str).eq(str(latest["period"]))]
+    return None if rows.empty else rows.iloc[-1].to_dict()
+
+
+def _change_sentence(
+    tables: Mapping[str, pd.DataFrame], latest: Mapping[str, Any] | None, language: str, t: Mapping[str, str]
+) -> tuple[str | None, str]:
+    row = _latest_change(tables, latest)
+    if row is None:
+        return (t["no_change"] if latest is not None else None), "neutral"
+    change = _float(row.get("change")) or 0.0
+    previous = str(row.get("previous_period", ""))
+    p_value = _float(row.get("p_value"))
+    p_text = "n/a" if p_value is None else (f"{p_value:.3f}" if p_value >= 0.001 else "< 0.001")
+    if language == "de":
+        p_text = p_text.replace(".", ",")
+    points = format_number(abs(change), language)
+    significant = bool(row.get("significant")) if not _missing(row.get("significant")) else False
+    if significant and change < 0:
+        return t["change_drop_sig"].format(points=points, previous=previous, p=p_text), "bad"
+    if significant and change > 0:
+        return t["change_rise_sig"].format(points=points, previous=previous, p=p_text), "good"
+    if round(change, 1) == 0:
+        return t["change_flat"].format(previous=previous), "neutral"
+    sign = "+" if change > 0 else "\u2212"
+    return t["change_not_sig"].format(sign=sign, points=points, previous=previous, p=p_text), "neutral"
+
+
+def _segment_alerts(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, str]) -> list[str]:
+    changes = usable(tables, "nps_changes", ("segment", "segment_value", "period", "change", "significant"))
+    if changes is None:
+        return []
+    segments = changes[~changes["segment"].astype(str).eq(ALL)]
+    if segments.empty:
+        return []
+    last_period = changes["period"].astype(str).max()
+    drops = segments[
+        segments["period"].astype(str).eq(last_period)
+        & segments["significant"].fillna(False).astype(bool)
+        & (segments["change"].astype(float) < 0)
+    ].sort_values("change")
+    return [
+        t["segment_alert"].format(
+            segment=row["segment"],
+            value=row["segment_value"],
+            nps=format_number(float(row["nps"]), language),
+            change=format_number(float(row["change"]), language),
+            previous=row.get("previous_period", ""),
+        )
+        for _, row in drops.head(8).iterrows()
+    ]
+
+
+def trend_frame(tables: Mapping[str, pd.DataFrame], max_periods: int) -> tuple[pd.DataFrame | None, int]:
+    """Overall NPS per period (last ``max_periods``) with a ``significant_drop`` flag; and the total count."""
+    summary = usable(tables, "nps_summary", ("segment", "period", "nps", "nps_ci_low", "nps_ci_high"))
+    if summary is None:
+        return None, 0
+    rows = _overall_rows(summary)
+    rows = rows[~rows["period"].astype(str).eq(ALL) & rows["period"].notna()].copy()
+    rows["period"] = rows["period"].astype(str)
+    rows = rows.sort_values("period")
+    total = len(rows)
+    if total < 2:
+        return None, total
+    rows = rows.tail(max_periods)
+    drops: set[str] = set()
+    changes = usable(tables, "nps_changes", ("segment", "period", "significant", "change"))
+    if changes is not None:
+        overall = _overall_rows(changes)
+        flagged = overall[overall["significant"].fillna(False).astype(bool) & (overall["change"].astype(float) < 0)]
+        drops = set(flagged["period"].astype(str))
+    rows["significant_drop"] = rows["period"].isin(drops)
+    columns = ["period", "nps", "nps_ci_low", "nps_ci_high", "responses", "significant_drop"]
+    return rows[[column for column in columns if column in rows.columns]].reset_index(drop=True), total
+
+
+def segment_frames(tables: Mapping[str, pd.DataFrame], max_values: int) -> list[tuple[str, pd.DataFrame, int]]:
+    """Per segment column: its values' whole-span NPS (largest ``max_values`` by responses) and the count."""
+    summary = usable(tables, "nps_summary", ("segment", "segment_value", "period", "nps", "responses"))
+    if summary is None:
+        return []
+    rows = summary[~summary["segment"].astype(str).eq(ALL) & summary["period"].astype(str).eq(ALL)]
+    result = []
+    for segment in dict.fromkeys(rows["segment"].astype(str)):
+        values = rows[rows["segment"].astype(str).eq(segment)]
+        total = len(values)
+        values = values.sort_values("responses", ascending=False).head(max_values).sort_values("nps")
+        result.append((segment, values.reset_index(drop=True), total))
+    return result
+
+
+def improvement_areas(
+    tables: Mapping[str, pd.DataFrame], config: ReportConfig, language: str, t: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The top improvement areas with impact, share of detractors, trend, significance and quotes."""
+    areas = usable(tables, "improvement_areas", ("theme_label", "nps_impact"))
+    if areas is None:
+        return []
+    order = "rank" if "rank" in areas.columns else "nps_impact"
+    areas = areas.sort_values(order, ascending=order == "rank").head(config.top_improvement_areas)
+    result = []
+    for position, (_, row) in enumerate(areas.iterrows(), start=1):
+        impact = _float(row.get("nps_impact")) or 0.0
+        share = _float(row.get("share_of_detractors"))
+        trend = row.get("trend")
+        trend_key = f"trend_{trend}" if isinstance(trend, str) and f"trend_{trend}" in t else None
+        significant = row.get("significant")
+        quotes = [shorten(quote, config.quote_length) for quote in as_list(row.get("example_comments"))]
+        result.append(
+            {
+                "rank": int(row["rank"]) if "rank" in row and not _missing(row["rank"]) else position,
+                "label": str(row["theme_label"]),
+                "impact": t["points"].format(value=format_number(impact, language)),
+                "impact_value": impact,
+                "share": format_percent(share, language) if share is not None else None,
+                "share_value": share or 0.0,
+                "count": (
+                    t["detractor_count"].format(n=int(row["detractor_count"]))
+                    if not _missing(row.get("detractor_count"))
+                    else None
+                ),
+                "trend": t[trend_key] if trend_key else (str(trend) if isinstance(trend, str) else None),
+                "trend_class": str(trend) if isinstance(trend, str) else "",
+                "emerging": bool(row.get("emerging")) if not _missing(row.get("emerging")) else False,
+                "significant": None if _missing(significant) else bool(significant),
+                "quotes": [quote for quote in quotes if quote][: config.quotes_per_area],
+            }
+        )
+    max_impact = max((area["impact_value"] for area in result), default=0.0) or 1.0
+    for area in result:
+        area["bar"] = round(100 * area["impact_value"] / max_impact, 1)
+    return result
+
+
+def praise(
+    tables: Mapping[str, pd.DataFrame], config: ReportConfig, language: str, t: Mapping[str, str]
+) -> dict[str, Any]:
+    """What promoters praise: their largest themes, or a few promoter comments when themes are missing."""
+    themes = usable(tables, "themes", ("nps_group", "theme_label", "size"))
+    if themes is not None:
+        promoter = themes[themes["nps_group"].astype(str).eq("promoter")]
+        if "theme_id" in promoter.columns:
+            promoter = promoter[promoter["theme_id"].fillna(0).astype(int) >= 0]
+        promoter = promoter.sort_values("size", ascending=False).head(config.praise_themes)
+        if not promoter.empty:
+            items = []
+            for _, row in promoter.iterrows():
+                share = _float(row.get("share_of_group"))
+                quotes = [shorten(quote, config.quote_length) for quote in as_list(row.get("representative_comments"))]
+                items.append(
+                    {
+                        "label": str(row["theme_label"]),
+                        "share": t["share_of_promoters"].format(share=format_percent(share, language))
+                        if share is not None
+                        else None,
+                        "keywords": ", ".join(str(word) for word in as_list(row.get("keywords"))[:6]),
+                        "quotes": [quote for quote in quotes if quote][:2],
+                    }
+                )
+            return {"themes": items, "comments": [], "note": None}
+    responses = usable(tables, "responses", ("nps_group", "comment", "comment_status", "score"))
+    if responses is not None:
+        promoters = responses[
+            responses["nps_group"].astype(str).eq("promoter") & responses["comment_status"].astype(str).eq("text")
+        ]
+        promoters = promoters.assign(_length=promoters["comment"].astype(str).str.len())
+        promoters = promoters.sort_values(["score", "_length"], ascending=[False, False]).head(config.praise_themes)
+        comments = [shorten(text, config.quote_length) for text in promoters["comment"]]
+        if comments:
+            return {"themes": [], "comments": comments, "note": t["praise_fallback"]}
+    return {"themes": [], "comments": [], "note": t["praise_missing"]}
+
+
+def coverage(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, str]) -> dict[str, Any] | None:
+    """Comment status counts and shares per NPS group, plus an all-groups row."""
+    responses = usable(tables, "responses", ("nps_group", "comment_status"))
+    if responses is None:
+        return None
+    counts = pd.crosstab(responses["nps_group"].astype(str), responses["comment_status"].astype(str))
+    counts = counts.reindex(index=list(NPS_GROUPS), columns=list(COMMENT_STATUSES), fill_value=0)
+    counts.loc["total"] = counts.sum()
+    labels = {"promoter": t["promoters"], "passive": t["passives"], "detractor": t["detractors"], "total": t["total"]}
+    rows = []
+    for group, row in counts.iterrows():
+        total = int(row.sum())
+        cells = []
+        for status in COMMENT_STATUSES:
+            share = int(row[status]) / total if total else 0.0
+            cells.append({"status": status, "count": int(row[status]), "share": share,
+                          "percent": format_percent(share, language), "width": round(100 * share, 1)})
+        rows.append({"group": str(group), "label": labels[str(group)], "responses": total, "cells": cells})
+    headers = [t[f"status_{status}"] for status in COMMENT_STATUSES]
+    return {"rows": rows, "headers": headers}
+
+
+def follow_ups(
+    tables: Mapping[str, pd.DataFrame], config: ReportConfig, t: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Per follow-up kind: its count and the first ``config.follow_up_rows`` rows (comment shortened)."""
+    frame = usable(tables, "follow_up", ("follow_up", "response_id"))
+    if frame is None:
+        return []
+    kinds = [kind for kind in FOLLOW_UP_KINDS if kind in set(frame["follow_up"].astype(str))]
+    kinds += sorted(set(frame["follow_up"].astype(str)) - set(FOLLOW_UP_KINDS))
+    fixed = {"follow_up", "response_id", "score", "nps_group", "comment_status", "comment", "theme_label"}
+    extra = [
+        column
+        for column in frame.columns
+        if column not in fixed and frame[column].dtype != float and _is_segment_like(frame[column])
+    ][:3]
+    result = []
+    for kind in kinds:
+        part = frame[frame["follow_up"].astype(str).eq(kind)]
+        shown = part.head(config.follow_up_rows)
+        rows = []
+        for _, row in shown.iterrows():
+            rows.append(
+                {
+                    "response_id": str(row["response_id"]),
+                    "score": "" if _missing(row.get("score")) else str(int(row["score"])),
+                    "comment": shorten(row.get("comment"), config.quote_length) or None,
+                    "theme": None if _missing(row.get("theme_label")) else str(row.get("theme_label")),
+                    "extra": ["" if _missing(row.get(column)) else str(row.get(column)) for column in extra],
+                }
+            )
+        result.append(
+            {
+                "kind": kind,
+                "label": t.get(f"follow_up_{kind}", kind),
+                "count": len(part),
+                "shown": t["follow_up_first"].format(shown=len(shown), total=len(part)),
+                "rows": rows,
+                "extra_columns": extra,
+            }
+        )
+    return result
+
+
+def _is_segment_like(series: pd.Series) -> bool:
+    sample = series.dropna().head(500)
+    return not sample.empty and sample.astype(str).str.len().max() <= 40 and sample.nunique() <= 50
+
+
+def period_span(tables: Mapping[str, pd.DataFrame]) -> tuple[str, str] | None:
+    """The first and last period label of the run, if it has periods."""
+    responses = usable(tables, "responses", ("period",))
+    if responses is None:
+        return None
+    periods = responses["period"].dropna().astype(str)
+    if periods.empty:
+        return None
+    return str(periods.min()), str(periods.max())
+
+
+def about(manifest: Mapping[str, Any], t: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Key facts of the run from the manifest, as (label, value) pairs."""
+    facts: list[tuple[str, str]] = []
+    source = manifest.get("input")
+    if isinstance(source, Mapping) and source.get("path"):
+        facts.append((t["input"], str(source["path"])))
+    elif isinstance(source, str):
+        facts.append((t["input"], source))
+    if "rows_in" in manifest:
+        facts.append(
+            (
+                "",
+                t["rows"].format(
+                    rows_in=manifest.get("rows_in", "?"),
+                    rows_valid=manifest.get("rows_valid", "?"),
+                    rows_rejected=manifest.get("rows_rejected", "?"),
+                ),
+            )
+        )
+    models = manifest.get("models")
+    if isinstance(models, Mapping) and models:
+        facts.append((t["models"], ", ".join(f"{key}: {_model_name(value)}" for key, value in models.items())))
+    if manifest.get("started_at"):
+        facts.append((t["started"], str(manifest["started_at"])))
+    return facts
+
+
+def _model_name(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get("name") or value.get("model") or value)
+    return str(value)
