@@ -75,7 +75,7 @@ class CommentsConfig(_Section):
     non_informative: list[str] = Field(
         default_factory=list, description="Extra answers (case-insensitive) that count as non-informative."
     )
-    languages: list[str] = Field(default_factory=lambda: ["de", "en"])
+    languages: list[str] = Field(default_factory=lambda: ["de", "en", "fr", "it", "es", "nl"])
     redact_pii: bool = True
 
 

@@ -140,7 +140,7 @@ def _finish(frame: pd.DataFrame, row_numbers: list[int] | None = None) -> pd.Dat
     frame.columns = [_clean_header(column, index) for index, column in enumerate(frame.columns)]
     frame.columns = _deduplicate_headers(list(frame.columns))
     for column in frame.columns:
-        frame[column] = frame[column].map(_to_text).astype(object)
+        frame[column] = pd.Series([_to_text(value) for value in frame[column].tolist()], index=frame.index, dtype=object)
     numbers = row_numbers if row_numbers is not None else list(range(1, len(frame) + 1))
     frame.insert(0, "row_number", numbers)
     return frame.reset_index(drop=True)

@@ -40,7 +40,7 @@ DATE_NAMES = (
 FUZZY = {
     "score": ("nps", "score", "empfehl", "recommend", "bewertung"),
     "comment": ("comment", "kommentar", "feedback", "anmerkung", "verbatim", "freitext"),
-    "date": ("date", "datum", "zeit", "time"),
+    "date": ("date", "datum"),
 }
 RESERVED = set(RESPONSES_COLUMNS) | {"period", "date", "row_number"}
 

@@ -1,0 +1,113 @@
+import json
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nps_text.config import InputConfig
+from nps_text.errors import InputError
+from nps_text.ingest import engine_name, read_input, read_table
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_csv_any_delimiter(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "survey.csv"
+    path.write_text(delimiter.join(["id", "score", "comment"]) + "\n" + delimiter.join(["1", "9", "gut"]) + "\n")
+    raw = read_input(path)
+    assert raw.details["delimiter"] == delimiter
+    assert raw.frame[["id", "score", "comment"]].values.tolist() == [["1", "9", "gut"]]
+
+
+def test_csv_utf8_bom_and_windows_1252(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffid;Bewertung;Kommentar\n1;9;Schöne Grüße\n".encode())
+    raw = read_input(bom)
+    assert list(raw.frame.columns) == ["row_number", "id", "Bewertung", "Kommentar"]
+    assert raw.frame["Kommentar"].item() == "Schöne Grüße"
+    cp = tmp_path / "excel.csv"
+    cp.write_bytes("id;Bewertung;Kommentar\n1;3;Lieferung über 3 Wochen – ärgerlich\n".encode("cp1252"))
+    raw = read_input(cp)
+    assert raw.details["encoding"] == "cp1252"
+    assert raw.frame["Kommentar"].item() == "Lieferung über 3 Wochen – ärgerlich"
+
+
+def test_csv_quoted_multiline_field(tmp_path: Path) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_text('id,score,comment\n1,9,"Zeile eins,\nZeile ""zwei"""\n2,3,kurz\n', encoding="utf-8")
+    raw = read_input(path)
+    assert raw.frame["comment"].tolist() == ['Zeile eins,\nZeile "zwei"', "kurz"]
+    assert raw.frame["row_number"].tolist() == [1, 2]
+
+
+def test_csv_line_with_extra_fields_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_text("id,score,comment\n1,9,gut\n2,8,a,b,c\n3,7,\n")
+    raw = read_input(path)
+    assert raw.frame["id"].tolist() == ["1", "3"]
+    assert raw.unparseable["row_number"].tolist() == [2]
+    assert "5 fields" in raw.unparseable["reason"].item()
+    assert raw.rows_in == 3
+
+
+def test_jsonl_broken_line_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "survey.jsonl"
+    lines = [json.dumps({"id": "a", "score": 9, "comment": "super"}), "{broken", "[1, 2]",
+             json.dumps({"id": "b", "score": 2.0, "comment": None})]
+    path.write_text("\n".join(lines) + "\n")
+    raw = read_input(path)
+    assert raw.frame["score"].tolist() == ["9", "2"]
+    assert raw.unparseable["row_number"].tolist() == [2, 3]
+    assert "invalid JSON" in raw.unparseable["reason"].iloc[0]
+
+
+def test_excel_and_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"ID": ["x1", "x2"], "NPS": [10, 6], "Feedback": ["toll", None],
+                          "Datum": pd.to_datetime(["2026-01-05", "2026-01-06"])})
+    frame.to_excel(tmp_path / "s.xlsx", index=False)
+    frame.to_parquet(tmp_path / "s.parquet")
+    for name in ("s.xlsx", "s.parquet"):
+        raw = read_input(tmp_path / name)
+        assert raw.frame["NPS"].tolist() == ["10", "6"], name
+        assert raw.frame["Feedback"].tolist() == ["toll", None], name
+        assert raw.frame["Datum"].iloc[0].startswith("2026-01-05"), name
+
+
+def test_sql_query(tmp_path: Path) -> None:
+    database = tmp_path / "survey.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("create table r (id text, score integer, comment text)")
+        connection.executemany("insert into r values (?, ?, ?)", [("a", 9, "gut"), ("b", 2, "schlecht")])
+    url = f"sqlite:///{database}"
+    raw = read_input(url, InputConfig(sql_query="select * from r order by id"))
+    assert raw.frame["score"].tolist() == ["9", "2"]
+    assert raw.format == "sql"
+    with pytest.raises(InputError, match="sql_query"):
+        read_input(url)
+
+
+def test_engine_name_hides_credentials() -> None:
+    assert engine_name("postgresql://user:secret@db:5432/x") == "postgresql://db:5432/x"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"\x00\x01\x02binary\x00", "binary"), (b"id,score\n", "no data rows"), (b"justonecolumn\n1\n", "only one column")],
+)
+def test_unusable_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_input(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        read_input(tmp_path / "nope.csv")
+
+
+def test_read_table_fails_on_unparseable(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"a": 1}\n{oops\n')
+    with pytest.raises(InputError, match="row 2"):
+        read_table(path)
