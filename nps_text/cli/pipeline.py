@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -15,7 +14,9 @@ def _quiet_environment(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
     if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Quiet mode: the CLI prints progress and a one-line error itself; Prefect's own error logs
+        # would repeat that error with a full traceback.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 
@@ -63,8 +64,6 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
                 click.echo(f"[{index + 1}/{total}] {step}", err=True)
 
         flow_module.set_progress_hook(hook)
-        if not verbose:
-            logging.getLogger("prefect").setLevel(logging.WARNING)
         try:
             state = flow_module.nps_text_flow(params, return_state=True)
         finally:
