@@ -1,0 +1,280 @@
+"""Themes: BERTopic on the shared embeddings, one model for all comments, reported per NPS group.
+
+Entry point for the flow: :func:`assign_themes`. Only rows with ``comment_status == "text"`` reach the
+topic model; each distinct (cleaned) comment is embedded and clustered once.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from nps_text.themes.config import ThemesConfig
+    >>> frame = pd.DataFrame({"response_id": ["1", "2"], "score": [0, 10], "nps_group": ["detractor", "promoter"],
+    ...     "comment": ["Zug zu spät", "Personal freundlich"], "comment_status": ["text", "text"]})
+    >>> fake = lambda texts: np.eye(2, 8, dtype=np.float32)[: len(texts)]
+    >>> responses, themes = assign_themes(frame, ThemesConfig(), embed=fake)
+    >>> responses["theme_id"].tolist()
+    [0, 0]
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nps_text.errors import NpsTextError
+from nps_text.schema import (
+    NEGATIVE,
+    NEUTRAL,
+    NPS_GROUPS,
+    OUTLIER_THEME_ID,
+    POSITIVE,
+    STATUS_TEXT,
+    THEMES_COLUMNS,
+    check_columns,
+)
+from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_texts
+from nps_text.themes.config import GuidedTheme, ThemesConfig
+from nps_text.themes.guided import NO_MATCH, match_guided
+from nps_text.themes.keywords import OUTLIER_LABEL, default_label, theme_keywords
+from nps_text.themes.model import compute_centroids, discover_themes
+from nps_text.themes.state import load_state, save_state, stable_ids
+
+__all__ = ["GuidedTheme", "ThemesConfig", "ThemesError", "assign_themes", "themes_table"]
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("response_id", "nps_group", "comment", "comment_status")
+_WORD = re.compile(r"\w+")
+
+
+class ThemesError(NpsTextError):
+    """The themes step cannot run on this input (names the problem and the fix)."""
+
+
+def _text_mask(responses: pd.DataFrame) -> pd.Series:
+    comments = responses["comment"]
+    has_text = comments.notna() & comments.astype("string").str.strip().fillna("").ne("")
+    return (responses["comment_status"] == STATUS_TEXT) & has_text
+
+
+def _empty_themes() -> pd.DataFrame:
+    frame = pd.DataFrame({column: pd.Series(dtype="object") for column in THEMES_COLUMNS})
+    return frame.astype({"theme_id": "Int64", "size": "int64", "share_of_group": "float64",
+                         "positive_share": "float64", "neutral_share": "float64", "negative_share": "float64"})
+
+
+def _checked_embeddings(embed: Callable[[Sequence[str]], np.ndarray], texts: list[str]) -> np.ndarray:
+    vectors = np.asarray(embed(texts), dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise ThemesError(
+            f"embed() returned shape {vectors.shape} for {len(texts)} texts; it must return one row per text"
+        )
+    return vectors
+
+
+def _centre(vectors: np.ndarray) -> np.ndarray:
+    """Subtract the mean vector and re-normalise: removes the common direction encoders such as e5 share,
+    so cosine similarities between themes mean the same for every encoder."""
+    centred = vectors - vectors.mean(axis=0, keepdims=True) if len(vectors) > 1 else vectors
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    return (centred / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _merge_groups(theme_ids: np.ndarray, merge: Sequence[Sequence[int]]) -> np.ndarray:
+    merged = theme_ids.copy()
+    for group in merge:
+        target = int(group[0])
+        for other in group[1:]:
+            merged[merged == int(other)] = target
+    return merged
+
+
+def assign_themes(
+    responses: pd.DataFrame,
+    config: ThemesConfig,
+    *,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    state_dir: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assign a theme to every text comment and summarise themes per NPS group.
+
+    Args:
+        responses: One row per response with at least ``response_id``, ``nps_group``, ``comment`` and
+            ``comment_status`` (``language`` and ``sentiment`` are used when present). Not modified.
+        config: Themes configuration.
+        embed: Returns L2-normalised embeddings aligned with the texts it is given (the shared cached encoder).
+        state_dir: Folder where stable theme ids persist between runs; ``None`` = no persistence.
+
+    Returns:
+        ``(responses_with_themes, themes)``: a copy of ``responses`` with ``theme_id`` (nullable Int64; null
+        without text, -1 for "Other") and ``theme_label``, and the themes table
+        (:data:`nps_text.schema.THEMES_COLUMNS`, one row per theme within each NPS group).
+
+    Raises:
+        SchemaError: a required column is missing.
+        ThemesError: ``embed`` returned the wrong shape.
+    """
+    check_columns(responses, REQUIRED_COLUMNS, "responses (themes input)")
+    result = responses.copy()
+    result["theme_id"] = pd.Series(pd.NA, index=result.index, dtype="Int64")
+    result["theme_label"] = pd.Series(pd.NA, index=result.index, dtype="string")
+    mask = _text_mask(responses)
+    if not config.enabled or not mask.any():
+        return result, _empty_themes()
+
+    comments = responses.loc[mask, "comment"].astype(str)
+    cleaned = comments.map(clean_for_embedding) if config.clean_text else comments.str.strip()
+    codes, distinct_index = pd.factorize(cleaned, sort=False)
+    distinct = [str(text) for text in distinct_index]
+    if "language" in responses.columns:
+        first_language = responses.loc[mask, "language"].groupby(codes).first()
+        languages: list[str | None] = [
+            None if pd.isna(value) else str(value) for value in first_language.reindex(range(len(distinct)))
+        ]
+    else:
+        languages = [None] * len(distinct)
+    filler = (set(DEFAULT_FILLER_WORDS) if config.default_filler else set()) | set(config.filler_words)
+    lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
+    lemma_docs = [" ".join(words) for words in lemmas]
+    vectors = _centre(_checked_embeddings(embed, distinct))
+
+    # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
+    guided_names = [theme.name for theme in config.guided]
+    similarity = None
+    if config.guided and config.guided_method == "keywords+similarity":
+        descriptions = [f"{theme.name}: {', '.join(theme.seed_words)}" for theme in config.guided]
+        seed_vectors = np.asarray(embed(descriptions), dtype=np.float32)
+        raw_vectors = _checked_embeddings(embed, distinct)
+        similarity = lambda: raw_vectors @ seed_vectors.T  # noqa: E731
+    surface = [_WORD.findall(text.lower()) for text in distinct]
+    guided_index = match_guided(
+        lemmas, surface, config.guided, similarity=similarity, min_similarity=config.guided_similarity
+    )
+
+    # 2. Discovery on the comments no guided theme claimed.
+    open_rows = np.flatnonzero(guided_index == NO_MATCH)
+    discovered = discover_themes(
+        [lemma_docs[i] for i in open_rows],
+        lambda rows: vectors[open_rows[rows]],
+        len(open_rows),
+        config,
+    )
+    discovered_centroids = compute_centroids(vectors[open_rows], discovered.labels)
+
+    # 3. Stable ids: guided by name, discovered by centroid against the last run's themes.
+    state = load_state(state_dir)
+    guided_ids, cluster_ids = stable_ids(state, guided_names, discovered_centroids, vectors.shape[1])
+    theme_ids = np.full(len(distinct), OUTLIER_THEME_ID, dtype=np.int64)
+    guided_rows = np.flatnonzero(guided_index != NO_MATCH)
+    theme_ids[guided_rows] = [guided_ids[guided_names[i]] for i in guided_index[guided_rows]]
+    theme_ids[open_rows] = [cluster_ids.get(int(label), OUTLIER_THEME_ID) for label in discovered.labels]
+    theme_ids = _merge_groups(theme_ids, config.merge)
+
+    # 4. Keywords (class-based TF-IDF over lemmas) and labels.
+    keyword_rows = np.arange(len(distinct))
+    if len(distinct) > config.max_fit_comments:
+        rng = np.random.default_rng(config.seed)
+        keyword_rows = np.sort(rng.choice(len(distinct), size=config.max_fit_comments, replace=False))
+    keywords = theme_keywords([lemma_docs[i] for i in keyword_rows], theme_ids[keyword_rows], config.keywords)
+    guided_by_id = {theme_id: name for name, theme_id in guided_ids.items()}
+    labels: dict[int, str] = {}
+    for theme_id in sorted(set(theme_ids.tolist())):
+        words = keywords.get(theme_id, [])
+        if theme_id in config.rename:
+            labels[theme_id] = config.rename[theme_id]
+        elif theme_id in guided_by_id:
+            labels[theme_id] = guided_by_id[theme_id]
+        else:
+            labels[theme_id] = default_label(theme_id, words)
+        if theme_id in state.themes:
+            state.themes[theme_id].label = labels[theme_id]
+            state.themes[theme_id].keywords = words
+    save_state(state, state_dir)
+
+    row_theme = theme_ids[codes]
+    result.loc[mask, "theme_id"] = row_theme
+    result.loc[mask, "theme_label"] = [labels[int(theme)] for theme in row_theme]
+    themes = themes_table(result, vectors, codes, keywords, labels, config.representative_comments)
+    return result, themes
+
+
+def _sentiment_mix(frame: pd.DataFrame) -> tuple[float, float, float]:
+    if "sentiment" not in frame.columns:
+        return (np.nan, np.nan, np.nan)
+    known = frame["sentiment"].dropna()
+    if known.empty:
+        return (np.nan, np.nan, np.nan)
+    shares = known.value_counts(normalize=True)
+    return tuple(float(shares.get(label, 0.0)) for label in (POSITIVE, NEUTRAL, NEGATIVE))  # type: ignore[return-value]
+
+
+def themes_table(
+    responses: pd.DataFrame,
+    vectors: np.ndarray,
+    codes: np.ndarray,
+    keywords: dict[int, list[str]],
+    labels: dict[int, str],
+    n_representative: int = 3,
+) -> pd.DataFrame:
+    """One row per theme within each NPS group: size, share, sentiment mix and typical comments.
+
+    ``share_of_group`` is the theme's share of the group's text comments. Representative comments are the
+    group's distinct comments nearest to the theme's centroid (over all groups), so they are typical.
+
+    Args:
+        responses: Output rows of :func:`assign_themes` (``theme_id`` set on text rows).
+        vectors: Centred embeddings of the distinct comments.
+        codes: Distinct-comment index of each text row, in the order of the text rows.
+        keywords: Theme id -> keywords.
+        labels: Theme id -> label.
+        n_representative: Comments per theme and group (3-5).
+    """
+    text_rows = responses[responses["theme_id"].notna()].assign(_code=codes)
+    distinct_theme = pd.Series(text_rows["theme_id"].to_numpy(dtype=np.int64), index=text_rows["_code"].to_numpy())
+    distinct_theme = distinct_theme[~distinct_theme.index.duplicated()]
+    centroids = compute_centroids(vectors[distinct_theme.index.to_numpy()], distinct_theme.to_numpy())
+    if (distinct_theme == OUTLIER_THEME_ID).any():
+        outlier_codes = distinct_theme.index[distinct_theme == OUTLIER_THEME_ID].to_numpy()
+        mean = vectors[outlier_codes].mean(axis=0)
+        centroids[OUTLIER_THEME_ID] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    rows = []
+    for group in NPS_GROUPS:
+        group_rows = text_rows[text_rows["nps_group"] == group]
+        if group_rows.empty:
+            continue
+        for theme_id, members in group_rows.groupby("theme_id", sort=False):
+            theme_id = int(theme_id)
+            first_by_code = members.drop_duplicates("_code")
+            member_codes = first_by_code["_code"].to_numpy()
+            sims = vectors[member_codes] @ centroids[theme_id]
+            order = np.argsort(-sims, kind="stable")[:n_representative]
+            positive, neutral, negative = _sentiment_mix(members)
+            rows.append(
+                {
+                    "nps_group": group,
+                    "theme_id": theme_id,
+                    "theme_label": labels.get(theme_id, OUTLIER_LABEL),
+                    "keywords": list(keywords.get(theme_id, [])),
+                    "size": len(members),
+                    "share_of_group": len(members) / len(group_rows),
+                    "positive_share": positive,
+                    "neutral_share": neutral,
+                    "negative_share": negative,
+                    "representative_comments": [str(first_by_code["comment"].iloc[i]) for i in order],
+                }
+            )
+    if not rows:
+        return _empty_themes()
+    table = pd.DataFrame(rows, columns=list(THEMES_COLUMNS))
+    table["theme_id"] = table["theme_id"].astype("Int64")
+    group_order = {group: index for index, group in enumerate(NPS_GROUPS)}
+    table = table.sort_values(
+        ["nps_group", "size", "theme_id"],
+        key=lambda column: column.map(group_order) if column.name == "nps_group" else column,
+        ascending=[True, False, True],
+        kind="stable",
+    )
+    return table.reset_index(drop=True)

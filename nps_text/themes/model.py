@@ -1,0 +1,231 @@
+"""Theme discovery: BERTopic on precomputed embeddings, seeded, with outlier and near-duplicate handling.
+
+The steps, each deterministic for a given input and seed:
+
+1. Fit on a seeded sample of at most ``max_fit_comments`` distinct comments (memory stays flat for any
+   input size), UMAP to a few dimensions and HDBSCAN, inside ``BERTopic.fit_transform``.
+2. Merge themes whose centroids (in the original embedding space) are near-duplicates, then, if a target
+   count is set, keep merging the closest pair until it is reached.
+3. Outliers (-1) join their nearest theme, except the least similar ``max_outlier_share`` of comments.
+4. Comments outside the fit sample join their nearest theme in chunks, under the same similarity cut-off.
+
+Keywords come from BERTopic's class-based TF-IDF over spaCy lemmas (see :mod:`nps_text.text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nps_text.schema import OUTLIER_THEME_ID
+from nps_text.themes.config import ThemesConfig
+
+MIN_DISCOVERY_COMMENTS = 10
+"""Below this many distinct comments no model is fitted: they form one theme."""
+
+ASSIGN_CHUNK = 8192
+
+
+@dataclass
+class DiscoveredThemes:
+    """Result of :func:`discover_themes` for the distinct comments it was given.
+
+    Attributes:
+        labels: Cluster id per comment (0..k-1, or -1 for outliers).
+        centroids: Unit-length centroid per cluster id, in the embedding space.
+        outlier_cutoff: Cosine similarity below which a comment stays an outlier.
+    """
+
+    labels: np.ndarray
+    centroids: dict[int, np.ndarray] = field(default_factory=dict)
+    outlier_cutoff: float = -1.0
+
+
+def default_min_theme_size(n_comments: int) -> int:
+    """About 1% of the comments, at least 10 and at most 100 (smaller for tiny inputs)."""
+    return int(min(100, max(10, round(n_comments / 100)), max(2, n_comments // 3)))
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def compute_centroids(embeddings: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Unit-length mean vector of each non-outlier label."""
+    return {
+        int(label): _unit(embeddings[labels == label].mean(axis=0))
+        for label in np.unique(labels)
+        if label != OUTLIER_THEME_ID
+    }
+
+
+def merge_near_duplicates(
+    embeddings: np.ndarray, labels: np.ndarray, *, similarity: float, target: int | None = None
+) -> np.ndarray:
+    """Merge the two most similar clusters while their centroids are >= ``similarity`` or above ``target``.
+
+    Returns new labels renumbered 0..k-1 by decreasing size (ties by first appearance), outliers kept.
+    """
+    labels = labels.copy()
+    while True:
+        centroids = compute_centroids(embeddings, labels)
+        ids = sorted(centroids)
+        if len(ids) < 2:
+            break
+        matrix = np.vstack([centroids[i] for i in ids])
+        sims = matrix @ matrix.T
+        np.fill_diagonal(sims, -np.inf)
+        first, second = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        too_many = target is not None and len(ids) > target
+        if sims[first, second] < similarity and not too_many:
+            break
+        keep, drop = sorted((ids[first], ids[second]))
+        labels[labels == drop] = keep
+    return renumber_by_size(labels)
+
+
+def renumber_by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber non-outlier labels 0..k-1 by decreasing size; ties broken by smallest old id."""
+    ids, counts = np.unique(labels[labels != OUTLIER_THEME_ID], return_counts=True)
+    order = sorted(zip(ids.tolist(), counts.tolist(), strict=True), key=lambda pair: (-pair[1], pair[0]))
+    mapping = {old: new for new, (old, _) in enumerate(order)}
+    return np.array([mapping.get(int(label), OUTLIER_THEME_ID) for label in labels], dtype=np.int64)
+
+
+def assign_nearest(
+    embeddings: np.ndarray, centroids: dict[int, np.ndarray], *, cutoff: float = -1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid per row (chunked); rows below ``cutoff`` similarity get -1. Returns labels and sims."""
+    if not centroids:
+        return np.full(len(embeddings), OUTLIER_THEME_ID, dtype=np.int64), np.zeros(len(embeddings))
+    ids = np.array(sorted(centroids), dtype=np.int64)
+    matrix = np.vstack([centroids[int(i)] for i in ids])
+    labels = np.empty(len(embeddings), dtype=np.int64)
+    best = np.empty(len(embeddings), dtype=np.float64)
+    for start in range(0, len(embeddings), ASSIGN_CHUNK):
+        sims = embeddings[start : start + ASSIGN_CHUNK] @ matrix.T
+        labels[start : start + ASSIGN_CHUNK] = ids[np.argmax(sims, axis=1)]
+        best[start : start + ASSIGN_CHUNK] = sims.max(axis=1)
+    labels[best < cutoff] = OUTLIER_THEME_ID
+    return labels, best
+
+
+def reduce_outliers(
+    embeddings: np.ndarray, labels: np.ndarray, *, max_share: float
+) -> tuple[np.ndarray, float]:
+    """Give outliers their nearest theme, keeping only the least similar ``max_share`` of all comments as -1.
+
+    Returns the new labels and the similarity cut-off used (outliers below it stay -1).
+    """
+    centroids = compute_centroids(embeddings, labels)
+    outliers = np.flatnonzero(labels == OUTLIER_THEME_ID)
+    if not centroids or outliers.size == 0:
+        return labels.copy(), -1.0
+    nearest, sims = assign_nearest(embeddings[outliers], centroids)
+    keep_as_outliers = int(np.floor(max_share * len(labels)))
+    new_labels = labels.copy()
+    if keep_as_outliers >= outliers.size:
+        return new_labels, float(sims.max()) + 1e-6
+    order = np.argsort(sims, kind="stable")  # least similar first
+    cutoff = float(sims[order[keep_as_outliers]]) if keep_as_outliers < order.size else -1.0
+    reassign = order[keep_as_outliers:]
+    new_labels[outliers[reassign]] = nearest[reassign]
+    return new_labels, cutoff
+
+
+def _cluster(
+    lemma_docs: Sequence[str], embeddings: np.ndarray, config: ThemesConfig, min_size: int
+) -> np.ndarray:
+    """UMAP + HDBSCAN through BERTopic on precomputed embeddings; returns the raw topic per document."""
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n_docs = len(embeddings)
+    n_components = max(2, min(config.umap_components, n_docs - 2, embeddings.shape[1]))
+    reducer: Any
+    if config.reduction == "pca":
+        from sklearn.decomposition import PCA
+
+        reducer = PCA(n_components=n_components, random_state=config.seed)
+    else:
+        from umap import UMAP
+
+        reducer = UMAP(
+            n_neighbors=max(2, min(config.umap_neighbors, n_docs - 1)),
+            n_components=n_components,
+            min_dist=0.0,
+            metric="cosine",
+            init="spectral" if n_docs > 200 else "random",
+            random_state=config.seed,
+            low_memory=True,
+        )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=min_size, min_samples=max(1, min(5, min_size)), prediction_data=False
+    )
+    topic_model = BERTopic(
+        umap_model=reducer,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=embeddings)
+    return np.asarray(topics, dtype=np.int64)
+
+
+def discover_themes(
+    lemma_docs: Sequence[str],
+    embed_rows: Callable[[np.ndarray], np.ndarray],
+    n_comments: int,
+    config: ThemesConfig,
+) -> DiscoveredThemes:
+    """Discover themes among ``n_comments`` distinct comments.
+
+    Args:
+        lemma_docs: Space-joined lemmas per comment (BERTopic's documents).
+        embed_rows: Returns the unit-length embeddings of the given row positions (so large inputs can be
+            embedded chunk by chunk).
+        n_comments: Number of comments.
+        config: Themes configuration (seed, sizes, outlier share, merging).
+
+    Returns:
+        Labels 0..k-1 or -1 per comment, centroids and the outlier cut-off.
+    """
+    if n_comments == 0:
+        return DiscoveredThemes(labels=np.zeros(0, dtype=np.int64))
+    if n_comments < MIN_DISCOVERY_COMMENTS:
+        all_rows = embed_rows(np.arange(n_comments))
+        labels = np.zeros(n_comments, dtype=np.int64)
+        return DiscoveredThemes(labels=labels, centroids=compute_centroids(all_rows, labels))
+
+    rng = np.random.default_rng(config.seed)
+    if n_comments > config.max_fit_comments:
+        fit_rows = np.sort(rng.choice(n_comments, size=config.max_fit_comments, replace=False))
+    else:
+        fit_rows = np.arange(n_comments)
+    fit_embeddings = _unit(embed_rows(fit_rows))
+    min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
+    min_size = max(2, min(min_size, len(fit_rows) // 2))
+    raw = _cluster([lemma_docs[i] for i in fit_rows], fit_embeddings, config, min_size)
+    if not (raw != OUTLIER_THEME_ID).any():
+        raw = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
+    labels = merge_near_duplicates(
+        fit_embeddings, raw, similarity=config.merge_similarity, target=config.target_themes
+    )
+    labels, cutoff = reduce_outliers(fit_embeddings, labels, max_share=config.max_outlier_share)
+    centroids = compute_centroids(fit_embeddings, labels)
+
+    all_labels = np.full(n_comments, OUTLIER_THEME_ID, dtype=np.int64)
+    all_labels[fit_rows] = labels
+    rest = np.setdiff1d(np.arange(n_comments), fit_rows, assume_unique=True)
+    for start in range(0, rest.size, ASSIGN_CHUNK * 4):
+        chunk = rest[start : start + ASSIGN_CHUNK * 4]
+        all_labels[chunk], _ = assign_nearest(_unit(embed_rows(chunk)), centroids, cutoff=cutoff)
+    return DiscoveredThemes(labels=all_labels, centroids=centroids, outlier_cutoff=cutoff)

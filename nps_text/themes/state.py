@@ -1,0 +1,138 @@
+"""Stable theme ids across runs: themes are matched to last run's by centroid, and keep their id.
+
+The state is one JSON file, ``<state_dir>/themes_state.json``: per theme id its kind (guided or
+discovered), guided name, centroid, label and keywords, plus the next free id. A user's ``rename`` and
+``merge`` entries in the config refer to these ids, so they keep working as data grows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nps_text.errors import NpsTextError
+
+STATE_FILE = "themes_state.json"
+STATE_VERSION = 1
+MATCH_SIMILARITY = 0.8
+"""A new theme inherits an old id when their centroids (centred embedding space) are this cosine-similar."""
+
+
+class ThemeStateError(NpsTextError):
+    """The saved theme state cannot be read (delete the file to start theme ids afresh)."""
+
+
+@dataclass
+class ThemeRecord:
+    """One theme as remembered between runs."""
+
+    theme_id: int
+    kind: str  # "guided" or "discovered"
+    centroid: list[float]
+    name: str | None = None
+    label: str = ""
+    keywords: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ThemeState:
+    """All remembered themes, the embedding dimension they were computed in, and the next free id."""
+
+    dim: int | None = None
+    next_id: int = 0
+    themes: dict[int, ThemeRecord] = field(default_factory=dict)
+
+
+def load_state(state_dir: Path | None) -> ThemeState:
+    """Read the state from ``state_dir`` (empty state when there is none)."""
+    if state_dir is None:
+        return ThemeState()
+    path = Path(state_dir) / STATE_FILE
+    if not path.is_file():
+        return ThemeState()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        themes = {int(item["theme_id"]): ThemeRecord(**item) for item in data["themes"]}
+        return ThemeState(dim=data.get("dim"), next_id=int(data["next_id"]), themes=themes)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ThemeStateError(
+            f"cannot read theme state {path}: {exc}. Delete the file to start theme ids afresh."
+        ) from exc
+
+
+def save_state(state: ThemeState, state_dir: Path | None) -> None:
+    """Write the state atomically to ``state_dir`` (nothing when ``None``)."""
+    if state_dir is None:
+        return
+    folder = Path(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload: dict[str, Any] = {
+        "version": STATE_VERSION,
+        "dim": state.dim,
+        "next_id": state.next_id,
+        "themes": [record.__dict__ for _, record in sorted(state.themes.items())],
+    }
+    temporary = folder / (STATE_FILE + ".tmp")
+    temporary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(temporary, folder / STATE_FILE)
+
+
+def stable_ids(
+    state: ThemeState,
+    guided_names: Sequence[str],
+    discovered_centroids: Mapping[int, np.ndarray],
+    dim: int,
+) -> tuple[dict[str, int], dict[int, int]]:
+    """Map guided theme names and discovered cluster ids to stable theme ids, updating ``state`` in place.
+
+    Guided themes keep their id by name. Discovered clusters are matched one-to-one with remembered
+    discovered themes, most similar pair first, when their centroids are at least
+    :data:`MATCH_SIMILARITY` cosine-similar; the others get fresh ids. A change of embedding dimension
+    (another encoder) forgets the remembered centroids but keeps guided ids.
+
+    Returns:
+        (guided name -> theme id, discovered cluster id -> theme id)
+    """
+    if state.dim is not None and state.dim != dim:
+        state.themes = {key: record for key, record in state.themes.items() if record.kind == "guided"}
+    state.dim = dim
+    guided_ids: dict[str, int] = {}
+    by_name = {record.name: key for key, record in state.themes.items() if record.kind == "guided"}
+    for name in guided_names:
+        if name not in by_name:
+            by_name[name] = state.next_id
+            state.themes[state.next_id] = ThemeRecord(theme_id=state.next_id, kind="guided", centroid=[], name=name)
+            state.next_id += 1
+        guided_ids[name] = by_name[name]
+
+    remembered = [(key, record) for key, record in state.themes.items() if record.kind == "discovered"]
+    cluster_ids = sorted(discovered_centroids)
+    pairs: list[tuple[float, int, int]] = []
+    for cluster in cluster_ids:
+        for key, record in remembered:
+            if len(record.centroid) == dim:
+                sim = float(np.dot(discovered_centroids[cluster], np.asarray(record.centroid, dtype=np.float32)))
+                if sim >= MATCH_SIMILARITY:
+                    pairs.append((sim, cluster, key))
+    mapping: dict[int, int] = {}
+    used: set[int] = set()
+    for _, cluster, key in sorted(pairs, key=lambda item: (-item[0], item[1], item[2])):
+        if cluster not in mapping and key not in used:
+            mapping[cluster] = key
+            used.add(key)
+    for cluster in cluster_ids:
+        if cluster not in mapping:
+            mapping[cluster] = state.next_id
+            state.next_id += 1
+        state.themes[mapping[cluster]] = ThemeRecord(
+            theme_id=mapping[cluster],
+            kind="discovered",
+            centroid=[round(float(value), 6) for value in discovered_centroids[cluster]],
+        )
+    return guided_ids, mapping
