@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ COLORS: Mapping[str, str] = {
     "muted": "#6b7280",
 }
 
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
     "font.family": "sans-serif",
@@ -43,12 +44,13 @@ _RC = {
 }
 
 
-def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str]) -> str:
+def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str], id_prefix: str = "trend") -> str:
     """NPS per period as a line with its confidence band; significant drops marked in red.
 
     Args:
         trend: Columns ``period``, ``nps``, ``nps_ci_low``, ``nps_ci_high``, ``significant_drop``.
         labels: UI text with ``axis_nps`` and ``significant_drop``.
+        id_prefix: Prefix of the SVG's element ids, unique within the page.
 
     Returns:
         An ``<svg>`` element as a string.
@@ -56,7 +58,7 @@ def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str]) -> str:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    with rc_context({**_RC, "svg.hashsalt": "nps-text-trend"}):
+    with rc_context(_rc("nps-text-trend")):
         figure = Figure(figsize=(9.0, 3.4))
         axes = figure.add_subplot()
         positions = list(range(len(trend)))
@@ -91,21 +93,24 @@ def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str]) -> str:
         axes.set_ylim(max(-100.0, bottom - 8), min(100.0, top + 8))
         axes.set_xlim(-0.5, len(positions) - 0.5)
         _style(axes)
-        return _to_svg(figure, labels["axis_nps"])
+        return _to_svg(figure, labels["axis_nps"], id_prefix)
 
 
-def segment_chart(values: pd.DataFrame, overall_nps: float | None, title: str) -> str:
+def segment_chart(
+    values: pd.DataFrame, overall_nps: float | None, title: str, id_prefix: str = "segment"
+) -> str:
     """Horizontal NPS bars per segment value with confidence whiskers, ``n`` and the overall NPS line.
 
     Args:
         values: Columns ``segment_value``, ``nps``, ``responses`` and optionally ``nps_ci_low``/``high``.
         overall_nps: Drawn as a dashed reference line when given.
         title: Accessible name of the chart (the segment column).
+        id_prefix: Prefix of the SVG's element ids, unique within the page.
     """
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    with rc_context({**_RC, "svg.hashsalt": f"nps-text-segment-{title}"}):
+    with rc_context(_rc(f"nps-text-segment-{title}")):
         figure = Figure(figsize=(9.0, 0.8 + 0.32 * len(values)))
         axes = figure.add_subplot()
         positions = list(range(len(values)))
@@ -140,7 +145,12 @@ def segment_chart(values: pd.DataFrame, overall_nps: float | None, title: str) -
         axes.set_xlim(max(-105.0, left), min(105.0, right))
         axes.set_ylim(-0.6, len(values) - 0.4)
         _style(axes, horizontal=True)
-        return _to_svg(figure, title)
+        return _to_svg(figure, title, id_prefix)
+
+
+def _rc(salt: str) -> Any:
+    """Our matplotlib settings with a per-chart hash salt (deterministic clip-path ids)."""
+    return {**_RC, "svg.hashsalt": salt}
 
 
 def _short(text: str, limit: int = 28) -> str:
@@ -158,7 +168,7 @@ _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 _SIZE_ATTRIBUTES = re.compile(r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"')
 
 
-def _to_svg(figure: object, accessible_name: str) -> str:
+def _to_svg(figure: object, accessible_name: str, id_prefix: str) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # type: ignore[attr-defined]
     svg = buffer.getvalue()
@@ -169,4 +179,21 @@ def _to_svg(figure: object, accessible_name: str) -> str:
     name = (
         accessible_name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
+    svg = _prefix_ids(svg, id_prefix)
     return svg.replace("<svg", f'<svg role="img" aria-label="{name}"', 1)
+
+
+_ID = re.compile(r'\sid="([^"]+)"')
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Make the SVG's element ids unique in the page (matplotlib numbers them per figure: ``axes_1``)."""
+    ids = set(_ID.findall(svg))
+    if not ids:
+        return svg
+
+    def rename(match: re.Match[str]) -> str:
+        return match.group(0).replace(match.group(2), f"{prefix}-{match.group(2)}", 1)
+
+    pattern = re.compile(r'(\sid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=[")])')
+    return pattern.sub(rename, svg)

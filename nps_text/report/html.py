@@ -64,11 +64,11 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
 
     overall_nps = headline.get("nps_value") if headline.get("available") else None
     segments = []
-    for name, values, total in sections.segment_frames(tables, config.max_segment_values):
+    for number, (name, values, total) in enumerate(sections.segment_frames(tables, config.max_segment_values), 1):
         segments.append(
             {
                 "name": name,
-                "svg": charts.segment_chart(values, overall_nps, name),
+                "svg": charts.segment_chart(values, overall_nps, name, id_prefix=f"segment{number}"),
                 "capped": t["segment_capped"].format(n=len(values), total=total) if total > len(values) else None,
             }
         )

@@ -199,8 +199,8 @@ def choose_language(configured: str, responses: pd.DataFrame | None) -> str:
         return configured
     if responses is None or "language" not in responses.columns:
         return "en"
-    counts = responses["language"].dropna().astype(str).str.lower().str[:2]
-    counts = counts[counts.isin(list(TRANSLATIONS))].value_counts()
+    codes = responses["language"].dropna().astype(str).str.lower().str[:2]
+    counts = codes[codes.isin(list(TRANSLATIONS))].value_counts()
     if counts.empty:
         return "en"
     return str(counts.index[0])
@@ -209,10 +209,9 @@ def choose_language(configured: str, responses: pd.DataFrame | None) -> str:
 def format_number(value: float, language: str, decimals: int = 1) -> str:
     """Format a number with the language's decimal separator (``12.5`` / ``12,5``); minus as U+2212."""
     text = f"{value:,.{decimals}f}"
+    text = text.replace(",", "\u2009")
     if language == "de":
-        text = text.replace(",", "\u2009").replace(".", ",")
-    else:
-        text = text.replace(",", "\u2009")
+        text = text.replace(".", ",")
     return text.replace("-", "\u2212")
 
 

@@ -96,6 +96,10 @@ def nps_from_responses(responses: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
+def _record(row: pd.Series) -> dict[str, Any]:
+    return {str(key): value for key, value in row.items()}
+
+
 def _overall_rows(summary: pd.DataFrame) -> pd.DataFrame:
     mask = summary["segment"].astype(str).eq(ALL)
     if "segment_value" in summary.columns:
@@ -115,10 +119,10 @@ def headline(
         rows = _overall_rows(summary)
         whole = rows[rows["period"].astype(str).eq(ALL)]
         if not whole.empty:
-            overall = whole.iloc[0].to_dict()
+            overall = _record(whole.iloc[0])
         periods = rows[~rows["period"].astype(str).eq(ALL)].sort_values("period")
         if not periods.empty:
-            latest = periods.iloc[-1].to_dict()
+            latest = _record(periods.iloc[-1])
     responses = usable(tables, "responses", ("nps_group",))
     if overall is None and responses is not None:
         overall = nps_from_responses(responses)
@@ -167,7 +171,7 @@ def _latest_change(tables: Mapping[str, pd.DataFrame], latest: Mapping[str, Any]
     rows = _overall_rows(changes).sort_values("period")
     if latest is not None:
         rows = rows[rows["period"].astype(str).eq(str(latest["period"]))]
-    return None if rows.empty else rows.iloc[-1].to_dict()
+    return None if rows.empty else _record(rows.iloc[-1])
 
 
 def _change_sentence(
@@ -267,7 +271,7 @@ def improvement_areas(
         return []
     order = "rank" if "rank" in areas.columns else "nps_impact"
     areas = areas.sort_values(order, ascending=order == "rank").head(config.top_improvement_areas)
-    result = []
+    result: list[dict[str, Any]] = []
     for position, (_, row) in enumerate(areas.iterrows(), start=1):
         impact = _float(row.get("nps_impact")) or 0.0
         share = _float(row.get("share_of_detractors"))

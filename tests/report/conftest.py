@@ -122,9 +122,9 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             theme_id: int | None = None
             theme_label: str | None = None
             if status == "text":
-                themes = DETRACTOR_THEMES if group != "promoter" else PROMOTER_THEMES
-                theme_id = int(rng.choice(list(themes)))
-                theme_label, texts = themes[theme_id]
+                catalogue = DETRACTOR_THEMES if group != "promoter" else PROMOTER_THEMES
+                theme_id = int(rng.choice(list(catalogue)))
+                theme_label, texts = catalogue[theme_id]
                 comment = str(rng.choice(texts))
             elif status == "non_informative":
                 comment = str(rng.choice(["k.A.", "-", "nichts"]))
@@ -152,20 +152,18 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
                     "channel": str(rng.choice(CHANNELS)),
                 }
             )
+    # Three hostile or tricky comments, at fixed rows.
+    overrides: list[dict[str, Any]] = [
+        {"comment": SCRIPT_COMMENT, "language": "de", "sentiment": "positive", "theme_id": 10, "score": 10,
+         "nps_group": "promoter", "theme_label": PROMOTER_THEMES[10][0]},
+        {"comment": IMG_COMMENT, "language": "en", "sentiment": "negative", "theme_id": 2, "score": 1,
+         "nps_group": "detractor", "theme_label": DETRACTOR_THEMES[2][0]},
+        {"comment": FORMULA_COMMENT, "language": "en", "sentiment": "negative", "theme_id": 1, "score": 0,
+         "nps_group": "detractor", "theme_label": DETRACTOR_THEMES[1][0]},
+    ]
+    for record, override in zip(records, overrides, strict=False):
+        record.update(override, comment_status="text", sentiment_confidence=0.9)
     responses = pd.DataFrame(records)
-    # German majority: relabel a few English comments as German-speaking customers would not matter here.
-    responses.loc[0, ["comment", "comment_status", "language", "sentiment", "theme_id", "theme_label"]] = [
-        SCRIPT_COMMENT, "text", "de", "positive", 10, PROMOTER_THEMES[10][0]
-    ]
-    responses.loc[0, ["score", "nps_group"]] = [10, "promoter"]
-    responses.loc[1, ["comment", "comment_status", "language", "sentiment", "theme_id", "theme_label"]] = [
-        IMG_COMMENT, "text", "en", "negative", 2, DETRACTOR_THEMES[2][0]
-    ]
-    responses.loc[1, ["score", "nps_group"]] = [1, "detractor"]
-    responses.loc[2, ["comment", "comment_status", "language", "sentiment", "theme_id", "theme_label"]] = [
-        FORMULA_COMMENT, "text", "en", "negative", 1, DETRACTOR_THEMES[1][0]
-    ]
-    responses.loc[2, ["score", "nps_group"]] = [0, "detractor"]
     responses["theme_id"] = responses["theme_id"].astype("Int64")
     responses["score"] = responses["score"].astype("int64")
 
@@ -173,14 +171,15 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     changes = _changes(summary)
 
     theme_rows = []
-    for group, frame in responses[responses["comment_status"] == "text"].groupby("nps_group"):
-        group_size = int((responses["nps_group"] == group).sum())
-        for (theme_id, label), part in frame.groupby(["theme_id", "theme_label"]):
+    for nps_group, frame in responses[responses["comment_status"] == "text"].groupby("nps_group"):
+        group_size = int((responses["nps_group"] == nps_group).sum())
+        for (group_theme_id, group_label), part in frame.groupby(["theme_id", "theme_label"]):
+            label = str(group_label)
             sentiments = part["sentiment"].value_counts(normalize=True)
             theme_rows.append(
                 {
-                    "nps_group": group,
-                    "theme_id": int(theme_id),
+                    "nps_group": nps_group,
+                    "theme_id": int(str(group_theme_id)),
                     "theme_label": label,
                     "keywords": label.lower().replace("/", " ").split()[:4],
                     "size": len(part),
@@ -243,7 +242,7 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     )
 
     counts = responses["comment_status"].value_counts()
-    manifest = {
+    manifest: dict[str, Any] = {
         "input": {"path": "data/demo_de.csv", "sha256": "ab" * 32},
         "rows_in": len(responses) + len(rejected),
         "rows_valid": len(responses),
@@ -253,7 +252,7 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         "timings": {"ingest": 0.1, "nps": 0.02, "sentiment": 3.2, "themes": 8.4},
         "started_at": "2026-04-06T07:00:00+00:00",
     }
-    tables = {
+    tables: dict[str, pd.DataFrame] = {
         "responses": responses,
         "nps_summary": summary,
         "nps_changes": changes,
