@@ -34,6 +34,7 @@ from nps_text import __version__, steps
 from nps_text.config import PipelineConfig, load_config
 from nps_text.embeddings import EmbeddingCache, embed_texts, get_encoder
 from nps_text.ingest import RawInput, file_hash, is_sql_url, read_input
+from nps_text.schema import SENTENCES_COLUMNS, THEMES_COLUMNS
 from nps_text.writers import write_csv, write_duckdb, write_excel, write_json, write_parquet, write_text
 
 ProgressHook = Callable[[str, int, int], None]
@@ -127,7 +128,7 @@ def write_task(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config
 
 
 def write_outputs(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig, out: Path) -> list[Path]:
-    """Write tables in the configured formats, the HTML report and ``manifest.json`` into ``out``."""
+    """Write tables in the configured formats and the HTML report into ``out`` (the manifest comes last)."""
     out.mkdir(parents=True, exist_ok=True)
     formats = set(config.output.formats)
     written: list[Path] = []
@@ -144,8 +145,6 @@ def write_outputs(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], con
         from nps_text.report import render_report
 
         written.append(write_text(render_report(tables, manifest, config.report), out / "report.html"))
-    manifest["outputs"] = sorted(path.name for path in written) + ["manifest.json"]
-    written.append(write_json(manifest, out / "manifest.json"))
     return written
 
 
@@ -204,6 +203,8 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
 
     with _timed(timings, "ingest"):
         raw = ingest_task(params.input, config.input)
+    if not is_sql_url(params.input):
+        raw.source = params.input  # a cache hit (same content) may come from a file at another path
     logger.info("read %d records from %s (%s)", raw.rows_in, raw.source, raw.format)
     with _timed(timings, "validate"):
         validated = validate_task(raw, config)
@@ -223,14 +224,14 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
             cache_root = Path(config.embeddings.cache_dir) if config.embeddings.cache_dir else out / ".cache" / "embeddings"
             embed = partial(embed_texts, encoder=encoder, cache=EmbeddingCache(cache_root, encoder.name))
             models["embeddings"] = {"name": encoder.name, "version": getattr(encoder, "version", None)}
-    sentences = pd.DataFrame(columns=["response_id", "sentence_index", "sentence", "sentiment", "confidence"])
+    sentences = pd.DataFrame(columns=list(SENTENCES_COLUMNS))
     if has_text and config.sentiment.enabled:
         with _timed(timings, "sentiment"):
             responses, sentences = sentiment_task(responses, config, embed)
         models["sentiment"] = {"name": config.sentiment.model}
     else:
         responses = steps.empty_sentiment(responses)
-    themes = pd.DataFrame()
+    themes = pd.DataFrame(columns=list(THEMES_COLUMNS))
     if has_text and config.themes.enabled and embed is not None:
         with _timed(timings, "themes"):
             responses, themes = themes_task(responses, config, embed, out / ".state")
@@ -267,8 +268,10 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
         "timings_s": timings,
     }
     with _timed(timings, "write"):
-        manifest["finished_at"] = datetime.now(UTC).isoformat()
-        write_task(tables, manifest, config, out)
+        written = write_task(tables, manifest, config, out)
+    manifest["outputs"] = sorted(Path(path).name for path in written) + ["manifest.json"]
+    manifest["finished_at"] = datetime.now(UTC).isoformat()
+    write_json(manifest, out / "manifest.json")
     if publish_artifacts:
         _publish_artifacts(tables, manifest, config)
     logger.info("wrote %s", out)

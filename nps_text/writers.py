@@ -143,6 +143,8 @@ def write_duckdb(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
         connection = duckdb.connect(str(part))
         try:
             for name, frame in tables.items():
+                if frame.shape[1] == 0:
+                    continue
                 connection.register("_frame", frame)
                 connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
                 connection.unregister("_frame")
