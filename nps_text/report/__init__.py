@@ -4,6 +4,7 @@ Public API (called by the flow and the CLI):
 
 - :func:`render_report` -- the HTML page for a run's tables.
 - :func:`markdown_summary` -- headline NPS and top improvement areas as markdown.
+- :func:`improvement_areas_rows` -- the improvement areas as JSON-safe rows (Prefect table artifact).
 - :func:`export_run` -- a run folder's Parquet tables as Excel, CSV, Parquet or DuckDB.
 - :func:`load_run` -- read a run folder's tables and manifest back.
 """
@@ -13,6 +14,13 @@ from __future__ import annotations
 from nps_text.report.config import ReportConfig
 from nps_text.report.export import export_run, load_run
 from nps_text.report.html import render_report
-from nps_text.report.markdown import markdown_summary
+from nps_text.report.markdown import improvement_areas_rows, markdown_summary
 
-__all__ = ["ReportConfig", "export_run", "load_run", "markdown_summary", "render_report"]
+__all__ = [
+    "ReportConfig",
+    "export_run",
+    "improvement_areas_rows",
+    "load_run",
+    "markdown_summary",
+    "render_report",
+]

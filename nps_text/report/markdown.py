@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nps_text.report import sections
@@ -76,3 +77,54 @@ def markdown_summary(
                 f"| {escape_markdown(trend)} |"
             )
     return "\n".join(lines).strip() + "\n"
+
+
+ARTIFACT_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "theme_label",
+    "nps_impact",
+    "share_of_detractors",
+    "detractor_count",
+    "trend",
+    "emerging",
+    "significant",
+    "example_comments",
+)
+
+
+def improvement_areas_rows(tables: Mapping[str, pd.DataFrame], config: ReportConfig) -> list[dict[str, Any]]:
+    """The top improvement areas as JSON-safe rows, for a Prefect table artifact.
+
+    Numbers are rounded, lists become one string (quotes joined by `` | ``), missing values ``None``.
+
+    Example:
+        >>> create_table_artifact(improvement_areas_rows(tables, cfg), key="improvement-areas")  # doctest: +SKIP
+    """
+    areas = sections.usable(tables, "improvement_areas", ("theme_label",))
+    if areas is None:
+        return []
+    if "rank" in areas.columns:
+        areas = areas.sort_values("rank")
+    rows = []
+    for _, row in areas.head(config.top_improvement_areas).iterrows():
+        record: dict[str, Any] = {}
+        for column in ARTIFACT_COLUMNS:
+            if column not in areas.columns:
+                continue
+            value = row[column]
+            if column == "example_comments":
+                record[column] = " | ".join(
+                    sections.shorten(quote, config.quote_length) for quote in sections.as_list(value)[:3]
+                )
+            elif sections.as_list(value) == []:
+                record[column] = None
+            elif isinstance(value, (bool, np.bool_)):
+                record[column] = bool(value)
+            elif isinstance(value, (int, np.integer)):
+                record[column] = int(value)
+            elif isinstance(value, (float, np.floating)):
+                record[column] = round(float(value), 3)
+            else:
+                record[column] = str(value)
+        rows.append(record)
+    return rows
