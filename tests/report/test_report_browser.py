@@ -64,15 +64,25 @@ class PageWatch:
         self.page_errors: list[str] = []
         self.requests: list[str] = []
         self.dialogs: list[str] = []
-        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        self.own_url = own_url
+        page.on("console", self.on_console)
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
-        page.on("request", lambda request: request.url != own_url and self.requests.append(request.url))
+        page.on("request", self.on_request)
 
         def on_dialog(dialog: Any) -> None:
             self.dialogs.append(dialog.message)
             dialog.dismiss()
 
         page.on("dialog", on_dialog)
+
+
+    def on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def on_request(self, request: Any) -> None:
+        if request.url != self.own_url:
+            self.requests.append(request.url)
 
 
 def open_report(context: Any, path: Path) -> tuple[Any, PageWatch]:

@@ -69,7 +69,7 @@ def test_csv_german_excel_semicolon_and_bom(run_dir: Path, tmp_path: Path) -> No
     assert len(frame) == 200
     assert ("'" + FORMULA_COMMENT) in set(frame["comment"].dropna())
     areas = pd.read_csv(tmp_path / "csv" / "improvement_areas.csv", sep=";", encoding="utf-8-sig")
-    assert " | " in areas.loc[0, "example_comments"]
+    assert " | " in str(areas.loc[0, "example_comments"])
 
 
 def test_csv_without_bom_and_comma(run_dir: Path, tmp_path: Path) -> None:
