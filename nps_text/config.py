@@ -87,12 +87,17 @@ class EmbeddingsConfig(_Section):
     cache_dir: str | None = Field(default=None, description="Embedding cache; None = <out>/.cache")
 
 
+OutputFormat = Literal["parquet", "csv", "xlsx", "duckdb"]
+
+
+def _all_formats() -> list[OutputFormat]:
+    return ["parquet", "csv", "xlsx", "duckdb"]
+
+
 class OutputConfig(_Section):
     """What the writers produce."""
 
-    formats: list[Literal["parquet", "csv", "xlsx", "duckdb"]] = Field(
-        default_factory=lambda: ["parquet", "csv", "xlsx", "duckdb"]
-    )
+    formats: list[OutputFormat] = Field(default_factory=_all_formats)
     csv_delimiter: Literal[",", ";", "\t", "|"] = ","
     csv_bom: bool = True
 

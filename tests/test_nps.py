@@ -4,7 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nps_text.nps import add_nps_columns, choose_segments, nps_group, nps_summary, nps_with_interval, period_changes, period_label
+from nps_text.nps import (
+    add_nps_columns,
+    choose_segments,
+    nps_group,
+    nps_summary,
+    nps_with_interval,
+    period_changes,
+    period_label,
+)
 
 
 def test_groups() -> None:

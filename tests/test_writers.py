@@ -5,7 +5,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from nps_text.writers import atomic_path, spreadsheet_safe, write_csv, write_duckdb, write_excel, write_parquet
+from nps_text.writers import (
+    atomic_path,
+    spreadsheet_safe,
+    write_csv,
+    write_duckdb,
+    write_excel,
+    write_parquet,
+)
 
 
 @pytest.fixture
