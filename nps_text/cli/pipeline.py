@@ -79,6 +79,28 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
     click.echo(f"Outputs in {Path(out_dir).resolve()} (open report.html)")
 
 
+@click.command("validate-config")
+@click.argument("config_path", metavar="FILE", type=click.Path(dir_okay=False))
+def validate_config_command(config_path: str) -> None:
+    """Check a pipeline config YAML and print the settings that differ from the defaults.
+
+    Example:
+
+        nps-text validate-config pipeline/default.yaml
+    """
+    import yaml
+
+    from nps_text.config import load_config
+
+    config = load_config(config_path)
+    changed = config.model_dump(mode="json", exclude_defaults=True)
+    click.echo(f"{config_path}: valid")
+    if changed:
+        click.echo("differs from the defaults in:")
+        click.echo(yaml.safe_dump(changed, sort_keys=False, allow_unicode=True).rstrip())
+
+
 def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> None:
     """Attach the pipeline commands to the CLI groups."""
     cli.add_command(run_command)
+    cli.add_command(validate_config_command)
