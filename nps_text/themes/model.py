@@ -166,7 +166,7 @@ def _cluster(
             low_memory=True,
         )
     hdbscan_model = HDBSCAN(
-        min_cluster_size=min_size, min_samples=max(1, min(5, min_size)), prediction_data=False
+        min_cluster_size=min_size, prediction_data=False
     )
     topic_model = BERTopic(
         umap_model=reducer,
