@@ -337,8 +337,9 @@ def praise(
             responses["nps_group"].astype(str).eq("promoter") & responses["comment_status"].astype(str).eq("text")
         ]
         promoters = promoters.assign(_length=promoters["comment"].astype(str).str.len())
-        promoters = promoters.sort_values(["score", "_length"], ascending=[False, False]).head(config.praise_themes)
-        comments = [shorten(text, config.quote_length) for text in promoters["comment"]]
+        promoters = promoters.sort_values(["score", "_length"], ascending=[False, False])
+        distinct = dict.fromkeys(shorten(text, config.quote_length) for text in promoters["comment"])
+        comments = list(distinct)[: config.praise_themes]
         if comments:
             return {"themes": [], "comments": comments, "note": t["praise_fallback"]}
     return {"themes": [], "comments": [], "note": t["praise_missing"]}
@@ -375,12 +376,8 @@ def follow_ups(
         return []
     kinds = [kind for kind in FOLLOW_UP_KINDS if kind in set(frame["follow_up"].astype(str))]
     kinds += sorted(set(frame["follow_up"].astype(str)) - set(FOLLOW_UP_KINDS))
-    fixed = {"follow_up", "response_id", "score", "nps_group", "comment_status", "comment", "theme_label"}
-    extra = [
-        column
-        for column in frame.columns
-        if column not in fixed and frame[column].dtype != float and _is_segment_like(frame[column])
-    ][:3]
+    extra = [column for column in segment_columns(tables) if column in frame.columns][:3]
+    show_theme = "theme_label" in frame.columns and frame["theme_label"].notna().any()
     result = []
     for kind in kinds:
         part = frame[frame["follow_up"].astype(str).eq(kind)]
@@ -404,14 +401,18 @@ def follow_ups(
                 "shown": t["follow_up_first"].format(shown=len(shown), total=len(part)),
                 "rows": rows,
                 "extra_columns": extra,
+                "show_theme": show_theme,
             }
         )
     return result
 
 
-def _is_segment_like(series: pd.Series) -> bool:
-    sample = series.dropna().head(500)
-    return not sample.empty and sample.astype(str).str.len().max() <= 40 and sample.nunique() <= 50
+def segment_columns(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The run's segment columns (branch, channel, ...), as named in ``nps_summary``."""
+    summary = usable(tables, "nps_summary", ("segment",))
+    if summary is None:
+        return []
+    return [str(name) for name in dict.fromkeys(summary["segment"].astype(str)) if name != ALL]
 
 
 def period_span(tables: Mapping[str, pd.DataFrame]) -> tuple[str, str] | None:
