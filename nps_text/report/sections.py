@@ -275,8 +275,7 @@ def improvement_areas(
     for position, (_, row) in enumerate(areas.iterrows(), start=1):
         impact = _float(row.get("nps_impact")) or 0.0
         share = _float(row.get("share_of_detractors"))
-        trend = row.get("trend")
-        trend_key = f"trend_{trend}" if isinstance(trend, str) and f"trend_{trend}" in t else None
+        trend_text, trend_class = _trend(row, language, t)
         significant = row.get("significant")
         quotes = [shorten(quote, config.quote_length) for quote in as_list(row.get("example_comments"))]
         result.append(
@@ -292,8 +291,8 @@ def improvement_areas(
                     if not _missing(row.get("detractor_count"))
                     else None
                 ),
-                "trend": t[trend_key] if trend_key else (str(trend) if isinstance(trend, str) else None),
-                "trend_class": str(trend) if isinstance(trend, str) else "",
+                "trend": trend_text,
+                "trend_class": trend_class,
                 "emerging": bool(row.get("emerging")) if not _missing(row.get("emerging")) else False,
                 "significant": None if _missing(significant) else bool(significant),
                 "quotes": [quote for quote in quotes if quote][: config.quotes_per_area],
@@ -303,6 +302,29 @@ def improvement_areas(
     for area in result:
         area["bar"] = round(100 * area["impact_value"] / max_impact, 1)
     return result
+
+
+def _trend(row: pd.Series, language: str, t: Mapping[str, str]) -> tuple[str | None, str]:
+    """The area's trend in words and a CSS class (``rising`` is bad news: more detractors raise it).
+
+    ``trend`` is the change of the theme's share of detractors in percentage points, latest period vs.
+    the previous one (a word such as ``rising`` is accepted too).
+    """
+    trend = row.get("trend")
+    if isinstance(trend, str):
+        key = f"trend_{trend}"
+        return (t[key] if key in t else trend), trend
+    points = _float(trend)
+    if points is None:
+        return None, ""
+    trend_class = "rising" if points >= 0.5 else "falling" if points <= -0.5 else "stable"
+    value = format_number(points, language)
+    if points > 0:
+        value = "+" + value
+    previous = row.get("previous_period")
+    if _missing(previous):
+        return t["trend_points_only"].format(value=value), trend_class
+    return t["trend_points"].format(value=value, previous=previous), trend_class
 
 
 def praise(

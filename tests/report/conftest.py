@@ -209,7 +209,9 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
                 "lift": 1.5 + theme_id / 10,
                 "p_value": 0.01 * (theme_id + 1),
                 "significant": theme_id < 2,
-                "trend": ["rising", "stable", "falling"][theme_id],
+                "current_period": WEEKS[-1],
+                "previous_period": WEEKS[-2],
+                "trend": [12.5, 0.2, -4.0][theme_id],
                 "emerging": theme_id == 0,
             }
         )

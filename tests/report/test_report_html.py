@@ -100,7 +100,9 @@ def test_improvement_areas_show_impact_share_trend_and_quotes(html_en: str, run_
     assert positions == sorted(positions)
     assert "NPS impact" in areas and "+7.5 points" in areas
     assert "Share of detractors" in areas and "24%" in areas
-    assert "Trend: rising" in areas and "emerging" in areas
+    assert "Trend: +12.5 pp vs. 2026-W13" in areas and "emerging" in areas
+    assert "Trend: −4.0 pp vs. 2026-W13" in areas
+    assert 'class="badge trend-rising"' in areas
     expected_quotes = sum(min(3, len(quotes)) for quotes in tables["improvement_areas"]["example_comments"])
     assert areas.count("<blockquote") == expected_quotes
     assert "Delivery took far too long." in areas
@@ -130,6 +132,15 @@ def test_coverage_counts_per_group(html_en: str, run_tables: Run) -> None:
             expected["empty"],
             expected["non_informative"],
         ]
+
+
+def test_trend_as_word_or_missing(run_tables: Run) -> None:
+    tables, manifest = run_tables
+    areas = tables["improvement_areas"].copy()
+    areas["trend"] = ["rising", None, float("nan")]
+    html = section(render_report({**tables, "improvement_areas": areas}, manifest, ReportConfig(language="de")), "improvement")
+    assert "Trend: steigend" in html
+    assert html.count("Trend:") == 1
 
 
 def test_follow_up_lists_show_counts_and_first_rows(run_tables: Run) -> None:

@@ -20,7 +20,7 @@ def test_markdown_has_headline_change_and_top_areas(run_tables: Run) -> None:
     assert lines[0] == "# NPS report"
     assert "**Net Promoter Score: 13.0** (95% confidence interval 1.1 to 24.9) · 200 responses" in text
     assert "a statistically significant drop" in text
-    assert "| 1 | Lieferzeit / delivery time | +7.5 points | 24% | rising (emerging) |" in text
+    assert "| 1 | Lieferzeit / delivery time | +7.5 points | 24% | +12.5 pp vs. 2026-W13 (emerging) |" in text
     assert sum(line.startswith("| ") for line in lines) == 1 + 3  # header + three areas
 
 
