@@ -28,27 +28,30 @@ def theme_keywords(lemma_docs: Sequence[str], labels: np.ndarray, top_n: int = 8
     ids = sorted({int(label) for label in labels})
     if not ids:
         return {}
-    joined = [" ".join(doc for doc, label in zip(lemma_docs, labels, strict=True) if label == i) for i in ids]
-    if not any(text.strip() for text in joined):
+    if not any(doc.strip() for doc in lemma_docs):
         return {i: [] for i in ids}
-    vectorizer = CountVectorizer(
-        tokenizer=str.split, lowercase=False, token_pattern=None, ngram_range=(1, 2), min_df=1
-    )
-    # Bigrams must not jump across comments: join each class with a separator token that never appears.
-    joined = [" \x00 ".join(doc for doc, label in zip(lemma_docs, labels, strict=True) if label == i) for i in ids]
-    counts = vectorizer.fit_transform(joined)
+    from scipy import sparse
+
+    vectorizer = CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, ngram_range=(1, 2))
+    doc_counts = vectorizer.fit_transform(lemma_docs)
     vocabulary = np.array(vectorizer.get_feature_names_out())
-    usable = np.array(["\x00" not in term for term in vocabulary])
+    rows = {theme_id: row for row, theme_id in enumerate(ids)}
+    membership = sparse.csr_matrix(
+        (np.ones(len(labels)), ([rows[int(label)] for label in labels], np.arange(len(labels)))),
+        shape=(len(ids), len(labels)),
+    )
+    counts = membership @ doc_counts  # classes x terms: what c-TF-IDF weighs
+    doc_frequency = (membership @ (doc_counts > 0).astype(np.float64)).toarray()
     weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(counts).toarray()
-    weights[:, ~usable] = 0.0
-    # A bigram counts only if it occurs at least twice in its class, otherwise it is noise.
-    is_bigram = np.array([" " in term for term in vocabulary])
-    dense_counts = counts.toarray()
-    weights[:, is_bigram] *= dense_counts[:, is_bigram] >= 2
+    # A keyword must occur in at least two comments of its theme (or in every one of a tiny theme),
+    # otherwise one unusual comment decides the label.
+    theme_sizes = np.asarray(membership.sum(axis=1)).ravel()
+    needed = np.minimum(2, theme_sizes)[:, None]
+    weights[doc_frequency < needed] = 0.0
     result: dict[int, list[str]] = {}
-    for row, theme_id in enumerate(ids):
-        order = np.argsort(-weights[row], kind="stable")
-        result[theme_id] = [str(vocabulary[j]) for j in order[: top_n * 2] if weights[row, j] > 0][:top_n]
+    for theme_id, row in rows.items():
+        order = np.argsort(-weights[row], kind="stable")[:top_n]
+        result[theme_id] = [str(vocabulary[j]) for j in order if weights[row, j] > 0]
     return result
 
 
