@@ -313,7 +313,7 @@ def _trend(row: pd.Series, language: str, t: Mapping[str, str]) -> tuple[str | N
     trend = row.get("trend")
     if isinstance(trend, str):
         key = f"trend_{trend}"
-        return (t[key] if key in t else trend), trend
+        return t.get(key, trend), trend
     points = _float(trend)
     if points is None:
         return None, ""
