@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_SENTIMENTS = ("positive", "neutral", "negative")
 
 
 class SentimentConfig(BaseModel):
@@ -16,5 +18,22 @@ class SentimentConfig(BaseModel):
 
     enabled: bool = True
     model: str = "default"
-    batch_size: int = 64
+    batch_size: int = Field(default=64, ge=1)
     per_sentence: bool = True
+    max_tokens: int = Field(
+        default=256, ge=16, le=512, description="Tokens per window; longer comments are chunked and averaged."
+    )
+    quantize: bool = Field(default=True, description="int8 dynamic quantisation of Linear layers (CPU speed).")
+    threads: int | None = Field(default=None, ge=1, description="torch threads; None = all cores torch sees.")
+    label_map: dict[str, str] | None = Field(
+        default=None, description="Model label name -> positive/neutral/negative, for unusual label names."
+    )
+
+    @field_validator("label_map")
+    @classmethod
+    def _known_sentiments(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value:
+            bad = {key: target for key, target in value.items() if target not in _SENTIMENTS}
+            if bad:
+                raise ValueError(f"label_map targets must be one of {list(_SENTIMENTS)}, got {bad}")
+        return value

