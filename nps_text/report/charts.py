@@ -44,6 +44,13 @@ _RC: dict[str, Any] = {
 }
 
 
+def available() -> bool:
+    """Whether matplotlib is installed (the report explains a missing chart instead of failing)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str], id_prefix: str = "trend") -> str:
     """NPS per period as a line with its confidence band; significant drops marked in red.
 

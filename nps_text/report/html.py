@@ -8,6 +8,7 @@ which matplotlib generated and XML-escaped itself, are marked safe.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -18,6 +19,8 @@ import pandas as pd
 from nps_text.report import sections
 from nps_text.report.config import ReportConfig
 from nps_text.report.i18n import choose_language, translator
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "NPS report"
 
@@ -54,11 +57,16 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
 
     headline = sections.headline(tables, manifest, language, t)
 
+    draw = charts.available()
+    charts_note = None if draw else t["charts_unavailable"]
+    if not draw:
+        logger.warning("matplotlib is not installed: the report shows no charts (pip install matplotlib)")
+
     trend_svg = None
     trend_capped = None
     trend, total_periods = sections.trend_frame(tables, config.max_periods)
     if trend is not None:
-        trend_svg = charts.trend_chart(trend, t)
+        trend_svg = charts.trend_chart(trend, t) if draw else None
         if total_periods > len(trend):
             trend_capped = t["trend_shown_last"].format(n=len(trend), total=total_periods)
 
@@ -68,7 +76,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
         segments.append(
             {
                 "name": name,
-                "svg": charts.segment_chart(values, overall_nps, name, id_prefix=f"segment{number}"),
+                "svg": charts.segment_chart(values, overall_nps, name, id_prefix=f"segment{number}") if draw else None,
                 "capped": t["segment_capped"].format(n=len(values), total=total) if total > len(values) else None,
             }
         )
@@ -92,6 +100,8 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
         level=level,
         headline=headline,
         trend_svg=trend_svg,
+        has_trend=trend is not None,
+        charts_note=charts_note,
         trend_capped=trend_capped,
         segments=segments,
         areas=sections.improvement_areas(tables, config, language, t),

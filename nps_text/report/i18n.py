@@ -41,6 +41,7 @@ EN: dict[str, str] = {
     "significant_drop": "significant drop",
     "axis_nps": "NPS",
     "axis_period": "Period",
+    "charts_unavailable": "Charts need the matplotlib package, which is not installed (pip install matplotlib).",
     # segments
     "segments": "NPS by segment",
     "segments_missing": "The data has no segment columns (such as branch, channel or product).",
@@ -133,6 +134,7 @@ DE: dict[str, str] = {
     "significant_drop": "signifikanter Rückgang",
     "axis_nps": "NPS",
     "axis_period": "Zeitraum",
+    "charts_unavailable": "Diagramme brauchen das Paket matplotlib, das nicht installiert ist (pip install matplotlib).",
     "segments": "NPS nach Segment",
     "segments_missing": "Die Daten enthalten keine Segmentspalten (etwa Filiale, Kanal oder Produkt).",
     "segment_chart_note": "Balken zeigen den NPS mit seinem {level}-%-Konfidenzintervall; n ist die Zahl der Antworten. Die gestrichelte Linie ist der Gesamt-NPS.",

@@ -6,6 +6,7 @@ under the test's tmp dir. Skips only when ``/usr/bin/chromium`` is missing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+NO_CHROMIUM = "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
+
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
+    # In CI a missing browser is a failure (see below), never a silent skip.
+    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason=NO_CHROMIUM),
 ]
 
 Run = tuple[dict[str, pd.DataFrame], dict[str, Any]]
@@ -39,7 +43,10 @@ Run = tuple[dict[str, pd.DataFrame], dict[str, Any]]
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One headless Chromium for the module, with a fresh profile, offline."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail(f"CI is set but chromium is missing: {NO_CHROMIUM}")
+    from playwright import sync_api
+
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -317,3 +317,16 @@ def test_page_stays_small_for_100k_responses(run_tables: Run) -> None:
 def test_rendering_is_deterministic(run_tables: Run) -> None:
     tables, manifest = run_tables
     assert render_report(tables, manifest, ReportConfig()) == render_report(tables, manifest, ReportConfig())
+
+
+def test_without_matplotlib_the_report_explains_missing_charts(
+    run_tables: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nps_text.report import charts
+
+    monkeypatch.setattr(charts, "available", lambda: False)
+    tables, manifest = run_tables
+    html = render_report(tables, manifest, ReportConfig(language="en"))
+    assert "<svg" not in html
+    assert section(html, "trend").count("pip install matplotlib") == 1
+    assert section(html, "segments").count("pip install matplotlib") == 2
