@@ -118,8 +118,12 @@ def comment_status(comment: object, extra_non_informative: Iterable[str] = ()) -
     return STATUS_TEXT
 
 
+LONG_TEXT_CHARS = 120
+"""From this length on, lingua's low-accuracy mode is as good as the full one and 3x faster."""
+
+
 @lru_cache(maxsize=8)
-def _detector(languages: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _detector(languages: tuple[str, ...], low_accuracy: bool = False):  # type: ignore[no-untyped-def]
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
     chosen = []
@@ -128,18 +132,33 @@ def _detector(languages: tuple[str, ...]):  # type: ignore[no-untyped-def]
             chosen.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
         except (AttributeError, ValueError):
             continue
-    if len(chosen) < 2:
-        return LanguageDetectorBuilder.from_all_languages().build()
-    return LanguageDetectorBuilder.from_languages(*chosen).build()
+    builder = (
+        LanguageDetectorBuilder.from_all_languages()
+        if len(chosen) < 2
+        else LanguageDetectorBuilder.from_languages(*chosen)
+    )
+    return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
 def detect_languages(texts: Sequence[str], languages: Sequence[str] = ("de", "en")) -> list[str | None]:
-    """ISO 639-1 code per text (lingua, offline), ``None`` where it cannot tell."""
+    """ISO 639-1 code per text (lingua, offline), ``None`` where it cannot tell.
+
+    Each distinct text is detected once; short texts use lingua's full-accuracy mode, long ones its
+    faster low-accuracy mode.
+    """
     if not texts:
         return []
-    detector = _detector(tuple(languages))
-    found = detector.detect_languages_in_parallel_of(list(texts))
-    return [language.iso_code_639_1.name.lower() if language is not None else None for language in found]
+    distinct = list(dict.fromkeys(texts))
+    short = [text for text in distinct if len(text) < LONG_TEXT_CHARS]
+    long = [text for text in distinct if len(text) >= LONG_TEXT_CHARS]
+    codes: dict[str, str | None] = {}
+    for group, low_accuracy in ((short, False), (long, True)):
+        if not group:
+            continue
+        found = _detector(tuple(languages), low_accuracy).detect_languages_in_parallel_of(group)
+        for text, language in zip(group, found, strict=True):
+            codes[text] = language.iso_code_639_1.name.lower() if language is not None else None
+    return [codes[text] for text in texts]
 
 
 def prepare_comments(
