@@ -101,23 +101,22 @@ def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     from openpyxl.utils import get_column_letter
 
     path = Path(path)
-    with atomic_path(path) as part:
-        with pd.ExcelWriter(part, engine="openpyxl") as writer:
-            for name, frame in tables.items():
-                sheet_name = name[:31]
-                flat = flatten_for_spreadsheet(_excel_compatible(frame))
-                flat.to_excel(writer, sheet_name=sheet_name, index=False)
-                sheet = writer.sheets[sheet_name]
-                sheet.freeze_panes = "A2"
-                for index, column in enumerate(flat.columns, start=1):
-                    sample = flat[column].head(200).map(lambda v: len(str(v)) if v is not None else 0)
-                    longest = max([len(str(column)), *sample.tolist()]) if len(flat) else len(str(column))
-                    sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
-                # Make sure openpyxl stores every string as a string, never as a formula.
-                for row in sheet.iter_rows(min_row=2):
-                    for cell in row:
-                        if isinstance(cell.value, str) and cell.data_type == "f":
-                            cell.data_type = "s"
+    with atomic_path(path) as part, pd.ExcelWriter(part, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            sheet_name = name[:31]
+            flat = flatten_for_spreadsheet(_excel_compatible(frame))
+            flat.to_excel(writer, sheet_name=sheet_name, index=False)
+            sheet = writer.sheets[sheet_name]
+            sheet.freeze_panes = "A2"
+            for index, column in enumerate(flat.columns, start=1):
+                sample = flat[column].head(200).map(lambda v: len(str(v)) if v is not None else 0)
+                longest = max([len(str(column)), *sample.tolist()]) if len(flat) else len(str(column))
+                sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
+            # Make sure openpyxl stores every string as a string, never as a formula.
+            for row in sheet.iter_rows(min_row=2):
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.data_type == "f":
+                        cell.data_type = "s"
     return path
 
 
