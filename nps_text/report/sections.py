@@ -229,7 +229,9 @@ def trend_frame(tables: Mapping[str, pd.DataFrame], max_periods: int) -> tuple[p
     if summary is None:
         return None, 0
     rows = _overall_rows(summary)
-    rows = rows[~rows["period"].astype(str).eq(ALL) & rows["period"].notna()].copy()
+    rows = rows[
+        ~rows["period"].astype(str).eq(ALL) & rows["period"].notna() & pd.to_numeric(rows["nps"], errors="coerce").notna()
+    ].copy()
     rows["period"] = rows["period"].astype(str)
     rows = rows.sort_values("period")
     total = len(rows)
@@ -255,8 +257,10 @@ def segment_frames(tables: Mapping[str, pd.DataFrame], max_values: int) -> list[
     rows = summary[~summary["segment"].astype(str).eq(ALL) & summary["period"].astype(str).eq(ALL)]
     result = []
     for segment in dict.fromkeys(rows["segment"].astype(str)):
-        values = rows[rows["segment"].astype(str).eq(segment)]
+        values = rows[rows["segment"].astype(str).eq(segment) & pd.to_numeric(rows["nps"], errors="coerce").notna()]
         total = len(values)
+        if values.empty:
+            continue
         values = values.sort_values("responses", ascending=False).head(max_values).sort_values("nps")
         result.append((segment, values.reset_index(drop=True), total))
     return result

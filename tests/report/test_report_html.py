@@ -330,3 +330,42 @@ def test_without_matplotlib_the_report_explains_missing_charts(
     assert "<svg" not in html
     assert section(html, "trend").count("pip install matplotlib") == 1
     assert section(html, "segments").count("pip install matplotlib") == 2
+
+
+def test_odd_values_in_charts(run_tables: Run) -> None:
+    """Many periods (capped), missing intervals, and segment names with markup and math-text signs."""
+    tables, manifest = run_tables
+    days = pd.date_range("2025-01-01", periods=400, freq="D").strftime("%Y-%m-%d")
+    overall = pd.DataFrame(
+        {"segment": "all", "segment_value": "all", "period": ["all", *days], "responses": 5,
+         "promoters": 2, "passives": 1, "detractors": 2, "nps": 0.0, "nps_ci_low": float("nan"), "nps_ci_high": float("nan")}
+    )
+    branches = pd.DataFrame(
+        {"segment": "branch", "segment_value": ["$x^2$ & <b>Co</b>", "Düsseldorf", "A" * 80], "period": "all",
+         "responses": [10, 20, 30], "promoters": 1, "passives": 1, "detractors": 1,
+         "nps": [-100.0, 100.0, float("nan")], "nps_ci_low": [-100.0, 80.0, float("nan")], "nps_ci_high": [-80.0, 100.0, float("nan")]}
+    )
+    summary = pd.concat([overall, branches], ignore_index=True)
+    html = render_report({**tables, "nps_summary": summary, "nps_changes": tables["nps_changes"].iloc[0:0]},
+                         manifest, ReportConfig(language="en", max_periods=52))
+    trend = section(html, "trend")
+    assert "Showing the last 52 of 400 periods." in trend
+    segments = section(html, "segments")
+    assert "$x^2$ &amp; &lt;b&gt;Co&lt;/b&gt;" in segments
+    assert "<b>Co" not in segments
+    assert "Düsseldorf" in segments
+    assert ">nan<" not in segments.lower()
+
+
+def test_segment_values_are_capped(run_tables: Run) -> None:
+    tables, manifest = run_tables
+    rows = pd.DataFrame(
+        {"segment": "product", "segment_value": [f"P{i}" for i in range(40)], "period": "all",
+         "responses": range(1, 41), "promoters": 1, "passives": 1, "detractors": 1,
+         "nps": 10.0, "nps_ci_low": 0.0, "nps_ci_high": 20.0}
+    )
+    summary = pd.concat([tables["nps_summary"], rows], ignore_index=True)
+    html = render_report({**tables, "nps_summary": summary}, manifest, ReportConfig(language="en", max_segment_values=5))
+    segments = section(html, "segments")
+    assert "Showing the 5 largest of 40 values." in segments
+    assert "P39" in segments and "P30" not in segments
