@@ -134,8 +134,8 @@ def improvement_areas(
         ]["theme_id"].value_counts()
     quotes_by_theme: dict[int, list[str]] = {}
     if {"nps_group", "theme_id", "representative_comments"} <= set(themes.columns):
-        for _, row in themes[themes["nps_group"] == DETRACTOR].iterrows():
-            quotes_by_theme[int(row["theme_id"])] = list(row["representative_comments"])[:EXAMPLE_COMMENTS]
+        for _, theme_row in themes[themes["nps_group"] == DETRACTOR].iterrows():
+            quotes_by_theme[int(theme_row["theme_id"])] = list(theme_row["representative_comments"])[:EXAMPLE_COMMENTS]
 
     rows = []
     for theme_id, members in text_rows.groupby("theme_id", sort=True):

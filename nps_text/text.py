@@ -119,7 +119,8 @@ def _pipeline(language: str) -> tuple[Any, Any, frozenset[str]]:
     try:
         nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         nlp.initialize()
-        table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        lemmatizer: Any = nlp.get_pipe("lemmatizer")
+        table = lemmatizer.lookups.get_table("lemma_lookup")
     except Exception as exc:
         from nps_text.errors import ModelError
 

@@ -20,10 +20,10 @@ def read_any_table(path: Path) -> pd.DataFrame:
     """Read CSV/TSV, Parquet, Excel or JSON Lines (through ``nps_text.ingest.read_table`` when available)."""
     try:
         from nps_text.ingest import read_table
-    except ImportError:  # pragma: no cover - the spine provides it
-        read_table = None
-    if read_table is not None:
+
         return read_table(path)
+    except ImportError:  # pragma: no cover - the spine provides it
+        pass
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"cannot read {path}: use .csv, .tsv, .parquet, .xlsx or .jsonl")

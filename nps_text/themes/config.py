@@ -68,6 +68,9 @@ class ThemesConfig(BaseModel):
     reduction: Literal["umap", "pca"] = Field(
         default="umap", description="Dimensionality reduction before HDBSCAN; pca is faster, umap clusters better."
     )
+    smoothing_neighbors: int = Field(
+        default=0, ge=0, description="Majority vote of this many nearest neighbours after HDBSCAN (0 = off)."
+    )
     umap_neighbors: int = Field(default=15, ge=2)
     umap_components: int = Field(default=5, ge=2)
     max_fit_comments: int = Field(

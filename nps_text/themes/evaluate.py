@@ -48,10 +48,10 @@ def npmi_coherence(
         for word in words:
             doc_freq[word] = doc_freq.get(word, 0) + 1
     theme_scores = []
-    for theme_id, words in keywords.items():
+    for theme_id, theme_words in keywords.items():
         if theme_id == OUTLIER_THEME_ID:
             continue
-        top = [word for word in words if " " not in word][:top_n]
+        top = [word for word in theme_words if " " not in word][:top_n]
         pair_scores = []
         for i, first in enumerate(top):
             for second in top[i + 1 :]:

@@ -139,8 +139,8 @@ def reduce_outliers(
 
 def _cluster(
     lemma_docs: Sequence[str], embeddings: np.ndarray, config: ThemesConfig, min_size: int
-) -> np.ndarray:
-    """UMAP + HDBSCAN through BERTopic on precomputed embeddings; returns the raw topic per document."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """UMAP + HDBSCAN through BERTopic on precomputed embeddings: raw topic per document, reduced vectors."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
@@ -177,7 +177,34 @@ def _cluster(
         verbose=False,
     )
     topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=embeddings)
-    return np.asarray(topics, dtype=np.int64)
+    reduced = getattr(reducer, "embedding_", None)
+    if reduced is None:
+        reduced = reducer.transform(embeddings)
+    return np.asarray(topics, dtype=np.int64), np.asarray(reduced, dtype=np.float32)
+
+
+def smooth_labels(reduced: np.ndarray, labels: np.ndarray, neighbors: int) -> np.ndarray:
+    """Each comment takes the most common theme among its nearest neighbours in the reduced space.
+
+    Outliers vote for nobody; a comment whose neighbours are all outliers keeps its label. This cleans
+    the ragged borders HDBSCAN leaves between dense regions.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(neighbors + 1, len(reduced))
+    _, index = NearestNeighbors(n_neighbors=k).fit(reduced).kneighbors(reduced)
+    neighbour_labels = labels[index]
+    smoothed = labels.copy()
+    n_labels = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if n_labels == 0:
+        return smoothed
+    votes = np.zeros((len(labels), n_labels), dtype=np.int32)
+    for column in range(neighbour_labels.shape[1]):
+        valid = neighbour_labels[:, column] >= 0
+        np.add.at(votes, (np.flatnonzero(valid), neighbour_labels[valid, column]), 1)
+    has_votes = votes.sum(axis=1) > 0
+    smoothed[has_votes] = votes[has_votes].argmax(axis=1)
+    return smoothed
 
 
 def discover_themes(
@@ -213,9 +240,11 @@ def discover_themes(
     fit_embeddings = _unit(embed_rows(fit_rows))
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
-    raw = _cluster([lemma_docs[i] for i in fit_rows], fit_embeddings, config, min_size)
+    raw, reduced = _cluster([lemma_docs[i] for i in fit_rows], fit_embeddings, config, min_size)
     if not (raw != OUTLIER_THEME_ID).any():
         raw = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
+    elif config.smoothing_neighbors:
+        raw = smooth_labels(reduced, raw, config.smoothing_neighbors)
     labels = merge_near_duplicates(
         fit_embeddings, raw, similarity=config.merge_similarity, target=config.target_themes
     )
