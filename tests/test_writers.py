@@ -70,3 +70,15 @@ def test_atomic_write_leaves_old_file_on_crash(tmp_path: Path) -> None:
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_uses_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "t.txt") as part:
+            part.write_text("x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o644
