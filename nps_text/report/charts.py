@@ -56,7 +56,7 @@ def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str], id_prefix: str =
 
     Args:
         trend: Columns ``period``, ``nps``, ``nps_ci_low``, ``nps_ci_high``, ``significant_drop``.
-        labels: UI text with ``axis_nps`` and ``significant_drop``.
+        labels: UI text with ``axis_nps``, ``significant_drop`` and (accessible name) ``trend``.
         id_prefix: Prefix of the SVG's element ids, unique within the page.
 
     Returns:
@@ -88,7 +88,7 @@ def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str], id_prefix: str =
                     textcoords="offset points", xytext=(0, -16), ha="center", color=COLORS["drop"],
                     fontweight="bold",
                 )
-            axes.legend(loc="upper left", frameon=False, fontsize=9)
+            axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize=9, borderaxespad=0.2)
         axes.axhline(0, color=COLORS["muted"], linewidth=0.8)
         step = max(1, len(positions) // 14)
         axes.set_xticks(positions[::step])
@@ -100,7 +100,7 @@ def trend_chart(trend: pd.DataFrame, labels: Mapping[str, str], id_prefix: str =
         axes.set_ylim(max(-100.0, bottom - 8), min(100.0, top + 8))
         axes.set_xlim(-0.5, len(positions) - 0.5)
         _style(axes)
-        return _to_svg(figure, labels["axis_nps"], id_prefix)
+        return _to_svg(figure, labels.get("trend", labels["axis_nps"]), id_prefix)
 
 
 def segment_chart(
