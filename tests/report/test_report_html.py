@@ -369,3 +369,18 @@ def test_segment_values_are_capped(run_tables: Run) -> None:
     segments = section(html, "segments")
     assert "Showing the 5 largest of 40 values." in segments
     assert "P39" in segments and "P30" not in segments
+
+
+def test_renders_tables_from_the_real_nps_step(run_tables: Run) -> None:
+    """Guards the contract: the lead's nps step's summary and changes render as the fixture's do."""
+    from nps_text import nps
+
+    tables, manifest = run_tables
+    summary = nps.nps_summary(tables["responses"], ["branch", "channel"])
+    changes = nps.period_changes(summary)
+    html = render_report({**tables, "nps_summary": summary, "nps_changes": changes}, manifest, ReportConfig(language="en"))
+    headline = section(html, "headline")
+    assert "13.0" in headline and "confidence interval" in headline
+    assert "vs. 2026-W13" in headline
+    assert section(html, "trend").count("<svg") == 1
+    assert section(html, "segments").count("<svg") == 2
