@@ -159,13 +159,12 @@ def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
     if config.quantize:
         model = quantize_linear(model)
     limit = min(config.max_tokens, int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
-    special = tokenizer.num_special_tokens_to_add(pair=False)
-    content = max(limit - special, 1)
 
     def windowing(text: str) -> list[list[int]]:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        chunks = [ids[start : start + content] for start in range(0, max(len(ids), 1), content)]
-        return [tokenizer.build_inputs_with_special_tokens(chunk) for chunk in chunks]
+        # Overflowing windows, each with the model's own special tokens: long texts are chunked.
+        encoded = tokenizer(text, truncation=True, max_length=limit, return_overflowing_tokens=True, stride=0)
+        ids = encoded["input_ids"]
+        return [list(window) for window in ids] if ids and isinstance(ids[0], list) else [list(ids)]
 
     id2label = {int(index): str(label) for index, label in model.config.id2label.items()}
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

