@@ -126,13 +126,13 @@ def headline(
     responses = usable(tables, "responses", ("nps_group",))
     if overall is None and responses is not None:
         overall = nps_from_responses(responses)
-    if overall is None:
+    if overall is None or _float(overall.get("nps")) is None:
         return {"available": False, "message": t["no_nps"]}
 
-    total = int(overall.get("responses") or 0)
+    total = int(_float(overall.get("responses")) or 0)
     groups = []
     for group, key in zip(NPS_GROUPS, ("promoters", "passives", "detractors"), strict=True):
-        count = int(overall.get(key) or 0)
+        count = int(_float(overall.get(key)) or 0)
         share = count / total if total else 0.0
         groups.append({"group": group, "label": t[key], "count": count, "share": share,
                        "percent": format_percent(share, language)})

@@ -384,3 +384,13 @@ def test_renders_tables_from_the_real_nps_step(run_tables: Run) -> None:
     assert "vs. 2026-W13" in headline
     assert section(html, "trend").count("<svg") == 1
     assert section(html, "segments").count("<svg") == 2
+
+
+def test_headline_without_a_usable_nps(run_tables: Run) -> None:
+    tables, manifest = run_tables
+    summary = tables["nps_summary"].copy()
+    summary["nps"] = float("nan")
+    summary["responses"] = float("nan")
+    html = render_report({"nps_summary": summary}, manifest, ReportConfig(language="en"))
+    assert "No NPS figures are available" in section(html, "headline")
+    assert "nan" not in section(html, "headline").lower()
