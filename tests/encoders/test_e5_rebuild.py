@@ -81,3 +81,14 @@ def test_tokenizer_edge_cases() -> None:
     assert len(windows) == -(-n_content // 510) and all(len(w) <= 512 for w in windows)
     assert sum(len(w) - 2 for w in windows) == n_content  # chunked, nothing dropped
     assert all(w[0] == tokenizer.bos and w[-1] == tokenizer.eos for w in windows)
+
+
+@pytest.mark.slow
+def test_torch_encoder_is_registered_for_the_shared_embeddings() -> None:
+    from nps_text.embeddings import Encoder, get_encoder
+
+    encoder = get_encoder("e5-small-torch")
+    assert isinstance(encoder, Encoder)
+    vectors = encoder.encode(SENTENCES[:3])
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
