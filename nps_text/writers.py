@@ -2,9 +2,10 @@
 
 Every file is written atomically: to a temporary file in the target folder, then renamed over the
 target with :func:`os.replace`, so a crash never leaves a half-written table behind.
-Spreadsheet outputs (CSV, Excel) are made safe against formula injection: a text cell that starts with
-``= + - @`` (or a tab / carriage return) is prefixed with a single quote ``'`` so Excel shows it as text
-instead of executing it (the OWASP "CSV injection" recommendation).
+Spreadsheet outputs are made safe against formula injection (the OWASP "CSV injection" advice): a text cell
+that starts with ``= + - @`` (or a tab / carriage return) is, in CSV, prefixed with a single quote ``'``; in
+Excel it keeps its value and is stored as a string cell with the quote-prefix style, so Excel shows it as
+text and never executes it.
 """
 
 from __future__ import annotations
@@ -68,13 +69,16 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def flatten_for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with list/array cells joined by ``" | "`` and every text cell made formula-safe."""
+def flatten_for_spreadsheet(frame: pd.DataFrame, *, formula_safe: bool = True) -> pd.DataFrame:
+    """A copy with list/array cells joined by ``" | "`` and (by default) every text cell made formula-safe."""
     flat = frame.copy()
     for column in flat.columns:
         series = flat[column]
         if series.dtype == object or pd.api.types.is_string_dtype(series):
-            flat[column] = series.map(_flatten_cell).map(spreadsheet_safe).astype(object)
+            values = [_flatten_cell(value) for value in series.tolist()]
+            if formula_safe:
+                values = [spreadsheet_safe(value) for value in values]
+            flat[column] = pd.Series(values, index=flat.index, dtype=object)
     return flat
 
 
@@ -105,14 +109,18 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, delimiter: str = ",", bo
 
 
 def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write one sheet per table: frozen header row, readable widths, text cells never formulas."""
+    """Write one sheet per table: frozen header row, readable widths, text cells never formulas.
+
+    Unlike CSV, a workbook can say "this is text" itself: a cell that starts with ``= + - @`` keeps its value
+    unchanged and is stored as a string with Excel's quote-prefix style, so Excel shows it and never runs it.
+    """
     from openpyxl.utils import get_column_letter
 
     path = Path(path)
     with atomic_path(path) as part, pd.ExcelWriter(part, engine="openpyxl") as writer:
         for name, frame in tables.items():
             sheet_name = name[:31]
-            flat = flatten_for_spreadsheet(_excel_compatible(frame))
+            flat = flatten_for_spreadsheet(_excel_compatible(frame), formula_safe=False)
             flat.to_excel(writer, sheet_name=sheet_name, index=False)
             sheet = writer.sheets[sheet_name]
             sheet.freeze_panes = "A2"
@@ -120,11 +128,12 @@ def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
                 sample = flat[column].head(200).map(lambda v: len(str(v)) if v is not None else 0)
                 longest = max([len(str(column)), *sample.tolist()]) if len(flat) else len(str(column))
                 sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
-            # Make sure openpyxl stores every string as a string, never as a formula.
+            # openpyxl turns any string starting with "=" into a formula: store it as quoted text instead.
             for row in sheet.iter_rows(min_row=2):
                 for cell in row:
-                    if isinstance(cell.value, str) and cell.data_type == "f":
+                    if isinstance(cell.value, str) and (cell.data_type == "f" or cell.value.startswith(FORMULA_PREFIXES)):
                         cell.data_type = "s"
+                        cell.quotePrefix = True
     return path
 
 

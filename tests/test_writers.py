@@ -50,7 +50,9 @@ def test_excel_has_no_formulas_and_frozen_header(tmp_path: Path, table: pd.DataF
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             assert cell.data_type != "f"
-    assert sheet["B2"].value == "'=HYPERLINK(\"http://x\")"
+    assert sheet["B2"].value == "=HYPERLINK(\"http://x\")"  # shown as written, stored as quoted text
+    assert sheet["B2"].data_type == "s" and sheet["B2"].quotePrefix
+    assert sheet["B3"].quotePrefix and sheet["B4"].quotePrefix
     assert sheet["D2"].value == -1
 
 

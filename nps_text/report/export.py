@@ -1,8 +1,9 @@
 """Exports for analysts: a run folder's Parquet tables as Excel, CSV, Parquet or DuckDB.
 
 The file writing itself is :mod:`nps_text.writers` (atomic writes; spreadsheet formula safety: a text
-cell starting with ``= + - @``, tab or carriage return gets a leading ``'`` so Excel shows it as text;
-list cells are joined with `` | ``). This module decides what goes where.
+cell starting with ``= + - @``, tab or carriage return gets a leading ``'`` in CSV and is stored as
+quote-prefixed text in Excel, so it is shown as text and never executed; list cells are joined with
+`` | ``). This module decides what goes where.
 """
 
 from __future__ import annotations
