@@ -142,6 +142,7 @@ def _cluster(
 ) -> tuple[np.ndarray, np.ndarray]:
     """UMAP + HDBSCAN through BERTopic on precomputed embeddings: raw topic per document, reduced vectors."""
     from bertopic import BERTopic
+    from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from sklearn.feature_extraction.text import CountVectorizer
@@ -165,22 +166,30 @@ def _cluster(
             random_state=config.seed,
             low_memory=True,
         )
-    hdbscan_model = HDBSCAN(
-        min_cluster_size=min_size, prediction_data=False
-    )
+    reduced = np.nan_to_num(np.asarray(reducer.fit_transform(embeddings), dtype=np.float32))
+    selection = "eom"
+    if under_segmented(HDBSCAN(min_cluster_size=min_size).fit(reduced).labels_):
+        selection = "leaf"  # EOM lumped most comments together: take the finer leaf clusters instead
     topic_model = BERTopic(
-        umap_model=reducer,
-        hdbscan_model=hdbscan_model,
+        umap_model=BaseDimensionalityReduction(),  # reduced above, once
+        hdbscan_model=HDBSCAN(min_cluster_size=min_size, cluster_selection_method=selection),
         vectorizer_model=CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         calculate_probabilities=False,
         verbose=False,
     )
-    topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=embeddings)
-    reduced = getattr(reducer, "embedding_", None)
-    if reduced is None:
-        reduced = reducer.transform(embeddings)
-    return np.asarray(topics, dtype=np.int64), np.asarray(reduced, dtype=np.float32)
+    topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=reduced)
+    return np.asarray(topics, dtype=np.int64), reduced
+
+
+def under_segmented(labels: np.ndarray, max_largest_share: float = 0.5, min_themes: int = 3) -> bool:
+    """True when HDBSCAN put most clustered comments into one theme, or found fewer than ``min_themes``."""
+    clustered = labels[labels != OUTLIER_THEME_ID]
+    if clustered.size == 0:
+        return False
+    sizes = np.bincount(clustered)
+    sizes = sizes[sizes > 0]
+    return bool(sizes.size < min_themes or sizes.max() > max_largest_share * clustered.size)
 
 
 def smooth_labels(reduced: np.ndarray, labels: np.ndarray, neighbors: int) -> np.ndarray:
