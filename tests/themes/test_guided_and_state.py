@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from nps_text.config import config_from_dict
@@ -94,3 +95,23 @@ def test_example_pipeline_config_is_valid() -> None:
     path = Path(__file__).resolve().parents[2] / "pipeline" / "guided_themes.yaml"
     config = load_config(path)
     assert config.themes.guided and all(theme.seed_words for theme in config.themes.guided)
+
+
+def test_guided_by_similarity_claims_unmatched_comments(synthetic) -> None:
+    responses, embed = synthetic
+    app_comments = responses.loc[responses["true_topic"] == "App", "comment"].tolist()
+    app_centre = embed(app_comments).mean(axis=0)
+
+    def embed_with_seed(texts):
+        vectors = [app_centre / (app_centre**2).sum() ** 0.5 if text.startswith("App-Probleme:") else embed([text])[0]
+                   for text in texts]
+        return np.vstack(vectors).astype(np.float32)
+
+    guided = [{"name": "App-Probleme", "seed_words": ["crash", "bug"]}]
+    by_keywords = ThemesConfig(**FAST, guided=guided)
+    result, _ = assign_themes(responses, by_keywords, embed=embed_with_seed)
+    assert not (result["theme_label"] == "App-Probleme").any()  # no seed word occurs literally
+    by_similarity = by_keywords.model_copy(update={"guided_method": "keywords+similarity", "guided_similarity": 0.8})
+    result, _ = assign_themes(responses, by_similarity, embed=embed_with_seed)
+    assert (result.loc[responses["true_topic"] == "App", "theme_label"] == "App-Probleme").all()
+    assert not (result.loc[responses["true_topic"] != "App", "theme_label"] == "App-Probleme").any()
