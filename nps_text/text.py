@@ -58,7 +58,8 @@ _SIGN_OFF = re.compile(
     r"|mfg|lg|vg|best\s+regards|kind\s+regards|regards|cheers|best\s+wishes)\b.*$",
     re.IGNORECASE | re.DOTALL,
 )
-_PLACEHOLDER = re.compile(r"^[\[<{(]?[A-Z_]{3,}[\]>})]?$")
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]|<[A-Z][A-Z_]*>|\$[A-Z][A-Z_]*\$")
+_SYMBOLS = frozenset("$[]<>{}|\\/=+*^~_%&§")
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = frozenset({".", "!", "?", "\n", ":"})
 
@@ -162,7 +163,7 @@ def lemmatize_texts(
     """Turn texts into lists of content lemmas for topic keywords.
 
     Removes punctuation, numbers, URLs, e-mail addresses, mentions, redaction placeholders such as
-    ``[EMAIL]``, spaCy stop words of German and English, and ``filler_words`` (compared in lower case, on
+    ``[EMAIL]`` or ``$HOTEL$``, tokens with symbols, spaCy stop words of German and English, and ``filler_words`` (compared in lower case, on
     the lemma and on the surface form).
 
     Args:
@@ -193,7 +194,8 @@ def lemmatize_texts(
         if not positions:
             continue
         tokenizer, table, _ = _pipeline(language)
-        for position, doc in zip(positions, tokenizer.pipe(texts[i] for i in positions), strict=True):
+        stripped = (_PLACEHOLDER.sub(" ", texts[i]) for i in positions)
+        for position, doc in zip(positions, tokenizer.pipe(stripped), strict=True):
             kept: list[str] = []
             sentence_start = True
             for token in doc:
@@ -201,7 +203,7 @@ def lemmatize_texts(
                 if token.is_punct or token.is_space or token.like_num or token.like_url or token.like_email:
                     continue
                 raw = token.text
-                if raw.startswith(("@", "#")) or _PLACEHOLDER.match(raw) or not any(ch.isalpha() for ch in raw):
+                if raw.startswith(("@", "#")) or not any(ch.isalpha() for ch in raw) or _SYMBOLS.intersection(raw):
                     continue
                 if any(ch.isdigit() for ch in raw) and len(raw) < 4:
                     continue

@@ -42,3 +42,8 @@ def test_clean_for_embedding_strips_mentions_urls_greetings() -> None:
     assert clean_for_embedding(text) == "der Zug war 40 Minuten zu spät"
     assert clean_for_embedding("Hi there! The app crashes. Best regards, Tom") == "The app crashes"
     assert clean_for_embedding("@brand") == "@brand"  # never empty
+
+
+def test_redaction_placeholders_dropped_but_acronyms_kept() -> None:
+    [lemmas] = lemmatize_texts(["Das WLAN im ICE war weg, Mail an [EMAIL] und $HOTEL$ Premier"], ["de"])
+    assert lemmas == ["WLAN", "ICE", "weg", "Mail", "Premier"]
