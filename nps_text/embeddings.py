@@ -223,3 +223,52 @@ def embed_texts(
             cache.put_many(missing, fresh)
         known.update(zip(missing, fresh, strict=True))
     return np.vstack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+
+class CachedEmbedder:
+    """A callable ``texts -> vectors`` for one encoder, loaded on first use, cached by content hash.
+
+    The flow hands these to sentiment and themes; an encoder that no step calls is never loaded. ``seconds``
+    and ``texts_seen`` let the manifest report what embedding cost.
+    """
+
+    def __init__(self, model: str, cache_root: str | Path | None, batch_size: int = 64) -> None:
+        self.model = model
+        self.cache_root = Path(cache_root) if cache_root is not None else None
+        self.batch_size = batch_size
+        self.seconds = 0.0
+        self.texts_seen = 0
+        self._encoder: Encoder | None = None
+        self._cache: EmbeddingCache | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = get_encoder(self.model, self.batch_size)
+            if self.cache_root is not None:
+                self._cache = EmbeddingCache(self.cache_root, self._encoder.name)
+        return self._encoder
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        import time
+
+        start = time.perf_counter()
+        encoder = self.encoder
+        vectors = embed_texts(texts, encoder, self._cache)
+        self.seconds += time.perf_counter() - start
+        self.texts_seen += len(texts)
+        return vectors
+
+    def describe(self) -> dict[str, object]:
+        """Name, version and cost, for the run manifest."""
+        encoder = self._encoder
+        return {
+            "name": encoder.name if encoder is not None else self.model,
+            "version": getattr(encoder, "version", None),
+            "texts": self.texts_seen,
+            "seconds": round(self.seconds, 3),
+        }

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,14 @@ from pydantic import BaseModel, Field
 
 from nps_text import __version__, steps
 from nps_text.config import PipelineConfig, load_config
-from nps_text.embeddings import EmbeddingCache, embed_texts, get_encoder
+from nps_text.embeddings import CachedEmbedder
 from nps_text.ingest import RawInput, file_hash, is_sql_url, read_input
 from nps_text.schema import SENTENCES_COLUMNS, THEMES_COLUMNS
 from nps_text.writers import write_csv, write_duckdb, write_excel, write_json, write_parquet, write_text
 
 ProgressHook = Callable[[str, int, int], None]
 _progress_hook: ProgressHook | None = None
-STEPS = ("ingest", "validate", "comments", "nps", "embeddings", "sentiment", "themes", "insights", "write")
+STEPS = ("ingest", "validate", "comments", "nps", "sentiment", "themes", "insights", "write")
 ARTIFACT_PREFIX = "nps-text"
 
 
@@ -216,28 +215,35 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
     responses = nps_tables.responses
 
     has_text = bool(steps.text_rows(responses).any())
-    embed = None
+    cache_root = Path(config.embeddings.cache_dir) if config.embeddings.cache_dir else out / ".cache" / "embeddings"
+    embedders: dict[str, CachedEmbedder] = {}
+
+    def embedder(model: str) -> CachedEmbedder:
+        """One lazily loaded, content-hash-cached embedder per encoder name, shared by every step."""
+        if model not in embedders:
+            embedders[model] = CachedEmbedder(model, cache_root, config.embeddings.batch_size)
+        return embedders[model]
+
     models: dict[str, Any] = {}
-    if has_text and (config.sentiment.enabled or config.themes.enabled):
-        with _timed(timings, "embeddings"):
-            encoder = get_encoder(config.embeddings.model, config.embeddings.batch_size)
-            cache_root = Path(config.embeddings.cache_dir) if config.embeddings.cache_dir else out / ".cache" / "embeddings"
-            embed = partial(embed_texts, encoder=encoder, cache=EmbeddingCache(cache_root, encoder.name))
-            models["embeddings"] = {"name": encoder.name, "version": getattr(encoder, "version", None)}
     sentences = pd.DataFrame(columns=list(SENTENCES_COLUMNS))
     if has_text and config.sentiment.enabled:
         with _timed(timings, "sentiment"):
-            responses, sentences = sentiment_task(responses, config, embed)
+            responses, sentences = sentiment_task(responses, config, embedder(config.embeddings.model))
         models["sentiment"] = {"name": config.sentiment.model}
     else:
         responses = steps.empty_sentiment(responses)
     themes = pd.DataFrame(columns=list(THEMES_COLUMNS))
-    if has_text and config.themes.enabled and embed is not None:
+    if has_text and config.themes.enabled:
+        themes_encoder = config.themes.encoder or config.embeddings.model
         with _timed(timings, "themes"):
-            responses, themes = themes_task(responses, config, embed, out / ".state")
-        models["themes"] = {"name": "bertopic", "seed": config.themes.seed}
+            responses, themes = themes_task(responses, config, embedder(themes_encoder), out / ".state")
+        models["themes"] = {"name": "bertopic", "encoder": themes_encoder, "seed": config.themes.seed}
     else:
         responses = steps.empty_themes(responses)
+    used = {name: item.describe() for name, item in embedders.items() if item.loaded}
+    if used:
+        models["embeddings"] = used
+        timings["embeddings"] = round(sum(item.seconds for item in embedders.values()), 3)
     with _timed(timings, "insights"):
         insights = insights_task(responses, themes, nps_tables.changes)
     responses = steps.order_responses(responses)
