@@ -45,8 +45,11 @@ class DiscoveredThemes:
 
 
 def default_min_theme_size(n_comments: int) -> int:
-    """About 1% of the comments, at least 10 and at most 100 (smaller for tiny inputs)."""
-    return int(min(100, max(10, round(n_comments / 100)), max(2, n_comments // 3)))
+    """About 1% of the distinct comments, at most 100; at least 10 from 200 comments on, and 5% below that
+    (at least 3), so that a small survey with few distinct answers is not forced into two or three themes.
+    """
+    floor = min(10, max(3, n_comments // 20))
+    return int(min(100, max(floor, round(n_comments / 100)), max(2, n_comments // 3)))
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
