@@ -79,8 +79,8 @@ def sentiment_command(
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
 @click.option("--seed", default=13, show_default=True, type=int)
 @click.option("--epochs", default=2, show_default=True, type=int)
-@click.option("--num-layers", default=8, show_default=True, type=int, help="e5 layers kept (of 12).")
-@click.option("--trained-layers", default=2, show_default=True, type=int, help="Top layers fine-tuned.")
+@click.option("--num-layers", default=12, show_default=True, type=int, help="e5 layers kept (of 12).")
+@click.option("--trained-layers", default=6, show_default=True, type=int, help="Top layers fine-tuned.")
 @click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")
 @click.option("--write-eval-splits", "eval_dir", default=None,
               help="Only write the held-out evaluation sets as CSV into this folder (no training).")

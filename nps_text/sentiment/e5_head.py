@@ -1,0 +1,54 @@
+"""``E5ForSequenceClassification``: a BERT encoder with e5's mean pooling and a linear classifier.
+
+multilingual-e5 was trained with mean pooling; its ``[CLS]``/``<s>`` state carries little on its own and
+it has no pooler, so the stock ``BertForSequenceClassification`` head (CLS + a fresh tanh pooler) learns
+slowly when only the top layers are trained. This is the same model with mean pooling instead: a
+regular ``transformers`` ``PreTrainedModel`` returning ``SequenceClassifierOutput``. Imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import BertModel, BertPreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the unmasked tokens (``<s>`` and ``</s>`` included, as e5 does)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+class E5ForSequenceClassification(BertPreTrainedModel):
+    """BERT encoder + masked mean pooling + dropout + linear classifier."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def classify(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits from the last hidden states."""
+        return self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> SequenceClassifierOutput:
+        if attention_mask is None and input_ids is not None:
+            attention_mask = torch.ones_like(input_ids)
+        outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        hidden = outputs.last_hidden_state
+        mask = attention_mask if attention_mask is not None else hidden.new_ones(hidden.shape[:2])
+        logits = self.classify(hidden, mask)
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
