@@ -149,7 +149,7 @@ def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
     local = Path(model_id).expanduser()
     is_local = local.exists()
     if not is_local and os.environ.get("HF_HUB_OFFLINE") == "1":
-        hint = "unset HF_HUB_OFFLINE to let it download, or pass a local folder"
+        hint = "HF_HUB_OFFLINE=1 is set (the nps-text CLI sets it by default): run with HF_HUB_OFFLINE=0 to let it download, or pass a local folder"
     else:
         hint = "check the name, or pass a local folder holding config.json, the weights and the tokenizer"
     source = str(local) if is_local else model_id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nps_text.sentiment import SentimentConfig, annotate_sentiment, get_sentiment_backend, models_dir
 from nps_text.schema import SENTIMENTS
+from nps_text.sentiment import SentimentConfig, annotate_sentiment, get_sentiment_backend, models_dir
 
 CLEAR = [
     ("Super Beratung, ich bin rundum zufrieden!", "positive"),
