@@ -55,18 +55,25 @@ def sentiment_command(
 ) -> None:
     """Add sentiment and sentiment_confidence columns to INPUT and write --out.
 
-    Empty texts get no sentiment (null), not "neutral". Long texts are chunked and averaged.
+    Empty and non-informative texts ("k.A.", "-", "no comment") get no sentiment (null), not "neutral";
+    a comment_status column says which. Long texts are chunked and averaged, never truncated.
 
     Example:
 
         nps-text sentiment data/sample_reviews_en.csv --text-column comment --out out/sentiment.csv
     """
+    from nps_text.comments import comment_status
     from nps_text.sentiment import annotate_sentiment
 
     frame = _read(input_path)
+    if text_column not in frame.columns:
+        raise InputError(f"column {text_column!r} not found; the file has {list(frame.columns)}")
+    status_column = "comment_status" if "comment_status" not in frame.columns else "_nps_text_status"
+    frame[status_column] = frame[text_column].map(comment_status)  # "k.A.", "-", "nichts" -> null sentiment
     annotated, sentences = annotate_sentiment(
-        frame, _config(model, batch_size), text_column=text_column, status_column=None
+        frame, _config(model, batch_size), text_column=text_column, status_column=status_column
     )
+    annotated = annotated.drop(columns=["_nps_text_status"], errors="ignore")
     _write(annotated, out_path)
     if sentences_path:
         _write(sentences, sentences_path)

@@ -13,8 +13,8 @@ from nps_text.cli import cli
 def labelled_csv(tmp_path: Path) -> Path:
     path = tmp_path / "labelled.csv"
     pd.DataFrame(
-        {"text": ["great service", "slow delivery", "it is a shop", "", "Beratung super, aber Lieferung ewig"],
-         "label": ["positive", "negative", "neutral", "neutral", "negative"]}
+        {"text": ["great service", "slow delivery", "it is a shop", "", "Beratung super, aber Lieferung ewig", "k.A."],
+         "label": ["positive", "negative", "neutral", "neutral", "negative", "neutral"]}
     ).to_csv(path, index=False)
     return path
 
@@ -36,7 +36,8 @@ def test_sentiment_command_writes_columns_and_sentences(keyword_backend, labelle
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert frame["sentiment"].tolist()[:3] == ["positive", "negative", "neutral"]
-    assert pd.isna(frame["sentiment"].iloc[3])
+    assert pd.isna(frame["sentiment"].iloc[3]) and pd.isna(frame["sentiment"].iloc[5])  # empty, non-informative
+    assert frame["comment_status"].tolist()[3:] == ["empty", "text", "non_informative"]
     assert len(pd.read_parquet(sentences)) == 5  # 3 single-sentence comments + 2 clauses
 
 
