@@ -85,7 +85,7 @@ def sentiment_command(
 @click.option("--out", "out_dir", default=_DEFAULT_OUT, show_default=True, help="Folder for the trained model.")
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
 @click.option("--seed", default=13, show_default=True, type=int)
-@click.option("--epochs", default=2, show_default=True, type=int)
+@click.option("--epochs", default=3, show_default=True, type=int)
 @click.option("--num-layers", default=12, show_default=True, type=int, help="e5 layers kept (of 12).")
 @click.option("--trained-layers", default=6, show_default=True, type=int, help="Top layers fine-tuned.")
 @click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")

@@ -32,7 +32,7 @@ class TrainSentimentConfig:
     num_layers: int = 12
     frozen_layers: int = 6
     max_length: int = 96
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 32
     layer_lr: float = 8e-5
     head_lr: float = 1e-3
