@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -288,13 +287,3 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
 def nps_text_flow(params: RunParameters) -> dict[str, Any]:
     """NPS survey export -> enriched tables, themes, improvement areas, report and manifest."""
     return run_pipeline(params)
-
-
-def configure_quiet_prefect() -> None:
-    """Defaults for a local, offline, quiet run: no telemetry, patient ephemeral server start-up."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

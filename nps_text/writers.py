@@ -183,3 +183,31 @@ def write_text(text: str, path: str | Path) -> Path:
     with atomic_path(path) as part:
         part.write_text(text, encoding="utf-8")
     return path
+
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx", ".jsonl")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write one table, format chosen by the file suffix (``.csv .parquet .xlsx .jsonl``), atomically.
+
+    CSV and Excel get the same formula safety as the pipeline's outputs.
+
+    Raises:
+        InputError: the suffix is not one of :data:`TABLE_SUFFIXES`.
+    """
+    from nps_text.errors import InputError
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return write_csv(frame, path)
+    if suffix == ".parquet":
+        return write_parquet(frame, path)
+    if suffix == ".xlsx":
+        return write_excel({"data": frame}, path)
+    if suffix == ".jsonl":
+        with atomic_path(path) as part:
+            frame.to_json(part, orient="records", lines=True, force_ascii=False, date_format="iso")
+        return path
+    raise InputError(f"cannot write {path}: use one of {', '.join(TABLE_SUFFIXES)}")

@@ -21,19 +21,9 @@ def _read(path: str) -> pd.DataFrame:
 
 
 def _write(frame: pd.DataFrame, path: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = target.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(target, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(target, index=False)
-    elif suffix == ".xlsx":
-        frame.to_excel(target, index=False)
-    elif suffix == ".jsonl":
-        frame.to_json(target, orient="records", lines=True, force_ascii=False)
-    else:
-        raise InputError(f"cannot write {path}: use .csv, .parquet, .xlsx or .jsonl")
+    from nps_text.writers import write_table
+
+    write_table(frame, path)
 
 
 def _config(model: str, batch_size: int, no_quantize: bool = False):  # type: ignore[no-untyped-def]

@@ -12,41 +12,18 @@ import pandas as pd
 
 from nps_text.errors import InputError
 
-_READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel",
-            ".xls": "excel", ".jsonl": "jsonl", ".json": "jsonl"}
-
 
 def read_any_table(path: Path) -> pd.DataFrame:
-    """Read CSV/TSV, Parquet, Excel or JSON Lines (through ``nps_text.ingest.read_table`` when available)."""
-    try:
-        from nps_text.ingest import read_table
+    """Read CSV/TSV, Parquet, Excel or JSON Lines as the pipeline does (delimiter and encoding detected)."""
+    from nps_text.ingest import read_table
 
-        return read_table(path)
-    except ImportError:  # pragma: no cover - the spine provides it
-        pass
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(f"cannot read {path}: use .csv, .tsv, .parquet, .xlsx or .jsonl")
-    if kind == "csv":
-        return pd.read_csv(path, sep=None, engine="python", dtype=str)
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    if kind == "excel":
-        return pd.read_excel(path, dtype=str)
-    return pd.read_json(path, lines=True, dtype=False)
+    return read_table(path)
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix == ".xlsx":
-        frame.to_excel(path, index=False)
-    elif suffix in (".jsonl", ".json"):
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    else:
-        frame.to_csv(path, index=False)
+    from nps_text.writers import write_table
+
+    write_table(frame, path)
 
 
 def _embedder(encoder_name: str, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
