@@ -93,15 +93,17 @@ class SentenceTransformerEncoder:
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise ModelError("sentence-transformers is not installed: pip install sentence-transformers") from exc
         local = Path(model).expanduser()
+        # A local folder never goes online. A hub id is looked up online only because the user named it,
+        # and only when they allowed it (the nps-text CLI sets HF_HUB_OFFLINE=1 unless told otherwise).
+        offline = local.exists() or os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
         try:
-            if local.exists():
-                self._model = SentenceTransformer(str(local), device="cpu", local_files_only=True)
-            else:
-                # The user named a hub model explicitly: this is the one path allowed to go online.
-                self._model = SentenceTransformer(model, device="cpu")
+            self._model = SentenceTransformer(
+                str(local) if local.exists() else model, device="cpu", local_files_only=offline
+            )
         except Exception as exc:
+            hint = " (HF_HUB_OFFLINE=1 is set: run with HF_HUB_OFFLINE=0 to download it)" if offline and not local.exists() else ""
             raise ModelError(
-                f"could not load embedding model {model!r}: {exc}. Use a registered name "
+                f"could not load embedding model {model!r}: {exc}{hint}. Use a registered name "
                 f"({', '.join(ENCODERS)}) or a local sentence-transformers folder."
             ) from exc
         self.name = model
