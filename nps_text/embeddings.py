@@ -84,6 +84,17 @@ class UseEncoder:
         return _normalise_rows(np.vstack(out))
 
 
+def local_files_only(model: str) -> bool:
+    """Whether loading ``model`` must stay offline: always for a local folder; for a hub id unless the user
+    allowed downloads with ``HF_HUB_OFFLINE=0`` (the nps-text CLI sets ``HF_HUB_OFFLINE=1`` by default).
+
+    Used by every loader of user-named Hugging Face models, so no default path can reach for the network.
+    """
+    if Path(model).expanduser().exists():
+        return True
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
+
+
 class SentenceTransformerEncoder:
     """Any sentence-transformers model by local path, or by hub id when the user names one."""
 
@@ -93,13 +104,10 @@ class SentenceTransformerEncoder:
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise ModelError("sentence-transformers is not installed: pip install sentence-transformers") from exc
         local = Path(model).expanduser()
-        # A local folder never goes online. A hub id is looked up online only because the user named it,
-        # and only when they allowed it (the nps-text CLI sets HF_HUB_OFFLINE=1 unless told otherwise).
-        offline = local.exists() or os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "false", "False", "")
+        source = str(local) if local.exists() else model
+        offline = local_files_only(model)
         try:
-            self._model = SentenceTransformer(
-                str(local) if local.exists() else model, device="cpu", local_files_only=offline
-            )
+            self._model = SentenceTransformer(source, device="cpu", local_files_only=offline)
         except Exception as exc:
             hint = " (HF_HUB_OFFLINE=1 is set: run with HF_HUB_OFFLINE=0 to download it)" if offline and not local.exists() else ""
             raise ModelError(

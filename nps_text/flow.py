@@ -106,7 +106,7 @@ def themes_task(
 
 
 @task(name="insights", cache_policy=NO_CACHE)
-def insights_task(responses: pd.DataFrame, themes: pd.DataFrame, changes: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def insights_task(responses: pd.DataFrame, themes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     from nps_text.insights import follow_up, improvement_areas
 
     previous = None
@@ -159,34 +159,25 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def _publish_artifacts(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig) -> None:
     """Markdown headline + top improvement areas, and the improvement areas and NPS summary as tables."""
-    from nps_text.report import markdown_summary
+    from nps_text.report import improvement_areas_rows, markdown_summary
 
     create_markdown_artifact(
         key=f"{ARTIFACT_PREFIX}-headline",
         markdown=markdown_summary(tables, manifest, config.report),
         description="NPS headline and top improvement areas",
     )
-    areas = tables.get("improvement_areas")
-    if areas is not None and not areas.empty:
+    rows = improvement_areas_rows(tables, config.report)
+    if rows:
         create_table_artifact(
-            key=f"{ARTIFACT_PREFIX}-improvement-areas",
-            table=json.loads(_artifact_frame(areas.head(25)).to_json(orient="records")),
-            description="Improvement areas ranked by NPS impact",
+            key=f"{ARTIFACT_PREFIX}-improvement-areas", table=rows, description="Improvement areas ranked by NPS impact"
         )
     summary = tables["nps_summary"]
+    overall = summary.loc[summary["segment"] == "all"].round(2)
     create_table_artifact(
         key=f"{ARTIFACT_PREFIX}-nps-summary",
-        table=json.loads(_artifact_frame(summary.loc[summary["segment"] == "all"]).to_json(orient="records")),
+        table=json.loads(overall.to_json(orient="records")),
         description="NPS with 95% confidence interval, overall and per period",
     )
-
-
-def _artifact_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    flat = frame.copy()
-    for column in flat.columns:
-        if flat[column].dtype == object:
-            flat[column] = flat[column].map(lambda v: " | ".join(map(str, v)) if isinstance(v, (list, np.ndarray)) else v)
-    return flat.round(2)
 
 
 def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
@@ -244,7 +235,7 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
         models["embeddings"] = used
         timings["embeddings"] = round(sum(item.seconds for item in embedders.values()), 3)
     with _timed(timings, "insights"):
-        insights = insights_task(responses, themes, nps_tables.changes)
+        insights = insights_task(responses, themes)
     responses = steps.order_responses(responses)
 
     tables: dict[str, pd.DataFrame] = {

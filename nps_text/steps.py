@@ -6,7 +6,6 @@ be tested on a five-row frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +19,6 @@ from nps_text.ingest import RawInput
 from nps_text.nps import add_nps_columns, choose_segments, nps_summary, period_changes
 from nps_text.schema import COMMENT_STATUSES, RESPONSES_COLUMNS, STATUS_TEXT, check_table
 from nps_text.validate import ColumnMapping, detect_columns, validate
-
-Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass

@@ -142,21 +142,23 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
 
 
 def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
+    from nps_text.embeddings import local_files_only
+
     try:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise ModelError("transformers is not installed: pip install transformers torch") from exc
     local = Path(model_id).expanduser()
     is_local = local.exists()
-    if not is_local and os.environ.get("HF_HUB_OFFLINE") == "1":
+    offline = local_files_only(model_id)  # a hub id goes online only when named and HF_HUB_OFFLINE=0
+    if not is_local and offline:
         hint = "HF_HUB_OFFLINE=1 is set (the nps-text CLI sets it by default): run with HF_HUB_OFFLINE=0 to let it download, or pass a local folder"
     else:
         hint = "check the name, or pass a local folder holding config.json, the weights and the tokenizer"
     source = str(local) if is_local else model_id
     try:
-        # A hub id is only looked up online because the user named it; local folders never go online.
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=is_local)
-        model = AutoModelForSequenceClassification.from_pretrained(source, local_files_only=is_local)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+        model = AutoModelForSequenceClassification.from_pretrained(source, local_files_only=offline)
     except (OSError, ValueError) as exc:
         raise ModelError(f"could not load sentiment model {model_id!r}: {exc}; {hint}") from exc
     model.eval()
