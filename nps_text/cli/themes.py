@@ -27,11 +27,9 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _embedder(encoder_name: str, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
-    from nps_text.embeddings import EmbeddingCache, embed_texts, get_encoder
+    from nps_text.embeddings import CachedEmbedder
 
-    encoder = get_encoder(encoder_name)
-    cache = EmbeddingCache(cache_dir, encoder.name) if cache_dir is not None else None
-    return lambda texts: embed_texts(list(texts), encoder, cache)
+    return CachedEmbedder(encoder_name, cache_dir)
 
 
 def _responses_from_table(table: pd.DataFrame, text_column: str) -> pd.DataFrame:
