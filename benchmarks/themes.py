@@ -61,13 +61,14 @@ def _responses(texts: list[str], seed: int = 0) -> pd.DataFrame:
 
 def speed(args: argparse.Namespace) -> None:
     """Embed (cached) and assign themes to ``--n`` real comments; print timings and peak memory."""
-    from nps_text.embeddings import EmbeddingCache, embed_texts, get_encoder
+    from nps_text.cache import open_store
+    from nps_text.embeddings import embed_texts, get_encoder
     from nps_text.text import clean_for_embedding
     from nps_text.themes import ThemesConfig, assign_themes
 
     texts = _reviews(args.n)
     encoder = get_encoder(args.encoder)
-    cache = EmbeddingCache(args.cache_dir, encoder.name)
+    cache = open_store(args.cache_dir)
     start = time.perf_counter()
     embed_texts([clean_for_embedding(text) for text in texts], encoder, cache)
     print(f"embed {len(texts)} comments with {encoder.name} (cache warm if re-run): {time.perf_counter() - start:.1f} s")
@@ -155,12 +156,13 @@ SemEval-2014 restaurant categories. Texts de-duplicated."""
 
 def quality(args: argparse.Namespace) -> None:
     """nps-text vs BERTopic's defaults on the same embeddings, per labelled set."""
-    from nps_text.embeddings import EmbeddingCache, embed_texts, get_encoder
+    from nps_text.cache import open_store
+    from nps_text.embeddings import embed_texts, get_encoder
     from nps_text.themes import ThemesConfig
     from nps_text.themes.evaluate import evaluate_on_table
 
     encoder = get_encoder(args.encoder)
-    cache = EmbeddingCache(args.cache_dir, encoder.name)
+    cache = open_store(args.cache_dir)
     for name, loader in LABELLED_SETS.items():
         if args.only and name not in args.only.split(","):
             continue

@@ -1,9 +1,9 @@
 """Comments: status (text / empty / non_informative), language, and PII redaction. Pure.
 
 Redaction runs before anything else sees the text, so every later table, the report and the exports
-hold the redacted comment only. Replaced: e-mail addresses, IBANs, payment card numbers (Luhn-checked),
-phone numbers (international and German/Austrian/Swiss formats), IP addresses, and URLs that carry
-query strings (they often hold tokens or personal identifiers).
+hold the redacted comment only. Replaced (see :mod:`nps_text.pii`): e-mail addresses, IBANs, payment card
+numbers (Luhn-checked), phone numbers (international and German/Austrian/Swiss formats), IP addresses, and
+URLs that carry query strings (they often hold tokens or personal identifiers).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from nps_text.cache import ResultStore, cached_results
+from nps_text.pii import redact
 from nps_text.schema import STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT
 
 NON_INFORMATIVE = frozenset(
@@ -34,61 +36,16 @@ NON_INFORMATIVE = frozenset(
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
-PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("EMAIL", re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b")),
-    ("URL", re.compile(r"\bhttps?://[^\s?#]+\?[^\s]+", re.IGNORECASE)),
-    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")),
-    ("IP", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
-)
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_PHONE = re.compile(
-    r"(?<![\w.,])(?:\+|00)\d{1,3}[\s\-/]?(?:\(0\)[\s\-/]?)?\d(?:[\s\-/]?\d){5,13}(?![\w.,]\d)"
-    r"|(?<![\w.,+])\(?0\d{2,5}\)?[\s\-/]?\d(?:[\s\-/]?\d){4,10}(?![\w.,]\d)"
-)
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def _iban_ok(candidate: str) -> bool:
-    compact = candidate.replace(" ", "")
-    if not 15 <= len(compact) <= 34:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    try:
-        number = int("".join(str(int(char, 36)) for char in rearranged))
-    except ValueError:
-        return False
-    return number % 97 == 1
-
-
 def redact_pii(text: str) -> str:
     """Replace personal data in ``text`` with placeholders like ``[EMAIL]``, ``[PHONE]``, ``[IBAN]``.
+
+    See :mod:`nps_text.pii` for what is detected and how.
 
     Example:
         >>> redact_pii("Bitte an max@example.de oder 0176 1234567, IBAN DE89 3704 0044 0532 0130 00")
         'Bitte an [EMAIL] oder [PHONE], IBAN [IBAN]'
     """
-    for label, pattern in PII_PATTERNS:
-        if label == "IBAN":
-            text = pattern.sub(lambda m: "[IBAN]" if _iban_ok(m.group(0)) else m.group(0), text)
-        else:
-            text = pattern.sub(f"[{label}]", text)
-    text = _CARD.sub(
-        lambda m: "[CARD]" if _luhn_ok(re.sub(r"\D", "", m.group(0))) and len(re.sub(r"\D", "", m.group(0))) >= 13 else m.group(0),
-        text,
-    )
-    text = _PHONE.sub(lambda m: "[PHONE]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
-    return text
+    return redact(text)
 
 
 def _normalise_answer(text: str) -> str:
@@ -140,24 +97,42 @@ def _detector(languages: tuple[str, ...], low_accuracy: bool = False):  # type: 
     return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
-def detect_languages(texts: Sequence[str], languages: Sequence[str] = ("de", "en")) -> list[str | None]:
+def language_cache_version(languages: Sequence[str]) -> str:
+    """lingua's version, the candidate languages and the long-text cut-off: the language cache key's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        lingua_version = version("lingua-language-detector")
+    except PackageNotFoundError:  # pragma: no cover - a dependency of the package
+        lingua_version = "unknown"
+    return f"{lingua_version}|{','.join(sorted({code.lower() for code in languages}))}|long>={LONG_TEXT_CHARS}"
+
+
+def detect_languages(
+    texts: Sequence[str], languages: Sequence[str] = ("de", "en"), cache: ResultStore | None = None
+) -> list[str | None]:
     """ISO 639-1 code per text (lingua, offline), ``None`` where it cannot tell.
 
     Each distinct text is detected once; short texts use lingua's full-accuracy mode, long ones its
-    faster low-accuracy mode.
+    faster low-accuracy mode. With a ``cache`` (the run's result store), codes are kept per lingua
+    version, language set and text hash, so a re-run detects only new texts. Pass redacted texts.
     """
     if not texts:
         return []
-    distinct = list(dict.fromkeys(texts))
-    short = [text for text in distinct if len(text) < LONG_TEXT_CHARS]
-    long = [text for text in distinct if len(text) >= LONG_TEXT_CHARS]
-    codes: dict[str, str | None] = {}
-    for group, low_accuracy in ((short, False), (long, True)):
-        if not group:
-            continue
-        found = _detector(tuple(languages), low_accuracy).detect_languages_in_parallel_of(group)
-        for text, language in zip(group, found, strict=True):
-            codes[text] = language.iso_code_639_1.name.lower() if language is not None else None
+
+    def detect(distinct: list[str]) -> list[str | None]:
+        short = [text for text in distinct if len(text) < LONG_TEXT_CHARS]
+        long = [text for text in distinct if len(text) >= LONG_TEXT_CHARS]
+        codes: dict[str, str | None] = {}
+        for group, low_accuracy in ((short, False), (long, True)):
+            if not group:
+                continue
+            found = _detector(tuple(languages), low_accuracy).detect_languages_in_parallel_of(group)
+            for text, language in zip(group, found, strict=True):
+                codes[text] = language.iso_code_639_1.name.lower() if language is not None else None
+        return [codes[text] for text in distinct]
+
+    codes = cached_results(cache, "language", "lingua", language_cache_version(languages), texts, detect)
     return [codes[text] for text in texts]
 
 
@@ -167,6 +142,7 @@ def prepare_comments(
     languages: Sequence[str] = ("de", "en"),
     extra_non_informative: Iterable[str] = (),
     redact: bool = True,
+    cache: ResultStore | None = None,
 ) -> pd.DataFrame:
     """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status`` and ``language``.
 
@@ -186,7 +162,7 @@ def prepare_comments(
     enriched["comment"] = pd.Series(cleaned, index=enriched.index, dtype=object)
     enriched["comment_status"] = pd.Series(statuses, index=enriched.index, dtype=object)
     text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
-    detected = detect_languages([str(cleaned[index]) for index in text_rows], languages)
+    detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
     language: list[str | None] = [None] * len(enriched)
     for index, code in zip(text_rows, detected, strict=True):
         language[index] = code

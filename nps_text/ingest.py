@@ -1,21 +1,36 @@
 """Ingest: read a survey export into a raw table of text values. The only module (with the writers)
 that touches input files.
 
-Supported: CSV (delimiter ``, ; TAB |`` detected, UTF-8 with or without BOM, Windows-1252 / Latin-1 as
-German Excel writes it, quoted multi-line fields), Excel (``.xlsx``), Parquet, JSON Lines, and a SQL query
-through a SQLAlchemy URL (``sqlite:///survey.db`` plus ``input.sql_query`` in the config).
+Supported: CSV (delimiter ``, ; TAB |`` detected, encoding detected by :mod:`nps_text.decoding`, quoted
+multi-line fields, mixed line endings), Excel (``.xlsx``/``.xlsm``, cached formula values), Parquet, JSON Lines
+(or one JSON array), and a read-only SQL query through a SQLAlchemy URL (``sqlite:///survey.db`` plus
+``input.sql_query``).
 
-Reading never drops a record: a line that cannot be parsed (a broken JSON line, a CSV line with too many
-fields) comes back in :attr:`RawInput.unparseable` with its 1-based ``row_number`` and a reason, so the
-validation step can put it into the ``rejected`` table.
+Reading never drops a record: a record that cannot be used as a row (a broken JSON line, a CSV line with too
+many fields, a field over :data:`MAX_FIELD_CHARS`) comes back in :attr:`RawInput.unparseable` with its 1-based
+``row_number`` and a reason, so the validation step can put it into the ``rejected`` table. Control characters
+(NUL and the other C0 controls except TAB, LF, CR) are removed from every cell and counted in ``details``.
+
+Limits (each a one-line :class:`InputError` past it): at most :data:`MAX_COLUMNS` columns; an ``.xlsx`` may
+unpack to at most :data:`XLSX_MAX_UNCOMPRESSED` bytes and no large part may compress better than
+:data:`XLSX_MAX_RATIO`:1 (decompression bombs); a sheet's declared dimension is ignored, only real cells count.
+
+Errors: problems with the input itself raise :class:`InputError` (permanent: retrying cannot help); an
+``OSError`` while reading a file (e.g. a network share) propagates unchanged, and a database that cannot be
+reached raises :class:`SourceUnavailableError` (both transient: a retry may help).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import re
+import sys
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +38,28 @@ from typing import Any
 import pandas as pd
 
 from nps_text.config import CSV_DELIMITERS, InputConfig
-from nps_text.errors import InputError
+from nps_text.decoding import decode_text
+from nps_text.errors import InputError, NpsTextError
 
 SQL_URL_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql", "mariadb", "mssql", "oracle", "duckdb:")
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+MAX_COLUMNS = 2_000
+"""More columns than this is not a survey export (a transposed sheet, a broken delimiter)."""
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+"""A cell longer than this (16 Mi characters) rejects its row; the row's ``raw_line`` is shortened."""
+MAX_HEADER_CHARS = 1_000
+"""Longer column names are cut to this length (and made unique)."""
+RAW_LINE_SHOWN = 2_000
+XLSX_MAX_UNCOMPRESSED = 1 << 30
+XLSX_MAX_RATIO = 200
+XLSX_RATIO_MIN_BYTES = 10 << 20
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+UNPARSEABLE_COLUMNS = ["row_number", "raw_line", "reason"]
+
+
+class SourceUnavailableError(NpsTextError, OSError):
+    """The database could not be reached (transient: the flow may retry). Also an ``OSError``."""
 
 
 @dataclass
@@ -35,9 +68,7 @@ class RawInput:
 
     frame: pd.DataFrame
     """One row per parsed record; all values as ``str`` or ``None``; column ``row_number`` (1-based) first."""
-    unparseable: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["row_number", "raw_line", "reason"])
-    )
+    unparseable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNPARSEABLE_COLUMNS))
     source: str = ""
     source_hash: str = ""
     format: str = ""
@@ -67,7 +98,9 @@ def read_input(source: str | Path, config: InputConfig | None = None) -> RawInpu
     """Read a file or SQL query into a :class:`RawInput`.
 
     Raises:
-        InputError: the file does not exist, is empty, is binary, or has an unknown format.
+        InputError: the file does not exist, is empty, is binary, has an unknown format or breaks a limit.
+        SourceUnavailableError: the database cannot be reached.
+        OSError: the file cannot be read right now (transient).
     """
     config = config or InputConfig()
     text_source = str(source)
@@ -81,13 +114,14 @@ def read_input(source: str | Path, config: InputConfig | None = None) -> RawInpu
     if path.stat().st_size == 0:
         raise InputError(f"input file is empty: {path}")
     suffix = path.suffix.lower()
-    head = path.open("rb").read(8)
+    with path.open("rb") as handle:
+        head = handle.read(8)
     if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK\x03\x04"):
         raw = _read_excel(path, config)
     elif suffix == ".parquet" or head.startswith(b"PAR1"):
         raw = _read_parquet(path)
     elif suffix in (".jsonl", ".ndjson", ".json"):
-        raw = _read_json_lines(path)
+        raw = _read_json_lines(path, config)
     elif suffix in (".xls",):
         raise InputError(f"{path}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV")
     else:
@@ -114,79 +148,140 @@ def read_table(source: str | Path, config: InputConfig | None = None) -> pd.Data
     return raw.frame.drop(columns=["row_number"])
 
 
-# --- formats -----------------------------------------------------------------------------------------
+# --- cells and headers -------------------------------------------------------------------------------
 
 
 def _to_text(value: Any) -> str | None:
     """A raw cell as text: None for missing, integers without a trailing '.0', timestamps as ISO."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return value
     try:
         if pd.isna(value):
             return None
     except (TypeError, ValueError):
         pass
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "isoformat") and not isinstance(value, str):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
 
 
-def _finish(frame: pd.DataFrame, row_numbers: list[int] | None = None) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.columns = [_clean_header(column, index) for index, column in enumerate(frame.columns)]
-    frame.columns = _deduplicate_headers(list(frame.columns))
-    for column in frame.columns:
-        frame[column] = pd.Series([_to_text(value) for value in frame[column].tolist()], index=frame.index, dtype=object)
-    numbers = row_numbers if row_numbers is not None else list(range(1, len(frame) + 1))
-    frame.insert(0, "row_number", numbers)
-    return frame.reset_index(drop=True)
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _shorten(text: str, limit: int = RAW_LINE_SHOWN) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
+def _finish(
+    columns: list[Any], rows: list[list[Any]], numbers: list[int], details: dict[str, Any]
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Rows of raw values -> the text frame with ``row_number`` first, plus rows quarantined for oversize."""
+    if len(columns) > MAX_COLUMNS:
+        raise InputError(f"the input has {len(columns)} columns; at most {MAX_COLUMNS} are supported")
+    names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
+    width = len(names)
+    good: list[list[str | None]] = []
+    good_numbers: list[int] = []
+    bad: list[dict[str, Any]] = []
+    removed = 0
+    for number, row in zip(numbers, rows, strict=True):
+        cells: list[str | None] = []
+        oversized = None
+        for position in range(width):
+            text = _to_text(row[position]) if position < len(row) else None
+            if text is not None:
+                if len(text) > MAX_FIELD_CHARS:
+                    oversized = (position, len(text))
+                text, count = _CONTROL.subn("", text)
+                removed += count
+            cells.append(text)
+        if oversized is not None:
+            line = "\t".join(_shorten(cell, 200) if cell else "" for cell in cells)
+            bad.append(
+                {
+                    "row_number": number,
+                    "raw_line": _shorten(line),
+                    "reason": f"column {names[oversized[0]]!r} has {oversized[1]:,} characters, "
+                    f"more than the limit of {MAX_FIELD_CHARS:,}",
+                }
+            )
+            continue
+        good.append(cells)
+        good_numbers.append(number)
+    if removed:
+        details["control_characters_removed"] = details.get("control_characters_removed", 0) + removed
+    frame = pd.DataFrame(good, columns=names, dtype=object) if good else pd.DataFrame(columns=names, dtype=object)
+    frame.insert(0, "row_number", pd.Series(good_numbers, dtype="int64"))
+    return frame.reset_index(drop=True), bad
 
 
 def _clean_header(column: Any, index: int) -> str:
-    name = str(column).replace("\ufeff", "").strip()
-    if not name or name.lower().startswith("unnamed:"):
+    name = _CONTROL.sub("", str(column) if column is not None else "").replace("\ufeff", "").strip()
+    if not name or name.lower().startswith("unnamed:") or name.lower() in ("nan", "none"):
         return f"column_{index + 1}"
-    return name
+    return name if len(name) <= MAX_HEADER_CHARS else name[:MAX_HEADER_CHARS] + "…"
 
 
 def _deduplicate_headers(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     result = []
     for name in names:
         if name == "row_number":
             name = "input_row_number"
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        result.append(name if count == 0 else f"{name}_{count + 1}")
+        candidate, count = name, 1
+        while candidate in seen:
+            count += 1
+            candidate = f"{name}_{count}"
+        seen.add(candidate)
+        result.append(candidate)
     return result
 
 
-def _decode(path: Path, config: InputConfig) -> tuple[str, str]:
-    data = path.read_bytes()
-    sample = data[:65536]
-    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{path} looks like a binary file, not CSV/JSON text (found NUL bytes)")
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    encodings = (config.encoding,) if config.encoding else ENCODINGS
-    for encoding in encodings:
-        try:
-            return data.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise InputError(f"{path}: cannot decode the file as {', '.join(encodings)}; set input.encoding")
+def _raw_input(
+    columns: list[Any],
+    rows: list[list[Any]],
+    numbers: list[int],
+    bad: list[dict[str, Any]],
+    fmt: str,
+    details: dict[str, Any],
+) -> RawInput:
+    frame, oversized = _finish(columns, rows, numbers, details)
+    unparseable = pd.DataFrame(bad + oversized, columns=UNPARSEABLE_COLUMNS)
+    unparseable["raw_line"] = [_CONTROL.sub("", _shorten(str(line))) for line in unparseable["raw_line"]]
+    unparseable = unparseable.sort_values("row_number", kind="stable").reset_index(drop=True)
+    return RawInput(frame=frame, unparseable=unparseable, format=fmt, details=details)
+
+
+# --- CSV ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """Raise the csv module's per-field limit (default 128 KiB) for one read; the text is in memory anyway."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(min(max(limit, previous), 2**31 - 1, sys.maxsize))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _sniff_delimiter(text: str) -> str:
-    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    lines = [line for line in text[: 1 << 20].splitlines()[:50] if line.strip()]
     if not lines:
         return ","
     try:
-        dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters="".join(CSV_DELIMITERS))
+        dialect = csv.Sniffer().sniff("\n".join(line[:10_000] for line in lines[:20]), delimiters="".join(CSV_DELIMITERS))
         return dialect.delimiter
     except csv.Error:
         header = lines[0]
@@ -195,103 +290,242 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _read_csv(path: Path, config: InputConfig) -> RawInput:
-    text, encoding = _decode(path, config)
+    text, details = decode_text(path.read_bytes(), config.encoding, str(path))
     if not text.strip():
         raise InputError(f"input file is empty: {path}")
     delimiter = config.delimiter or _sniff_delimiter(text)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    records = [record for record in records if any(cell.strip() for cell in record)] if records else []
-    if not records:
+    details["delimiter"] = delimiter
+    header: list[str] | None = None
+    rows: list[list[Any]] = []
+    numbers: list[int] = []
+    bad: list[dict[str, Any]] = []
+    number = 0
+    with _csv_field_limit(len(text) + 1):
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        try:
+            for record in reader:
+                if not any(cell.strip() for cell in record):
+                    continue
+                if header is None:
+                    header = record
+                    if len(header) > MAX_COLUMNS:
+                        raise InputError(
+                            f"{path}: the header has {len(header)} columns (delimiter {delimiter!r}); "
+                            f"at most {MAX_COLUMNS} are supported"
+                        )
+                    continue
+                number += 1
+                if len(record) > len(header):
+                    if any(cell.strip() for cell in record[len(header) :]):
+                        bad.append(
+                            {
+                                "row_number": number,
+                                "raw_line": delimiter.join(record),
+                                "reason": f"line has {len(record)} fields but the header has {len(header)}",
+                            }
+                        )
+                        continue
+                    record = record[: len(header)]
+                rows.append([cell if cell != "" else None for cell in record])
+                numbers.append(number)
+        except csv.Error as exc:
+            raise InputError(f"{path}: CSV cannot be parsed near line {reader.line_num}: {exc}") from exc
+    if header is None:
         raise InputError(f"input file is empty: {path}")
-    header, body = records[0], records[1:]
     if len(header) < 2:
         raise InputError(
-            f"{path}: found only one column {header!r} (delimiter {delimiter!r}); "
+            f"{path}: found only one column {_shorten(header[0], 80)!r} (delimiter {delimiter!r}); "
             "an NPS export needs at least a score and a comment column; set input.delimiter if detection failed"
         )
-    good_rows: list[list[str | None]] = []
-    good_numbers: list[int] = []
-    bad: list[dict[str, Any]] = []
-    for number, record in enumerate(body, start=1):
-        if len(record) > len(header):
-            extra = record[len(header) :]
-            if any(cell.strip() for cell in extra):
-                bad.append(
-                    {
-                        "row_number": number,
-                        "raw_line": delimiter.join(record),
-                        "reason": f"line has {len(record)} fields but the header has {len(header)}",
-                    }
-                )
-                continue
-            record = record[: len(header)]
-        padded: list[str | None] = list(record) + [None] * (len(header) - len(record))
-        good_rows.append(padded)
-        good_numbers.append(number)
-    frame = pd.DataFrame(good_rows, columns=header, dtype=object)
-    frame = frame.map(lambda value: None if value is None or value == "" else value)
-    return RawInput(
-        frame=_finish(frame, good_numbers),
-        unparseable=pd.DataFrame(bad, columns=["row_number", "raw_line", "reason"]),
-        format="csv",
-        details={"encoding": encoding, "delimiter": delimiter},
-    )
+    return _raw_input(list(header), rows, numbers, bad, "csv", details)
+
+
+# --- Excel -------------------------------------------------------------------------------------------
+
+
+def _check_xlsx_archive(path: Path) -> None:
+    """Refuse decompression bombs before openpyxl unpacks anything."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
+        raise InputError(f"{path} is not a readable .xlsx workbook (broken zip archive: {exc})") from exc
+    total = sum(member.file_size for member in members)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise InputError(
+            f"{path}: the workbook unpacks to {total:,} bytes, more than the limit of {XLSX_MAX_UNCOMPRESSED:,}; "
+            "export the sheet as CSV instead"
+        )
+    for member in members:
+        if member.file_size > XLSX_RATIO_MIN_BYTES and member.file_size > XLSX_MAX_RATIO * max(member.compress_size, 1):
+            raise InputError(
+                f"{path}: part {member.filename!r} compresses {member.file_size // max(member.compress_size, 1):,}:1 "
+                "(a decompression bomb?); refusing to open it"
+            )
 
 
 def _read_excel(path: Path, config: InputConfig) -> RawInput:
-    sheet = config.sheet if config.sheet is not None else 0
+    _check_xlsx_archive(path)
+    from openpyxl import load_workbook
+
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
-    except ValueError as exc:
-        raise InputError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
+        workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for corrupt files
-        raise InputError(f"{path} is not a readable .xlsx workbook: {exc}") from exc
-    frame = frame.dropna(how="all")
-    return RawInput(frame=_finish(frame), format="xlsx", details={"sheet": sheet})
+        raise InputError(f"{path} is not a readable .xlsx workbook: {_first_line(exc)}") from exc
+    try:
+        sheet = config.sheet if config.sheet is not None else 0
+        names = workbook.sheetnames
+        if isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise InputError(f"{path}: there is no sheet number {sheet} (0-based); sheets: {names}")
+            sheet_name = names[sheet]
+        elif sheet in names:
+            sheet_name = sheet
+        else:
+            raise InputError(f"{path}: there is no sheet {sheet!r}; sheets: {names}")
+        worksheet = workbook[sheet_name]
+        if not hasattr(worksheet, "reset_dimensions"):
+            raise InputError(f"{path}: sheet {sheet_name!r} is a chart sheet, not a table")
+        declared = worksheet.calculate_dimension() if worksheet.max_row and worksheet.max_column else None
+        worksheet.reset_dimensions()  # the declared size can be absurd (A1:XFD1048576); count real cells only
+        columns, rows, numbers, bad, skipped = _sheet_rows(worksheet.iter_rows(values_only=True), f"{path}")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path} is not a readable .xlsx workbook: {_first_line(exc)}") from exc
+    finally:
+        workbook.close()
+    if columns is None:
+        raise InputError(f"{path}: sheet {sheet_name!r} is empty")
+    details: dict[str, Any] = {"sheet": sheet_name}
+    if declared:
+        details["declared_dimension"] = declared
+    if skipped:
+        details["title_rows_skipped"] = skipped
+    return _raw_input(columns, rows, numbers, bad, "xlsx", details)
+
+
+def _sheet_rows(
+    values: Iterator[tuple[Any, ...]], name: str
+) -> tuple[list[Any] | None, list[list[Any]], list[int], list[dict[str, Any]], int]:
+    """Header and data rows of a sheet; title rows above the header (one cell, e.g. merged) are skipped."""
+
+    def filled(row: tuple[Any, ...] | list[Any]) -> list[Any]:
+        cells = list(row)
+        while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
+            cells.pop()
+        return cells
+
+    pending: list[list[Any]] = []
+    header: list[Any] | None = None
+    rows: list[list[Any]] = []
+    numbers: list[int] = []
+    bad: list[dict[str, Any]] = []
+    number = 0
+    for raw in values:
+        cells = filled(raw)
+        if not cells:
+            continue
+        if header is None:
+            if len(cells) > MAX_COLUMNS:
+                raise InputError(f"{name}: the sheet's header has {len(cells)} columns; at most {MAX_COLUMNS} are supported")
+            non_empty = sum(1 for cell in cells if cell is not None)
+            if non_empty < 2 and len(pending) < 10:
+                pending.append(cells)
+                continue
+            header = cells
+            continue
+        number += 1
+        if len(cells) > len(header):
+            bad.append(
+                {
+                    "row_number": number,
+                    "raw_line": "\t".join("" if cell is None else str(cell) for cell in cells[:MAX_COLUMNS]),
+                    "reason": f"row has {len(cells)} cells but the header has {len(header)}",
+                }
+            )
+            continue
+        rows.append(cells)
+        numbers.append(number)
+    skipped = len(pending)
+    if header is None and pending:  # a one-column sheet: the first row is the header after all
+        header, body = pending[0], pending[1:]
+        skipped = 0
+        rows = body
+        numbers = list(range(1, len(body) + 1))
+    return header, rows, numbers, bad, skipped
+
+
+# --- Parquet and JSON --------------------------------------------------------------------------------
 
 
 def _read_parquet(path: Path) -> RawInput:
     try:
+        import pyarrow.parquet as pq
+
+        width = len(pq.read_schema(path).names)
+    except Exception as exc:
+        raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
+    if width > MAX_COLUMNS:
+        raise InputError(f"{path}: the input has {width} columns; at most {MAX_COLUMNS} are supported")
+    try:
         frame = pd.read_parquet(path)
     except Exception as exc:
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    return RawInput(frame=_finish(frame), format="parquet")
+        raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
+    rows = frame.to_numpy(dtype=object).tolist()
+    return _raw_input(list(frame.columns), rows, list(range(1, len(rows) + 1)), [], "parquet", {})
 
 
-def _read_json_lines(path: Path) -> RawInput:
-    text, encoding = _decode(path, InputConfig())
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            records = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: invalid JSON array: {exc}") from exc
-        lines = [json.dumps(record, ensure_ascii=False) for record in records]
-    else:
-        lines = text.splitlines()
+def _read_json_lines(path: Path, config: InputConfig) -> RawInput:
+    text, details = decode_text(path.read_bytes(), config.encoding, str(path))
+    lines = _json_document_lines(text.lstrip()) or text.splitlines()
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
     bad: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
+    keys: dict[str, None] = {}
+    number = 0
+    for line in lines:
         if not line.strip():
             continue
+        number += 1
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             bad.append({"row_number": number, "raw_line": line, "reason": f"invalid JSON: {exc.msg} at column {exc.colno}"})
             continue
-        if not isinstance(record, dict):
-            bad.append({"row_number": number, "raw_line": line, "reason": "JSON line is not an object"})
+        except RecursionError:
+            bad.append({"row_number": number, "raw_line": line, "reason": "invalid JSON: nested too deeply"})
             continue
-        rows.append({key: _json_cell(value) for key, value in record.items()})
+        if not isinstance(record, dict):
+            bad.append({"row_number": number, "raw_line": line, "reason": f"JSON line is a {type(record).__name__}, not an object"})
+            continue
+        for key in record:
+            keys.setdefault(str(key), None)
+        if len(keys) > MAX_COLUMNS:
+            raise InputError(f"{path}: the records have more than {MAX_COLUMNS} distinct keys; at most {MAX_COLUMNS} are supported")
+        rows.append({str(key): _json_cell(value) for key, value in record.items()})
         numbers.append(number)
-    frame = pd.DataFrame(rows, dtype=object)
-    return RawInput(
-        frame=_finish(frame, numbers),
-        unparseable=pd.DataFrame(bad, columns=["row_number", "raw_line", "reason"]),
-        format="jsonl",
-        details={"encoding": encoding},
-    )
+    columns = list(keys)
+    table = [[row.get(column) for column in columns] for row in rows]
+    return _raw_input(columns, table, numbers, bad, "jsonl", details)
+
+
+def _json_document_lines(text: str) -> list[str] | None:
+    """One JSON array (or one pretty-printed object) as one line per record; None for JSON Lines."""
+    if not text.startswith(("[", "{")):
+        return None
+    if text.startswith("{"):
+        try:
+            json.loads(text.split("\n", 1)[0])
+            return None  # the first line is a complete object: JSON Lines
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None  # not one document: read it line by line and quarantine what does not parse
+    records = document if isinstance(document, list) else [document]
+    return [json.dumps(record, ensure_ascii=False) for record in records]
 
 
 def _json_cell(value: Any) -> Any:
@@ -300,29 +534,113 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
+# --- SQL ---------------------------------------------------------------------------------------------
+
+
+def check_read_only_query(query: str) -> str:
+    """The query without comments, if it is one ``SELECT``/``WITH``/``VALUES`` statement.
+
+    Raises:
+        InputError: the query is empty, has several statements or does not start with SELECT/WITH/VALUES.
+    """
+    code = _SQL_COMMENT.sub(" ", query).strip()
+    without_strings = _SQL_STRING.sub("''", code)
+    body = without_strings.rstrip().rstrip(";")
+    if ";" in body:
+        raise InputError("input.sql_query must be a single SELECT statement (found ';' between statements)")
+    first = re.match(r"[\s(]*([A-Za-z_]+)", body)
+    keyword = first.group(1).lower() if first else ""
+    if keyword not in ("select", "with", "values"):
+        shown = keyword.upper() or "an empty query"
+        raise InputError(f"input.sql_query must be a read-only SELECT (or WITH ... SELECT) query, not {shown}")
+    return code.rstrip().rstrip(";")
+
+
+def _one_line(exc: BaseException, url: str) -> str:
+    original = getattr(exc, "orig", None) or exc
+    message = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    scheme, _, rest = url.partition("://")
+    credentials = rest.split("@", 1)[0] if "@" in rest.split("/", 1)[0] else ""
+    if credentials:
+        message = message.replace(credentials, "***")
+        password = credentials.partition(":")[2]
+        if password:
+            message = message.replace(password, "***")
+    return message
+
+
+def _sqlite_file(url: str) -> Path | None:
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/") or rest in ("/", "/:memory:") or rest.startswith("/file:"):
+        return None
+    return Path(rest[1:].split("?", 1)[0])
+
+
 def _read_sql(url: str, config: InputConfig) -> RawInput:
     if not config.sql_query:
         raise InputError(f"reading from {url.split('://')[0]}:// needs input.sql_query in the config (or --query)")
+    query = check_read_only_query(config.sql_query)
     try:
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import create_engine, event, text
+        from sqlalchemy.exc import DBAPIError
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise InputError("SQL input needs SQLAlchemy: pip install sqlalchemy") from exc
+    name = engine_name(url)
+    dialect = url.split(":", 1)[0].split("+", 1)[0].lower()
+    connect_args: dict[str, Any] = {}
+    if dialect == "sqlite":
+        database = _sqlite_file(url)
+        if database is not None and not database.is_file():
+            raise InputError(f"SQLite database not found: {database}")
+    if dialect == "duckdb":
+        connect_args["read_only"] = True
     try:
-        engine = create_engine(url)
-        with engine.connect() as connection:
-            frame = pd.read_sql(text(config.sql_query), connection)
+        engine = create_engine(url, connect_args=connect_args)
     except Exception as exc:
-        raise InputError(f"SQL query failed on {engine_name(url)}: {exc}") from exc
-    digest = hashlib.sha256(f"{engine_name(url)}\n{config.sql_query}".encode()).hexdigest()
+        raise InputError(f"cannot use {name}: {_one_line(exc, url)}") from exc
+    if dialect == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
+    try:
+        try:
+            connection = engine.connect()
+        except ImportError as exc:
+            raise InputError(f"cannot use {name}: {_one_line(exc, url)}") from exc
+        except DBAPIError as exc:
+            raise SourceUnavailableError(f"cannot connect to {name}: {_one_line(exc, url)}") from exc
+        except Exception as exc:
+            raise InputError(f"cannot connect to {name}: {_one_line(exc, url)}") from exc
+        with connection:
+            if dialect in ("postgresql", "postgres"):
+                connection = connection.execution_options(postgresql_readonly=True)
+            transaction = connection.begin()
+            try:
+                if dialect in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                frame = pd.read_sql(text(query), connection)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise SourceUnavailableError(f"connection to {name} lost: {_one_line(exc, url)}") from exc
+                raise InputError(f"SQL query failed on {name}: {_one_line(exc, url)}") from exc
+            except Exception as exc:
+                raise InputError(f"SQL query failed on {name}: {_one_line(exc, url)}") from exc
+            finally:
+                transaction.rollback()  # whatever the query did, nothing is kept
+    finally:
+        engine.dispose()
+    digest = hashlib.sha256(f"{name}\n{query}".encode()).hexdigest()
     # The content hash of the result, so task caching follows the data, not the query text.
     content = hashlib.sha256(pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes())
-    return RawInput(
-        frame=_finish(frame),
-        source=engine_name(url),
-        source_hash=content.hexdigest() if len(frame) else digest,
-        format="sql",
-        details={"query": config.sql_query},
+    raw = _raw_input(
+        list(frame.columns), frame.to_numpy(dtype=object).tolist(), list(range(1, len(frame) + 1)), [], "sql",
+        {"query": query},
     )
+    raw.source = name
+    raw.source_hash = content.hexdigest() if len(frame) else digest
+    return raw
 
 
 def engine_name(url: str) -> str:

@@ -26,36 +26,22 @@ import pandas as pd
 from nps_text.schema import (
     DETRACTOR,
     FOLLOW_UP_COLUMNS,
+    FOLLOW_UP_ORDER,
     IMPROVEMENT_AREAS_COLUMNS,
+    IMPROVEMENT_AREAS_EXTRA,
     OUTLIER_THEME_ID,
     PASSIVE,
     PROMOTER,
     STATUS_TEXT,
     check_columns,
+    empty_frame,
 )
 
 SIGNIFICANCE_LEVEL = 0.05
 EMERGING_MIN_DETRACTORS = 3
 EXAMPLE_COMMENTS = 3
 
-IMPROVEMENT_AREAS_EXTRA: tuple[str, ...] = (
-    "nps",
-    "nps_without_theme",
-    "nps_gap",
-    "promoter_count",
-    "theme_responses",
-    "lift",
-    "p_value",
-    "significant",
-    "current_period",
-    "previous_period",
-    "share_of_detractors_current",
-    "share_of_detractors_previous",
-    "trend",
-    "emerging",
-)
-
-FOLLOW_UP_ORDER = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
+# IMPROVEMENT_AREAS_EXTRA and FOLLOW_UP_ORDER are defined, with their dtypes, in nps_text.schema.
 
 
 def nps(promoters: int, detractors: int, total: int) -> float:
@@ -185,7 +171,7 @@ def improvement_areas(
                 )
         rows.append(row)
     if not rows:
-        return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
+        return empty_frame("improvement_areas")[columns]
     table = pd.DataFrame(rows)
     table = table.sort_values(
         ["nps_impact", "lift", "theme_id"], ascending=[False, False, True], kind="stable"
@@ -199,7 +185,7 @@ def _example_comments(members: pd.DataFrame) -> list[str]:
     detractor_rows = members[members["nps_group"] == DETRACTOR]
     if "sentiment_confidence" in detractor_rows.columns and "sentiment" in detractor_rows.columns:
         negative_first = detractor_rows.assign(
-            _negative=(detractor_rows["sentiment"] == "negative").astype(int)
+            _negative=detractor_rows["sentiment"].eq("negative").fillna(False).astype(int)
         ).sort_values(["_negative", "sentiment_confidence"], ascending=[False, False], kind="stable")
         detractor_rows = negative_first
     return [str(text) for text in detractor_rows["comment"].dropna().drop_duplicates().head(EXAMPLE_COMMENTS)]

@@ -1,16 +1,36 @@
-"""Table contracts: the columns each output table must carry, written down once.
+"""Table contracts: every output table's columns, dtypes and allowed values, written down once.
 
-Other tools (BI dashboards, analysts' notebooks) and our own steps rely on these names. Steps check
-their inputs and outputs with :func:`check_columns` at stage boundaries.
+Other tools (BI dashboards, analysts' notebooks) and our own steps rely on these names and types. This module
+is the one source of
+
+* the labels (NPS groups, comment statuses, sentiments, follow-up actions, change directions) and their order;
+* each table's columns (:data:`TABLE_CONTRACTS`) and each column's pandas dtype (:data:`TABLE_SPECS`), so a
+  table has the same Parquet schema whatever the config (sentiment or themes disabled, input without text);
+* the checks: :func:`check_table` coerces a frame to the contract dtypes and validates it with pandera
+  (lazily: every violation at once), raising :class:`~nps_text.errors.SchemaError` with a readable list.
+
+Example:
+    >>> frame = empty_frame("sentences")
+    >>> str(frame["sentence_index"].dtype)
+    'int64'
+    >>> check_table(frame, "sentences").empty
+    True
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from nps_text.errors import SchemaError
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 # --- values -----------------------------------------------------------------------------------------
 PROMOTER, PASSIVE, DETRACTOR = "promoter", "passive", "detractor"
@@ -24,88 +44,547 @@ SENTIMENTS: tuple[str, ...] = (POSITIVE, NEUTRAL, NEGATIVE)
 
 OUTLIER_THEME_ID = -1
 
-# --- tables -----------------------------------------------------------------------------------------
-RESPONSES_COLUMNS: tuple[str, ...] = (
-    "response_id",
-    "score",
-    "nps_group",
-    "comment",
-    "comment_status",
-    "language",
-    "sentiment",
-    "sentiment_confidence",
-    "theme_id",
-    "theme_label",
-)
-"""Required columns of ``responses``; every passthrough column of the input follows them."""
+FOLLOW_UP_ORDER: tuple[str, ...] = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
+"""The follow-up actions, most urgent first (the order of the ``follow_up`` table)."""
 
-REJECTED_COLUMNS: tuple[str, ...] = ("row_number", "response_id", "reason")
-"""Required columns of ``rejected``; the original values follow as text, one column each."""
+CHANGE_DIRECTIONS: tuple[str, ...] = ("drop", "rise", "none")
+"""``nps_changes.direction``: a significant drop or rise, or ``none`` (not significant)."""
 
-SENTENCES_COLUMNS: tuple[str, ...] = ("response_id", "sentence_index", "sentence", "sentiment", "confidence")
+# --- dtypes -----------------------------------------------------------------------------------------
+TEXT = "string"
+"""Text columns: ``pd.StringDtype()`` (missing = ``pd.NA``); Parquet ``large_string``."""
+INT = "int64"
+NULLABLE_INT = "Int64"
+FLOAT = "float64"
+"""Floats, missing = NaN; Parquet ``double``."""
+BOOL = "bool"
+TEXT_LIST = "list[str]"
+"""A cell holding a list of strings (pandas ``object``); Parquet ``list<string>``."""
 
-THEMES_COLUMNS: tuple[str, ...] = (
-    "nps_group",
-    "theme_id",
-    "theme_label",
-    "keywords",
-    "size",
-    "share_of_group",
-    "positive_share",
-    "neutral_share",
-    "negative_share",
-    "representative_comments",
-)
-
-IMPROVEMENT_AREAS_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "theme_id",
-    "theme_label",
-    "detractor_count",
-    "share_of_detractors",
-    "nps_impact",
-    "example_comments",
-)
-
-NPS_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "segment",
-    "segment_value",
-    "period",
-    "responses",
-    "promoters",
-    "passives",
-    "detractors",
-    "nps",
-    "nps_ci_low",
-    "nps_ci_high",
-)
-
-FOLLOW_UP_COLUMNS: tuple[str, ...] = ("follow_up", "response_id", "score", "nps_group", "comment_status")
-
-TABLE_CONTRACTS: dict[str, tuple[str, ...]] = {
-    "responses": RESPONSES_COLUMNS,
-    "rejected": REJECTED_COLUMNS,
-    "sentences": SENTENCES_COLUMNS,
-    "themes": THEMES_COLUMNS,
-    "improvement_areas": IMPROVEMENT_AREAS_COLUMNS,
-    "nps_summary": NPS_SUMMARY_COLUMNS,
-    "follow_up": FOLLOW_UP_COLUMNS,
+_PANDAS_DTYPES: dict[str, Any] = {
+    TEXT: pd.StringDtype(),
+    INT: np.dtype("int64"),
+    NULLABLE_INT: pd.Int64Dtype(),
+    FLOAT: np.dtype("float64"),
+    BOOL: np.dtype("bool"),
+    TEXT_LIST: np.dtype("object"),
 }
 
 
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a contract: dtype (one of the names above), nullability and allowed values."""
+
+    dtype: str
+    nullable: bool = False
+    isin: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    unique: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table's contract: its columns in order, whether other columns may follow, and row-level rules."""
+
+    columns: Mapping[str, ColumnSpec]
+    strict: bool = True
+    """False: columns not in the contract (passthrough columns of the input) may follow, unchecked."""
+    row_checks: tuple[str, ...] = field(default=())
+    """Names of entries in :data:`_ROW_CHECKS` that relate several columns of one row."""
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.columns.items() if spec.required)
+
+
+def _text(nullable: bool = False, isin: tuple[str, ...] | None = None, **kw: Any) -> ColumnSpec:
+    return ColumnSpec(TEXT, nullable=nullable, isin=isin, **kw)
+
+
+def _share(nullable: bool = False) -> ColumnSpec:
+    return ColumnSpec(FLOAT, nullable=nullable, min=0.0, max=1.0)
+
+
+def _nps_points(nullable: bool = True) -> ColumnSpec:
+    return ColumnSpec(FLOAT, nullable=nullable, min=-100.0, max=100.0)
+
+
+# --- tables -----------------------------------------------------------------------------------------
+_RESPONSES = TableSpec(
+    columns={
+        "response_id": _text(unique=True),
+        "score": ColumnSpec(INT, min=0, max=10),
+        "nps_group": _text(isin=NPS_GROUPS),
+        "comment": _text(nullable=True),
+        "comment_status": _text(isin=COMMENT_STATUSES),
+        "language": _text(nullable=True),
+        "sentiment": _text(nullable=True, isin=SENTIMENTS),
+        "sentiment_confidence": _share(nullable=True),
+        "theme_id": ColumnSpec(NULLABLE_INT, nullable=True, min=OUTLIER_THEME_ID),
+        "theme_label": _text(nullable=True),
+        "period": _text(nullable=True, required=False),
+    },
+    strict=False,
+    row_checks=("nps_group_matches_score", "sentiment_only_with_text", "theme_only_with_text"),
+)
+
+_REJECTED = TableSpec(
+    columns={
+        "row_number": ColumnSpec(INT, min=1, unique=True),
+        "response_id": _text(nullable=True),
+        "reason": _text(),
+    },
+    strict=False,
+)
+
+_SENTENCES = TableSpec(
+    columns={
+        "response_id": _text(),
+        "sentence_index": ColumnSpec(INT, min=0),
+        "sentence": _text(),
+        "sentiment": _text(isin=SENTIMENTS),
+        "confidence": _share(),
+    }
+)
+
+_THEMES = TableSpec(
+    columns={
+        "nps_group": _text(isin=NPS_GROUPS),
+        "theme_id": ColumnSpec(NULLABLE_INT, min=OUTLIER_THEME_ID),
+        "theme_label": _text(),
+        "keywords": ColumnSpec(TEXT_LIST),
+        "size": ColumnSpec(INT, min=1),
+        "share_of_group": _share(),
+        "positive_share": _share(nullable=True),
+        "neutral_share": _share(nullable=True),
+        "negative_share": _share(nullable=True),
+        "representative_comments": ColumnSpec(TEXT_LIST),
+    }
+)
+
+_IMPROVEMENT_AREAS = TableSpec(
+    columns={
+        "rank": ColumnSpec(INT, min=1, unique=True),
+        "theme_id": ColumnSpec(NULLABLE_INT, min=0),
+        "theme_label": _text(),
+        "detractor_count": ColumnSpec(INT, min=1),
+        "share_of_detractors": _share(),
+        "nps_impact": ColumnSpec(FLOAT, min=0.0, max=100.0),
+        "example_comments": ColumnSpec(TEXT_LIST),
+        # the extra columns (see nps_text.insights for their definitions)
+        "nps": _nps_points(),
+        "nps_without_theme": _nps_points(),
+        "nps_gap": ColumnSpec(FLOAT, nullable=True),
+        "promoter_count": ColumnSpec(INT, min=0),
+        "theme_responses": ColumnSpec(INT, min=1),
+        "lift": ColumnSpec(FLOAT, min=0.0),
+        "p_value": _share(),
+        "significant": ColumnSpec(BOOL),
+        "current_period": _text(nullable=True),
+        "previous_period": _text(nullable=True),
+        "share_of_detractors_current": _share(nullable=True),
+        "share_of_detractors_previous": _share(nullable=True),
+        "trend": ColumnSpec(FLOAT, nullable=True),
+        "emerging": ColumnSpec(BOOL),
+    }
+)
+
+_NPS_SUMMARY = TableSpec(
+    columns={
+        "segment": _text(),
+        "segment_value": _text(),
+        "period": _text(),
+        "responses": ColumnSpec(INT, min=0),
+        "promoters": ColumnSpec(INT, min=0),
+        "passives": ColumnSpec(INT, min=0),
+        "detractors": ColumnSpec(INT, min=0),
+        "nps": _nps_points(),
+        "nps_ci_low": _nps_points(),
+        "nps_ci_high": _nps_points(),
+    },
+    row_checks=("groups_add_up",),
+)
+
+_NPS_CHANGES = TableSpec(
+    columns={
+        "segment": _text(),
+        "segment_value": _text(),
+        "period": _text(),
+        "previous_period": _text(),
+        "responses": ColumnSpec(INT, min=0),
+        "nps": _nps_points(),
+        "previous_nps": _nps_points(),
+        "change": ColumnSpec(FLOAT, nullable=True, min=-200.0, max=200.0),
+        "p_value": _share(nullable=True),
+        "significant": ColumnSpec(BOOL),
+        "direction": _text(isin=CHANGE_DIRECTIONS),
+    }
+)
+
+# follow_up: its own columns, then the responses' columns (same dtypes), then passthrough columns.
+_FOLLOW_UP_OWN = ("follow_up", "response_id", "score", "nps_group", "comment_status")
+_FOLLOW_UP = TableSpec(
+    columns={
+        "follow_up": _text(isin=FOLLOW_UP_ORDER),
+        **{name: _RESPONSES.columns[name] for name in _FOLLOW_UP_OWN[1:]},
+        **{
+            name: ColumnSpec(**{**spec.__dict__, "required": False})
+            for name, spec in _RESPONSES.columns.items()
+            if name not in _FOLLOW_UP_OWN
+        },
+    },
+    strict=False,
+)
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    "responses": _RESPONSES,
+    "rejected": _REJECTED,
+    "sentences": _SENTENCES,
+    "themes": _THEMES,
+    "improvement_areas": _IMPROVEMENT_AREAS,
+    "nps_summary": _NPS_SUMMARY,
+    "nps_changes": _NPS_CHANGES,
+    "follow_up": _FOLLOW_UP,
+}
+"""Every output table's contract, by table name (the file stem in the output folder)."""
+
+RESPONSES_COLUMNS: tuple[str, ...] = _RESPONSES.required
+"""Required columns of ``responses``; every passthrough column of the input follows them."""
+
+REJECTED_COLUMNS: tuple[str, ...] = _REJECTED.required
+"""Required columns of ``rejected``; the original values follow as text, one column each."""
+
+SENTENCES_COLUMNS: tuple[str, ...] = _SENTENCES.required
+THEMES_COLUMNS: tuple[str, ...] = _THEMES.required
+IMPROVEMENT_AREAS_COLUMNS: tuple[str, ...] = _IMPROVEMENT_AREAS.required[:7]
+IMPROVEMENT_AREAS_EXTRA: tuple[str, ...] = _IMPROVEMENT_AREAS.required[7:]
+NPS_SUMMARY_COLUMNS: tuple[str, ...] = _NPS_SUMMARY.required
+NPS_CHANGES_COLUMNS: tuple[str, ...] = _NPS_CHANGES.required
+FOLLOW_UP_COLUMNS: tuple[str, ...] = _FOLLOW_UP.required
+
+TABLE_CONTRACTS: dict[str, tuple[str, ...]] = {name: spec.required for name, spec in TABLE_SPECS.items()}
+"""Required columns per table (in output order)."""
+
+RESPONSES_STAGES: dict[str, tuple[str, ...]] = {
+    "validate": ("response_id", "score", "comment"),
+    "comments": ("response_id", "score", "comment", "comment_status", "language"),
+    "nps": ("response_id", "score", "nps_group", "comment", "comment_status", "language"),
+    "sentiment": RESPONSES_COLUMNS[:8],
+    "themes": RESPONSES_COLUMNS,
+}
+"""The ``responses`` columns that exist after each step (later columns are checked if already present)."""
+
+
+# --- row-level checks -------------------------------------------------------------------------------
+def _group_matches_score(frame: pd.DataFrame) -> pd.Series | bool:
+    if not {"score", "nps_group"} <= set(frame.columns):
+        return True
+    score = pd.to_numeric(frame["score"], errors="coerce")
+    expected = np.where(score >= 9, PROMOTER, np.where(score >= 7, PASSIVE, DETRACTOR))
+    return pd.Series(frame["nps_group"].astype(object).to_numpy() == expected, index=frame.index)
+
+
+def _only_with_text(column: str) -> Callable[[pd.DataFrame], pd.Series | bool]:
+    def check(frame: pd.DataFrame) -> pd.Series | bool:
+        if not {column, "comment_status"} <= set(frame.columns):
+            return True
+        is_text = frame["comment_status"].astype(object).to_numpy() == STATUS_TEXT
+        return pd.Series(is_text | frame[column].isna().to_numpy(), index=frame.index)
+
+    return check
+
+
+def _groups_add_up(frame: pd.DataFrame) -> pd.Series | bool:
+    parts = ["promoters", "passives", "detractors", "responses"]
+    if not set(parts) <= set(frame.columns):
+        return True
+    total = frame["promoters"] + frame["passives"] + frame["detractors"]
+    return pd.Series((total == frame["responses"]).to_numpy(dtype=bool), index=frame.index)
+
+
+_ROW_CHECKS: dict[str, tuple[Callable[[pd.DataFrame], pd.Series | bool], str]] = {
+    "nps_group_matches_score": (_group_matches_score, "nps_group must follow from score (9-10, 7-8, 0-6)"),
+    "sentiment_only_with_text": (_only_with_text("sentiment"), "sentiment must be null unless comment_status is 'text'"),
+    "theme_only_with_text": (_only_with_text("theme_id"), "theme_id must be null unless comment_status is 'text'"),
+    "groups_add_up": (_groups_add_up, "promoters + passives + detractors must equal responses"),
+}
+
+
+# --- building frames --------------------------------------------------------------------------------
+def pandas_dtype(table: str, column: str) -> Any:
+    """The pandas dtype of ``column`` in ``table``.
+
+    Example:
+        >>> pandas_dtype("responses", "theme_id")
+        Int64Dtype()
+    """
+    return _PANDAS_DTYPES[TABLE_SPECS[table].columns[column].dtype]
+
+
+def null_column(table: str, column: str, index: pd.Index) -> pd.Series:
+    """An all-missing column of the contract dtype (e.g. ``sentiment`` when sentiment is disabled)."""
+    return pd.Series(index=index, dtype=pandas_dtype(table, column), name=column)
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A table with no rows, the contract's required columns and their dtypes."""
+    spec = TABLE_SPECS[table]
+    return pd.DataFrame(
+        {name: pd.Series(dtype=_PANDAS_DTYPES[column.dtype]) for name, column in spec.columns.items() if column.required}
+    )
+
+
+def _has_dtype(series: pd.Series, dtype: str) -> bool:
+    target = _PANDAS_DTYPES[dtype]
+    if dtype == TEXT:  # "str" (NaN-missing) and python-storage strings are different dtypes
+        return isinstance(series.dtype, pd.StringDtype) and series.dtype == target
+    return bool(series.dtype == target)
+
+
+def _coerce(frame: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[str]]:
+    """Cast every contract column present to its contract dtype; a column that cannot be cast is reported."""
+    spec = TABLE_SPECS[table]
+    problems: list[str] = []
+    casts: dict[str, pd.Series] = {}
+    for name, column in spec.columns.items():
+        if name not in frame.columns or _has_dtype(frame[name], column.dtype):
+            continue
+        series = frame[name]
+        if column.dtype in (INT, BOOL) and series.isna().any():
+            continue  # reported by the validation as null values in a non-nullable column
+        try:
+            casts[name] = series.astype(_PANDAS_DTYPES[column.dtype])
+        except (TypeError, ValueError, OverflowError) as error:
+            problems.append(
+                f"column '{name}': cannot convert dtype {series.dtype} to {column.dtype} ({_short(str(error))})"
+            )
+    if casts:
+        frame = frame.assign(**casts)
+    return frame, problems
+
+
+def coerce_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A copy of ``frame`` whose contract columns have the contract dtypes (other columns untouched).
+
+    Raises:
+        SchemaError: a column cannot be converted (e.g. text in ``score``).
+    """
+    coerced, problems = _coerce(frame, table)
+    if problems:
+        raise SchemaError(_message(table, None, problems))
+    return coerced
+
+
+def arrow_schema(frame: pd.DataFrame) -> Any:
+    """The ``pyarrow.Schema`` to write ``frame`` with: as inferred, but a column that is empty or all null is
+    ``list<string>`` for a list column of the contracts (``keywords``, ...) and ``string`` otherwise, never
+    Arrow's ``null`` type, so a table without rows has the same Parquet schema as one with rows.
+    """
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    for position, arrow_field in enumerate(schema):
+        if pa.types.is_null(arrow_field.type):
+            kind = pa.list_(pa.string()) if arrow_field.name in _LIST_COLUMNS else pa.string()
+            schema = schema.set(position, arrow_field.with_type(kind))
+    return schema
+
+
+_LIST_COLUMNS = frozenset(
+    name for spec in TABLE_SPECS.values() for name, column in spec.columns.items() if column.dtype == TEXT_LIST
+)
+
+
+# --- validation -------------------------------------------------------------------------------------
+def _is_text_list(value: object) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(item, str) for item in value)
+
+
+def _column_checks(name: str, column: ColumnSpec) -> list[pa.Check]:
+    import pandera.pandas as pa
+
+    checks = []
+    if column.isin is not None:
+        checks.append(pa.Check.isin(list(column.isin), error=f"allowed values: {', '.join(column.isin)}"))
+    if column.min is not None and column.max is not None:
+        checks.append(pa.Check.in_range(column.min, column.max, error=f"must be within {column.min:g}..{column.max:g}"))
+    elif column.min is not None:
+        checks.append(pa.Check.ge(column.min, error=f"must be >= {column.min:g}"))
+    if column.dtype == TEXT_LIST:
+        checks.append(pa.Check(_is_text_list, element_wise=True, error="each cell must be a list of strings"))
+    return checks
+
+
+@lru_cache(maxsize=64)
+def table_schema(table: str, required: frozenset[str] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of ``table``; ``required`` narrows the required columns (for partial tables)."""
+    import pandera.pandas as pa
+
+    spec = TABLE_SPECS[table]
+    columns = {}
+    for name, column in spec.columns.items():
+        is_required = column.required if required is None else name in required
+        dtype = None if column.dtype == TEXT_LIST else _PANDAS_DTYPES[column.dtype]
+        columns[name] = pa.Column(
+            dtype,
+            checks=_column_checks(name, column),
+            nullable=column.nullable,
+            unique=column.unique,
+            required=is_required,
+        )
+    checks = [pa.Check(_ROW_CHECKS[key][0], name=key, error=_ROW_CHECKS[key][1]) for key in spec.row_checks]
+    return pa.DataFrameSchema(columns, checks=checks, strict=spec.strict, name=table)
+
+
+def check_table(
+    frame: pd.DataFrame, table: str, *, stage: str | None = None, required: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Coerce ``frame`` to ``table``'s contract dtypes, validate it, and return the coerced frame.
+
+    Every violation is collected (pandera's lazy validation) and reported at once.
+
+    Args:
+        frame: the table (not modified).
+        table: a name in :data:`TABLE_SPECS`.
+        stage: the step that produced ``frame`` (named in the error); for ``responses`` also picks the
+            columns that must exist after that step (:data:`RESPONSES_STAGES`).
+        required: the columns that must exist (default: the contract's required columns, or the stage's).
+
+    Raises:
+        SchemaError: listing every missing column, wrong dtype, disallowed or null value.
+    """
+    import pandera.errors
+
+    if required is None and table == "responses" and stage in RESPONSES_STAGES:
+        required = RESPONSES_STAGES[stage]
+    coerced, problems = _coerce(frame, table)
+    schema = table_schema(table, None if required is None else frozenset(required))
+    try:
+        validated = schema.validate(coerced, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        unconvertible = {problem.split("'")[1] for problem in problems}
+        problems += _describe(errors.failure_cases, coerced, unconvertible)
+    except pandera.errors.SchemaError as error:  # pandera raises some problems eagerly even when lazy
+        problems.append(_short(str(error), 300))
+    if problems:
+        raise SchemaError(_message(table, stage, problems))
+    return validated
+
+
+PRODUCED_BY: dict[str, str] = {
+    "responses": "themes",
+    "rejected": "validate",
+    "sentences": "sentiment",
+    "themes": "themes",
+    "improvement_areas": "insights",
+    "follow_up": "insights",
+    "nps_summary": "nps",
+    "nps_changes": "nps",
+}
+"""The step whose output each table is (named in errors from :func:`check_tables`)."""
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """:func:`check_table` on every table with a contract (others pass through), e.g. just before writing.
+
+    Returns the tables with contract dtypes, so each file's schema is the same whatever the config.
+
+    Raises:
+        SchemaError: every problem of every table, in one message.
+    """
+    checked: dict[str, pd.DataFrame] = {}
+    messages: list[str] = []
+    for name, frame in tables.items():
+        if name not in TABLE_SPECS:
+            checked[name] = frame
+            continue
+        try:
+            checked[name] = check_table(frame, name, stage=PRODUCED_BY.get(name))
+        except SchemaError as error:
+            messages.append(str(error))
+    if messages:
+        raise SchemaError("\n".join(messages))
+    return checked
+
+
 def check_columns(frame: pd.DataFrame, required: Iterable[str], table: str) -> None:
-    """Raise :class:`SchemaError` naming every missing column of ``table``.
+    """Raise :class:`SchemaError` naming every missing column of ``table`` (a step's input check).
 
     Example:
         >>> check_columns(pd.DataFrame({"a": [1]}), ["a"], "demo")
     """
     missing = [column for column in required if column not in frame.columns]
     if missing:
-        raise SchemaError(
-            f"table '{table}' is missing column(s) {missing}; it has {list(frame.columns)}"
-        )
+        raise SchemaError(f"table '{table}' is missing column(s) {missing}; it has {list(frame.columns)}")
 
 
-def check_table(frame: pd.DataFrame, table: str) -> None:
-    """Check ``frame`` against the named contract in :data:`TABLE_CONTRACTS`."""
-    check_columns(frame, TABLE_CONTRACTS[table], table)
+# --- messages ---------------------------------------------------------------------------------------
+_MAX_LISTED = 5
+_CHECK_WORDS = {
+    "column_in_dataframe": "missing column",
+    "column_in_schema": "column not in the contract",
+    "not_nullable": "null values not allowed",
+    "field_uniqueness": "duplicate values",
+}
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _listed(values: Iterable[object]) -> str:
+    items = list(values)
+    shown = ", ".join(repr(value) if isinstance(value, str) else str(value) for value in items[:_MAX_LISTED])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > _MAX_LISTED else "")
+
+
+def _describe(failures: pd.DataFrame, frame: pd.DataFrame, skip: set[str]) -> list[str]:
+    """One line per (column, check) from pandera's ``failure_cases``; one per row-level check."""
+    columns: list[str] = []
+    rows: list[str] = []
+    failures = failures.astype({"column": object, "check": object, "schema_context": object})
+    row_level = failures["schema_context"].eq("DataFrameSchema") & ~failures["check"].isin(list(_CHECK_WORDS))
+    for check, group in failures[row_level].groupby("check", sort=False):
+        where = sorted({int(index) for index in group["index"].tolist() if not _missing(index)})
+        rows.append(f"{check}: {len(where)} row(s) break it (rows {_listed(where)})")
+    per_column = failures[~row_level]
+    keys = per_column[["column", "check"]].astype(str).agg("\x00".join, axis=1)
+    for key in dict.fromkeys(keys):
+        group = per_column[keys == key]
+        column, check = key.split("\x00", 1)
+        first = group.iloc[0]
+        if check == "column_in_dataframe":
+            columns.append(f"missing column '{first['failure_case']}' (the table has {list(frame.columns)})")
+        elif check == "column_in_schema":
+            columns.append(f"column '{first['failure_case']}' is not in the contract")
+        elif column in skip:
+            continue  # already reported: it could not be converted to its dtype
+        elif check.startswith("dtype("):
+            actual = frame[column].dtype if column in frame.columns else first["failure_case"]
+            columns.append(f"column '{column}': dtype {actual}, expected {check[6:-1]}")
+        else:
+            values = [value for value in group["failure_case"].tolist() if not _missing(value)]
+            where = sorted({int(index) for index in group["index"].tolist() if not _missing(index)})
+            detail = f"{len(group)} failing value(s)"
+            if values and check != "not_nullable":
+                detail += f": {_listed(dict.fromkeys(values))}"
+            if where:
+                detail += f" (rows {_listed(where)})"
+            columns.append(f"column '{column}': {_CHECK_WORDS.get(check, check)}; {detail}")
+    return columns + rows
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _message(table: str, stage: str | None, problems: list[str]) -> str:
+    where = f" after the {stage} step" if stage else ""
+    listed = "\n".join(f"  - {problem}" for problem in problems)
+    return f"table '{table}'{where} breaks its contract ({len(problems)} problem(s)):\n{listed}"

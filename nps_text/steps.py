@@ -6,19 +6,29 @@ be tested on a five-row frame.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from nps_text.cache import ResultStore
 from nps_text.comments import prepare_comments
 from nps_text.config import PipelineConfig
 from nps_text.errors import SchemaError
 from nps_text.ingest import RawInput
 from nps_text.nps import add_nps_columns, choose_segments, nps_summary, period_changes
-from nps_text.schema import COMMENT_STATUSES, RESPONSES_COLUMNS, STATUS_TEXT, check_table
-from nps_text.validate import ColumnMapping, detect_columns, validate
+from nps_text.privacy import KeySource, privacy_record
+from nps_text.schema import (
+    COMMENT_STATUSES,
+    REJECTED_COLUMNS,
+    RESPONSES_COLUMNS,
+    STATUS_TEXT,
+    check_table,
+    null_column,
+)
+from nps_text.schema import check_tables as check_tables
+from nps_text.validate import ColumnMapping, ValidationInfo, detect_columns, validate_records
 
 
 @dataclass
@@ -29,6 +39,10 @@ class ValidatedInput:
     rejected: pd.DataFrame
     mapping: ColumnMapping
     rows_in: int
+    privacy: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What :func:`privacy_step` did per input column with personal data (the manifest's ``privacy``)."""
+    info: ValidationInfo = field(default_factory=ValidationInfo)
+    """Dates that could not be read (``dates_unparsed``) and the day/month order chosen."""
 
 
 @dataclass
@@ -44,32 +58,118 @@ class NpsTables:
 def validate_step(raw: RawInput, config: PipelineConfig) -> ValidatedInput:
     """Map columns and split records into responses and rejected rows; checks the row-accounting invariant."""
     mapping = detect_columns(list(raw.frame.columns), config.input.columns)
-    responses, rejected = validate(raw.frame, mapping, raw.unparseable, date_format=config.input.date_format)
+    responses, rejected, info = validate_records(
+        raw.frame, mapping, raw.unparseable, date_format=config.input.date_format
+    )
     if len(responses) + len(rejected) != raw.rows_in:
         raise SchemaError(
             f"row accounting broken: {raw.rows_in} rows in, {len(responses)} valid + {len(rejected)} rejected"
         )
-    return ValidatedInput(responses=responses, rejected=rejected, mapping=mapping, rows_in=raw.rows_in)
+    responses = check_table(responses, "responses", stage="validate")
+    rejected = check_table(rejected, "rejected", stage="validate")
+    return ValidatedInput(responses=responses, rejected=rejected, mapping=mapping, rows_in=raw.rows_in, info=info)
 
 
-def comments_step(responses: pd.DataFrame, config: PipelineConfig) -> pd.DataFrame:
-    """Comment status, language and PII redaction."""
-    return prepare_comments(
+def privacy_step(validated: ValidatedInput, config: PipelineConfig, key: KeySource | None = None) -> ValidatedInput:
+    """Personal data out, right after validation and before any other step sees the data.
+
+    Passthrough columns with personal data get their policy (:mod:`nps_text.privacy`: hash, drop or keep);
+    every other text passthrough cell, and every text cell of ``rejected`` (``raw_line`` and ``reason``
+    included), is redacted like a comment (when ``comments.redact_pii``). ``raw_line`` of an unparseable
+    line becomes ``[REDACTED]`` when the input has hashed or dropped columns (the line cannot be split
+    reliably). ``key`` is the pseudonym key, or a function returning it (called only if a column is hashed).
+    Comments of valid responses are redacted by :func:`comments_step`.
+    """
+    from dataclasses import replace
+
+    from nps_text.privacy import REDACTED_LINE, apply_policies, plan_columns, redact_cells
+
+    mapping = validated.mapping
+    sample = {source: validated.responses[target].tolist() for source, target in mapping.passthrough.items()}
+    if mapping.id is not None:
+        sample[mapping.id] = validated.responses["response_id"].tolist()
+    for source in sample:  # rows that failed validation count too (all of them, when none passed)
+        column = source if source not in REJECTED_COLUMNS else f"input_{source}"
+        if column in validated.rejected.columns:
+            sample[source] = sample[source] + validated.rejected[column].tolist()
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in sample.items()})
+    by_input = plan_columns(frame, list(mapping.passthrough), config.privacy, id_column=mapping.id)
+    redact_text = config.comments.redact_pii
+    # responses: passthrough columns by their output name, the id column as response_id
+    on_responses = {target: by_input[source] for source, target in mapping.passthrough.items() if source in by_input}
+    if mapping.id is not None and mapping.id in by_input:
+        on_responses["response_id"] = by_input[mapping.id]
+    other = [target for target in mapping.passthrough.values() if target not in on_responses] if redact_text else []
+    responses = apply_policies(validated.responses, on_responses, key, redact_other=other)
+    # rejected: the original values under their input names (prefixed input_ where they clash)
+    reserved = set(REJECTED_COLUMNS)
+    on_rejected = {(name if name not in reserved else f"input_{name}"): decision for name, decision in by_input.items()}
+    if mapping.id is not None and mapping.id in by_input:
+        on_rejected["response_id"] = by_input[mapping.id]
+    rejected = validated.rejected
+    if "raw_line" in rejected.columns and "raw_line" not in on_rejected and redact_text:
+        if any(decision.policy in ("hash", "drop") for decision in by_input.values()):
+            rejected = rejected.assign(raw_line=rejected["raw_line"].where(rejected["raw_line"].isna(), REDACTED_LINE))
+        else:
+            rejected = rejected.assign(raw_line=redact_cells(rejected["raw_line"]))
+    skip = {"row_number", "response_id", "raw_line"}
+    other = [column for column in rejected.columns if column not in skip and column not in on_rejected] if redact_text else []
+    rejected = apply_policies(rejected, on_rejected, key, redact_other=other)
+    dropped = {source for source, decision in by_input.items() if decision.policy == "drop"}
+    if dropped:
+        mapping = replace(mapping, passthrough={s: t for s, t in mapping.passthrough.items() if s not in dropped})
+    return ValidatedInput(
+        responses=check_table(responses, "responses", stage="validate"),
+        rejected=check_table(rejected, "rejected", stage="validate"),
+        mapping=mapping,
+        rows_in=validated.rows_in,
+        privacy=privacy_record(by_input),
+    )
+
+
+def personal_columns(validated: ValidatedInput) -> list[str]:
+    """Output names of the passthrough columns with personal data (never NPS segments)."""
+    return [
+        target
+        for source, target in validated.mapping.passthrough.items()
+        if validated.privacy.get(source, {}).get("policy", "not_personal") != "not_personal"
+    ]
+
+
+def comments_step(responses: pd.DataFrame, config: PipelineConfig, cache: ResultStore | None = None) -> pd.DataFrame:
+    """Comment status, language and PII redaction (languages cached in ``cache``, keyed by the redacted text)."""
+    prepared = prepare_comments(
         responses,
         languages=config.comments.languages,
         extra_non_informative=config.comments.non_informative,
         redact=config.comments.redact_pii,
+        cache=cache,
     )
+    return check_table(prepared, "responses", stage="comments")
 
 
-def nps_step(responses: pd.DataFrame, mapping: ColumnMapping, config: PipelineConfig) -> NpsTables:
-    """NPS groups, periods, the summary per segment x period, and flagged changes between periods."""
+def nps_step(
+    responses: pd.DataFrame, mapping: ColumnMapping, config: PipelineConfig, personal: Collection[str] = ()
+) -> NpsTables:
+    """NPS groups, periods, the summary per segment x period, and flagged changes between periods.
+
+    ``personal`` columns (:func:`personal_columns`) are never segments; naming one in the config is an error.
+    """
     enriched = add_nps_columns(responses, config.nps.period)
     candidates = config.input.columns.segments
     if candidates is None:
-        segments = choose_segments(enriched, list(mapping.passthrough.values()), config.nps.max_segment_values)
+        allowed = [column for column in mapping.passthrough.values() if column not in set(personal)]
+        segments = choose_segments(enriched, allowed, config.nps.max_segment_values)
     else:
         segments = [mapping.passthrough.get(name, name) for name in candidates]
+        forbidden = [name for name in segments if name in set(personal)]
+        if forbidden:
+            from nps_text.errors import ConfigError
+
+            raise ConfigError(
+                f"input.columns.segments names {forbidden}, which hold personal data and are never segments; "
+                "remove them, or set privacy.columns.<name>: not_personal if detection got them wrong"
+            )
         missing = [name for name in segments if name not in enriched.columns]
         if missing:
             from nps_text.errors import ConfigError
@@ -86,28 +186,33 @@ def nps_step(responses: pd.DataFrame, mapping: ColumnMapping, config: PipelineCo
         min_segment_size=config.nps.min_segment_size,
     )
     changes = period_changes(summary, confidence=config.nps.confidence)
-    return NpsTables(responses=enriched, summary=summary, changes=changes, segments=segments)
+    return NpsTables(
+        responses=check_table(enriched, "responses", stage="nps"),
+        summary=check_table(summary, "nps_summary", stage="nps"),
+        changes=check_table(changes, "nps_changes", stage="nps"),
+        segments=segments,
+    )
 
 
 def empty_sentiment(responses: pd.DataFrame) -> pd.DataFrame:
     """Null sentiment columns (sentiment disabled or no comments)."""
     enriched = responses.copy()
-    enriched["sentiment"] = pd.Series(None, index=enriched.index, dtype=object)
-    enriched["sentiment_confidence"] = pd.Series(np.nan, index=enriched.index, dtype="float64")
+    for column in ("sentiment", "sentiment_confidence"):
+        enriched[column] = null_column("responses", column, enriched.index)
     return enriched
 
 
 def empty_themes(responses: pd.DataFrame) -> pd.DataFrame:
     """Null theme columns (themes disabled or no comments)."""
     enriched = responses.copy()
-    enriched["theme_id"] = pd.Series(pd.NA, index=enriched.index, dtype="Int64")
-    enriched["theme_label"] = pd.Series(None, index=enriched.index, dtype=object)
+    for column in ("theme_id", "theme_label"):
+        enriched[column] = null_column("responses", column, enriched.index)
     return enriched
 
 
 def order_responses(responses: pd.DataFrame) -> pd.DataFrame:
     """Contract columns first, then date/period, then the passthrough columns in input order."""
-    check_table(responses, "responses")
+    responses = check_table(responses, "responses", stage="themes")
     leading = list(RESPONSES_COLUMNS) + [column for column in ("date", "period") if column in responses.columns]
     rest = [column for column in responses.columns if column not in leading]
     return responses[leading + rest]
@@ -130,5 +235,6 @@ def row_counts(validated: ValidatedInput, responses: pd.DataFrame) -> dict[str, 
         "rows_in": validated.rows_in,
         "rows_valid": len(responses),
         "rows_rejected": len(validated.rejected),
+        "dates_unparsed": validated.info.dates_unparsed,
         "comment_status": comment_counts(responses),
     }

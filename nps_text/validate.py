@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from nps_text.config import ColumnsConfig
+from nps_text.dates import DateColumnInfo, parse_date, parse_dates
 from nps_text.errors import ColumnMappingError
 from nps_text.schema import REJECTED_COLUMNS, RESPONSES_COLUMNS
 
@@ -43,6 +46,23 @@ FUZZY = {
     "date": ("date", "datum"),
 }
 RESERVED = set(RESPONSES_COLUMNS) | {"period", "date", "row_number"}
+MISSING_MARKERS = frozenset({"nan", "none", "null", "na", "n/a", "n.a.", "#n/a", "nil", "-", "--", "?", "k.a.", "keine angabe"})
+_SCORE = re.compile(
+    r"([+-]?\d+(?:[.,]\d+)?)\s*(?:(?:/|von|of|out\s+of|aus)\s*10|punkte?|pkt\.?|points?|pts?\.?)?", re.IGNORECASE
+)
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
+
+__all__ = [
+    "ColumnMapping", "ValidationInfo", "Validation", "detect_columns", "normalise_header", "parse_date",
+    "parse_score", "shown_columns", "validate", "validate_records",
+]
+
+
+def shown_columns(columns: Sequence[str], limit: int = 20, width: int = 60) -> str:
+    """Columns for an error message: at most ``limit`` names, each cut to ``width`` characters."""
+    names = [name if len(name) <= width else name[: width - 1] + "…" for name in list(columns)[:limit]]
+    more = len(columns) - limit
+    return f"{names}" + (f" and {more} more" if more > 0 else "")
 
 
 def normalise_header(name: str) -> str:
@@ -81,8 +101,8 @@ def _pick(role: str, columns: list[str], names: tuple[str, ...], taken: set[str]
             return hits[0]
         if len(hits) > 1:
             raise ColumnMappingError(
-                f"cannot decide which column holds the {role}: {hits} all look like it; "
-                f"set input.columns.{role} in the config. Columns found: {columns}"
+                f"cannot decide which column holds the {role}: {shown_columns(hits)} all look like it; "
+                f"set input.columns.{role} in the config. Columns found: {shown_columns(columns)}"
             )
     fuzzy = FUZZY.get(role, ())
     hits = [column for column, norm in normalised.items() if any(part in norm for part in fuzzy)]
@@ -90,8 +110,8 @@ def _pick(role: str, columns: list[str], names: tuple[str, ...], taken: set[str]
         return hits[0]
     if len(hits) > 1 and role == "score":
         raise ColumnMappingError(
-            f"cannot decide which column holds the score: {hits} all look like it; "
-            f"set input.columns.score in the config. Columns found: {columns}"
+            f"cannot decide which column holds the score: {shown_columns(hits)} all look like it; "
+            f"set input.columns.score in the config. Columns found: {shown_columns(columns)}"
         )
     return None
 
@@ -116,7 +136,8 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
         if wanted is not None:
             if wanted not in columns:
                 raise ColumnMappingError(
-                    f"input.columns.{role} is {wanted!r}, but the input has no such column. Columns found: {columns}"
+                    f"input.columns.{role} is {wanted!r}, but the input has no such column. "
+                    f"Columns found: {shown_columns(columns)}"
                 )
             roles[role] = wanted
             taken.add(wanted)
@@ -130,7 +151,7 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
     if score is None:
         raise ColumnMappingError(
             "no score column found (looked for names like score, NPS, Bewertung, Empfehlung); "
-            f"set input.columns.score in the config. Columns found: {columns}"
+            f"set input.columns.score in the config. Columns found: {shown_columns(columns)}"
         )
     passthrough = {}
     for column in columns:
@@ -145,31 +166,45 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
 
 # --- values -----------------------------------------------------------------------------------------
 
-_GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})(?:[ ,T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
-_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
-
 
 def parse_score(value: object) -> tuple[int | None, str | None]:
     """Parse one score: ``(score, None)`` if it is an integer 0-10, else ``(None, reason)``.
 
+    Accepted besides plain numbers: a decimal comma (``9,0``), full-width digits (``１０``, NFKC), a sign
+    (``-0`` is 0), a unit (``10 Punkte``, ``8 pts``) and an out-of-ten form (``9/10``, ``9 von 10``).
+    Rejected: missing-value markers (``NaN``, ``None``, ``null``, ``n/a``), infinities, and scientific
+    notation (``1e1``: no survey tool writes a 0-10 score that way, so it is more likely a broken cell).
+
     Example:
         >>> parse_score(" 9,0 ")
+        (9, None)
+        >>> parse_score("9/10")
         (9, None)
         >>> parse_score("7.5")
         (None, 'score 7.5 is not a whole number')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None, "score is empty"
-    text = str(value).strip()
-    if not text:
-        return None, "score is empty"
-    number_text = text.replace(",", ".") if text.count(",") == 1 and "." not in text else text
-    try:
-        number = float(number_text)
-    except ValueError:
-        return None, f"score {text!r} is not a number"
-    if not math.isfinite(number):
-        return None, f"score {text!r} is not a number"
+    if isinstance(value, bool):
+        return None, f"score {value!r} is not a number"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return None, f"score {value!r} is not a number"
+        number = float(value)
+        text = str(value)
+    else:
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", str(value))).strip()
+        if not text:
+            return None, "score is empty"
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        if text.lower() in MISSING_MARKERS:
+            return None, f"score {shown!r} is not a number (a missing-value marker)"
+        match = _SCORE.fullmatch(text)
+        if match is None:
+            return None, f"score {shown!r} is not a number"
+        digits = match.group(1)
+        number = float(digits.replace(",", "."))
+        text = digits
     if not number.is_integer():
         return None, f"score {text} is not a whole number"
     if not 0 <= number <= 10:
@@ -177,37 +212,35 @@ def parse_score(value: object) -> tuple[int | None, str | None]:
     return int(number), None
 
 
-def parse_date(value: object, date_format: str = "auto") -> tuple[pd.Timestamp | None, str | None]:
-    """Parse an ISO (``2026-03-05``, with optional time) or German (``05.03.2026``) date."""
-    if value is None:
-        return None, None
-    text = str(value).strip()
-    if not text:
-        return None, None
-    german = _GERMAN_DATE.match(text)
-    if german and date_format in ("auto", "german"):
-        day, month, year = int(german.group(1)), int(german.group(2)), int(german.group(3))
-        year = year + 2000 if year < 100 else year
-        hour = int(german.group(4) or 0)
-        minute = int(german.group(5) or 0)
-        second = int(german.group(6) or 0)
-        try:
-            return pd.Timestamp(year=year, month=month, day=day, hour=hour, minute=minute, second=second), None
-        except ValueError:
-            return None, f"date {text!r} is not a valid calendar date"
-    if _ISO_DATE.match(text) and date_format in ("auto", "iso"):
-        try:
-            stamp = pd.Timestamp(text)
-        except (ValueError, TypeError):
-            return None, f"date {text!r} is not a valid calendar date"
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return stamp, None
-    expected = {"auto": "YYYY-MM-DD or DD.MM.YYYY", "iso": "YYYY-MM-DD", "german": "DD.MM.YYYY"}[date_format]
-    return None, f"date {text!r} is not a date (expected {expected})"
-
-
 # --- validation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationInfo:
+    """Facts about the validation that the manifest records (the row counts live on the tables)."""
+
+    dates_unparsed: int = 0
+    """Valid responses whose date could not be read: kept, with a null date."""
+    date_order: str | None = None
+    """``"dayfirst"`` / ``"monthfirst"`` as decided for the date column; None when no value was ambiguous."""
+    date_order_assumed: bool = False
+    unparsed_date_examples: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dates_unparsed": self.dates_unparsed,
+            "date_order": self.date_order,
+            "date_order_assumed": self.date_order_assumed,
+            "unparsed_date_examples": list(self.unparsed_date_examples),
+        }
+
+
+class Validation(NamedTuple):
+    """What :func:`validate_records` returns."""
+
+    responses: pd.DataFrame
+    rejected: pd.DataFrame
+    info: ValidationInfo
 
 
 def validate(
@@ -217,56 +250,67 @@ def validate(
     *,
     date_format: str = "auto",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(responses, rejected)``; see :func:`validate_records`, which also returns the :class:`ValidationInfo`."""
+    result = validate_records(frame, mapping, unparseable, date_format=date_format)
+    return result.responses, result.rejected
+
+
+def validate_records(
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    unparseable: pd.DataFrame | None = None,
+    *,
+    date_format: str = "auto",
+) -> Validation:
     """Split raw records into valid ``responses`` and ``rejected`` rows, each with a reason.
 
     ``responses`` gets ``response_id`` (the id column, or the row number when the input has none),
     ``score`` (int), ``comment`` (raw text, not yet redacted), ``date`` (datetime or NaT), and the passthrough
-    columns. Duplicate ids keep the first occurrence.
+    columns. Duplicate ids keep the first occurrence. A row is never rejected for its date alone: a date that
+    cannot be read stays null and is counted in :attr:`ValidationInfo.dates_unparsed`.
     """
     raw_columns = [column for column in frame.columns if column != "row_number"]
     reasons: list[str | None] = []
     scores: list[int | None] = []
-    dates: list[pd.Timestamp | None] = []
     ids: list[str | None] = []
     first_seen: dict[str, int] = {}
     score_values = frame[mapping.score].tolist()
-    date_values = frame[mapping.date].tolist() if mapping.date else [None] * len(frame)
     id_values = frame[mapping.id].tolist() if mapping.id else [str(n) for n in frame["row_number"]]
-    for row_number, raw_score, raw_date, raw_id in zip(
-        frame["row_number"].tolist(), score_values, date_values, id_values, strict=True
-    ):
+    for row_number, raw_score, raw_id in zip(frame["row_number"].tolist(), score_values, id_values, strict=True):
         response_id = None if raw_id is None else str(raw_id).strip() or None
         score, reason = parse_score(raw_score)
-        stamp, date_reason = parse_date(raw_date, date_format) if mapping.date else (None, None)
-        reason = reason or date_reason
         if reason is None and response_id is None:
             reason = f"response id (column {mapping.id!r}) is empty"
         if reason is None and response_id is not None:
             if response_id in first_seen:
-                reason = f"duplicate response_id {response_id!r} (first seen in row {first_seen[response_id]})"
+                reason = f"duplicate response_id {response_id[:80]!r} (first seen in row {first_seen[response_id]})"
             else:
                 first_seen[response_id] = int(row_number)
         reasons.append(reason)
         scores.append(score)
-        dates.append(stamp)
         ids.append(response_id)
 
-    valid = pd.Series([reason is None for reason in reasons], index=frame.index)
-    responses = pd.DataFrame(
-        {
-            "response_id": pd.Series(ids, index=frame.index, dtype="string"),
-            "score": pd.Series(scores, index=frame.index, dtype="Int64"),
-            "comment": frame[mapping.comment] if mapping.comment else pd.Series(None, index=frame.index, dtype=object),
-            "date": pd.to_datetime(pd.Series(dates, index=frame.index, dtype=object)),
-        }
-    )
+    valid = pd.Series([reason is None for reason in reasons], index=frame.index, dtype=bool)
+    columns: dict[str, pd.Series] = {
+        "response_id": pd.Series(ids, index=frame.index, dtype="string"),
+        "score": pd.Series(scores, index=frame.index, dtype="Int64"),
+        "comment": frame[mapping.comment] if mapping.comment else pd.Series(None, index=frame.index, dtype=object),
+    }
+    info = ValidationInfo()
+    if mapping.date:
+        valid_dates = frame.loc[valid, mapping.date].tolist()
+        stamps, date_info = parse_dates(valid_dates, date_format)
+        all_stamps: list[pd.Timestamp | None] = [None] * len(frame)
+        for position, stamp in zip(valid.to_numpy().nonzero()[0], stamps, strict=True):
+            all_stamps[position] = stamp
+        columns["date"] = pd.to_datetime(pd.Series(all_stamps, index=frame.index, dtype=object))
+        info = _info(date_info)
     for source, target in mapping.passthrough.items():
-        responses[target] = frame[source]
+        columns[target] = frame[source]
+    responses = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=frame.index)
     responses = responses.loc[valid].reset_index(drop=True)
     responses["score"] = responses["score"].astype("int64")
     responses["comment"] = responses["comment"].astype(object)
-    if not mapping.date:
-        responses = responses.drop(columns=["date"])
 
     rejected_rows = frame.loc[~valid, raw_columns].copy()
     rejected_rows.columns = [column if column not in REJECTED_COLUMNS else f"input_{column}" for column in raw_columns]
@@ -292,9 +336,19 @@ def validate(
                 "raw_line": unparseable["raw_line"].astype(object),
             }
         )
-        rejected = pd.concat([rejected, broken], ignore_index=True)
+        rejected = pd.concat([rejected, broken], ignore_index=True) if len(rejected) else broken.reset_index(drop=True)
     rejected = rejected.sort_values("row_number", kind="stable").reset_index(drop=True)
-    for column in rejected.columns:
-        if column not in ("row_number", "response_id", "reason"):
-            rejected[column] = rejected[column].astype("string")
-    return responses, rejected
+    rejected = rejected.astype(
+        {column: "string" for column in rejected.columns if column not in ("row_number", "response_id", "reason")}
+    )
+    return Validation(responses, rejected, info)
+
+
+def _info(date_info: DateColumnInfo) -> ValidationInfo:
+    order = None if date_info.day_first is None else ("dayfirst" if date_info.day_first else "monthfirst")
+    return ValidationInfo(
+        dates_unparsed=date_info.unparsed,
+        date_order=order,
+        date_order_assumed=date_info.order_assumed,
+        unparsed_date_examples=date_info.unparsed_examples,
+    )

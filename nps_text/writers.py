@@ -5,13 +5,18 @@ target with :func:`os.replace`, so a crash never leaves a half-written table beh
 Spreadsheet outputs are made safe against formula injection (the OWASP "CSV injection" advice): a text cell
 that starts with ``= + - @`` (or a tab / carriage return) is, in CSV, prefixed with a single quote ``'``; in
 Excel it keeps its value and is stored as a string cell with the quote-prefix style, so Excel shows it as
-text and never executes it.
+text and never executes it. Column headers get the same treatment (a column named ``=1+1`` stays text).
+Characters XML cannot hold (control characters such as ESC, BEL, VT) are replaced by U+FFFD in workbooks,
+which would otherwise refuse them; CSV and Parquet keep the text as it is.
+A workbook holds at most 1,048,576 rows: a longer table is cut to the first rows that fit, and a
+``notes`` sheet says what was left out (see :func:`excel_truncations`); every other format stays complete.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nps_text.errors import NpsTextError
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_MAX_ROWS = 1_048_576
+"""Rows in one worksheet, the header row included."""
+EXCEL_NOTES_SHEET = "notes"
+_EXCEL_REPLACEMENT = "\ufffd"
 
 
 @contextmanager
@@ -69,16 +80,33 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def excel_text(value: Any) -> Any:
+    """``value`` with the characters an xlsx file cannot hold (XML-illegal control characters) replaced.
+
+    Example:
+        >>> excel_text("bad\\x1b[31m")
+        'bad\ufffd[31m'
+    """
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub(_EXCEL_REPLACEMENT, value)
+    return value
+
+
 def flatten_for_spreadsheet(frame: pd.DataFrame, *, formula_safe: bool = True) -> pd.DataFrame:
-    """A copy with list/array cells joined by ``" | "`` and (by default) every text cell made formula-safe."""
+    """A copy with list/array cells joined by ``" | "`` and (by default) every text cell and header made
+    formula-safe."""
     flat = frame.copy()
-    for column in flat.columns:
-        series = flat[column]
+    for position in range(flat.shape[1]):
+        series = flat.iloc[:, position]
         if series.dtype == object or pd.api.types.is_string_dtype(series):
             values = [_flatten_cell(value) for value in series.tolist()]
             if formula_safe:
                 values = [spreadsheet_safe(value) for value in values]
-            flat[column] = pd.Series(values, index=flat.index, dtype=object)
+            flat.isetitem(position, pd.Series(values, index=flat.index, dtype=object))
+    if formula_safe:
+        flat.columns = [spreadsheet_safe(str(column)) for column in flat.columns]
     return flat
 
 
@@ -93,8 +121,10 @@ def _flatten_cell(value: Any) -> Any:
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` to Parquet atomically."""
     path = Path(path)
+    from nps_text.schema import arrow_schema  # no Arrow "null" columns: the schema never depends on emptiness
+
     with atomic_path(path) as part:
-        frame.to_parquet(part, index=False)
+        frame.to_parquet(part, index=False, schema=arrow_schema(frame))
     return path
 
 
@@ -108,33 +138,74 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, delimiter: str = ",", bo
     return path
 
 
-def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def excel_truncations(tables: Mapping[str, pd.DataFrame], max_rows: int | None = None) -> dict[str, dict[str, int]]:
+    """Per table too long for one worksheet: ``{"rows": all rows, "rows_written": rows in the workbook}``."""
+    limit = (max_rows or EXCEL_MAX_ROWS) - 1  # the header row takes one
+    return {
+        name: {"rows": len(frame), "rows_written": limit}
+        for name, frame in tables.items()
+        if len(frame) > limit
+    }
+
+
+def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path, *, max_rows: int | None = None) -> Path:
     """Write one sheet per table: frozen header row, readable widths, text cells never formulas.
 
-    Unlike CSV, a workbook can say "this is text" itself: a cell that starts with ``= + - @`` keeps its value
-    unchanged and is stored as a string with Excel's quote-prefix style, so Excel shows it and never runs it.
+    Unlike CSV, a workbook can say "this is text" itself: a cell (or header) that starts with ``= + - @`` keeps
+    its value unchanged and is stored as a string with Excel's quote-prefix style, so Excel shows it and
+    never runs it. XML-illegal control characters become U+FFFD. A table longer than a worksheet
+    (``max_rows``, header included; default 1,048,576) is cut, and a ``notes`` sheet lists what was left out.
     """
     from openpyxl.utils import get_column_letter
 
     path = Path(path)
+    limit = (max_rows or EXCEL_MAX_ROWS) - 1
+    truncated = excel_truncations(tables, max_rows)
     with atomic_path(path) as part, pd.ExcelWriter(part, engine="openpyxl") as writer:
         for name, frame in tables.items():
             sheet_name = name[:31]
-            flat = flatten_for_spreadsheet(_excel_compatible(frame), formula_safe=False)
+            flat = flatten_for_spreadsheet(_excel_compatible(frame.head(limit)), formula_safe=False)
+            flat.columns = [excel_text(str(column)) for column in flat.columns]
+            for position in range(flat.shape[1]):
+                if flat.iloc[:, position].dtype == object:
+                    flat.isetitem(position, flat.iloc[:, position].map(excel_text))
             flat.to_excel(writer, sheet_name=sheet_name, index=False)
             sheet = writer.sheets[sheet_name]
             sheet.freeze_panes = "A2"
             for index, column in enumerate(flat.columns, start=1):
-                sample = flat[column].head(200).map(lambda v: len(str(v)) if v is not None else 0)
+                sample = flat.iloc[:, index - 1].head(200).map(lambda v: len(str(v)) if v is not None else 0)
                 longest = max([len(str(column)), *sample.tolist()]) if len(flat) else len(str(column))
                 sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
-            # openpyxl turns any string starting with "=" into a formula: store it as quoted text instead.
-            for row in sheet.iter_rows(min_row=2):
-                for cell in row:
-                    if isinstance(cell.value, str) and (cell.data_type == "f" or cell.value.startswith(FORMULA_PREFIXES)):
-                        cell.data_type = "s"
-                        cell.quotePrefix = True
+            _quote_formula_like_cells(sheet)
+        if truncated:
+            notes = pd.DataFrame(
+                [
+                    {"table": name, "rows": item["rows"], "rows_written": item["rows_written"],
+                     "rows_left_out": item["rows"] - item["rows_written"],
+                     "note": f"a worksheet holds {limit:,} data rows: the full table is in the Parquet/CSV outputs"}
+                    for name, item in truncated.items()
+                ]
+            )
+            notes.to_excel(writer, sheet_name=_notes_sheet_name(tables), index=False)
     return path
+
+
+def _notes_sheet_name(tables: Mapping[str, pd.DataFrame]) -> str:
+    names = {name[:31] for name in tables}
+    candidate = EXCEL_NOTES_SHEET
+    while candidate in names:
+        candidate = "_" + candidate
+    return candidate
+
+
+def _quote_formula_like_cells(sheet: Any) -> None:
+    """openpyxl turns any string starting with "=" into a formula: store such cells (headers included) as
+    quoted text instead."""
+    for row in sheet.iter_rows(min_row=1):
+        for cell in row:
+            if isinstance(cell.value, str) and (cell.data_type == "f" or cell.value.startswith(FORMULA_PREFIXES)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def _excel_compatible(frame: pd.DataFrame) -> pd.DataFrame:
@@ -211,3 +282,134 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
             frame.to_json(part, orient="records", lines=True, force_ascii=False, date_format="iso")
         return path
     raise InputError(f"cannot write {path}: use one of {', '.join(TABLE_SUFFIXES)}")
+
+
+# --- the output folder: one writer at a time, staged, published by renames -------------------------------
+
+LOCK_FILE = ".lock"
+STAGING_PREFIX = ".staging-"
+STATE_DIR = ".state"
+
+
+class OutputBusyError(NpsTextError):
+    """Another run holds the output folder's lock."""
+
+
+@contextmanager
+def output_folder(out: str | Path, run_id: str) -> Iterator[Path]:
+    """Lock ``out`` for this run and yield a fresh staging folder inside it.
+
+    Everything a run writes goes to ``out/.staging-<run_id>`` first and is moved into ``out`` by
+    :func:`publish` at the end, so a reader never sees a half-written table, and a killed run leaves
+    only a staging folder, which the next run deletes. The lock (``fcntl.flock`` on ``out/.lock``,
+    released by the kernel when the process dies) keeps two runs from mixing their outputs or theme state.
+
+    Raises:
+        OutputBusyError: another run is writing to ``out`` (it does not wait).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        clean_stale(out)
+        staging = out / f"{STAGING_PREFIX}{run_id}"
+        staging.mkdir()
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, one run at a time is up to the user
+        yield
+        return
+    handle = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise OutputBusyError(f"another nps-text run is writing to {out} (pid {holder})") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def clean_stale(out: Path) -> list[Path]:
+    """Delete what killed runs left behind in ``out`` (staging folders, ``.part`` files); call under the lock."""
+    removed: list[Path] = []
+    for item in out.glob(f"{STAGING_PREFIX}*"):
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
+        removed.append(item)
+    for folder in (out, out / STATE_DIR):
+        for item in folder.glob(".*.part"):
+            item.unlink(missing_ok=True)
+            removed.append(item)
+    return removed
+
+
+def prepare_state(out: Path, staging: Path) -> Path:
+    """Copy the published theme state into the staging folder; the run reads and updates that copy."""
+    source, target = out / STATE_DIR, staging / STATE_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        for item in source.iterdir():
+            if item.is_file() and not item.name.startswith("."):
+                shutil.copy2(item, target / item.name)
+    return target
+
+
+def publish(staging: Path, out: Path, outputs: list[str], manifest: str = "manifest.json") -> list[str]:
+    """Move the staged outputs into ``out`` with :func:`os.replace`: tables first, then the theme state,
+    the manifest last. Outputs that the previous manifest listed and this run did not write are removed,
+    so ``out`` never mixes two runs' tables. Returns the removed names."""
+    previous = _previous_outputs(out / manifest)
+    for name in outputs:
+        if name != manifest:
+            os.replace(staging / name, out / name)
+    state = staging / STATE_DIR
+    if state.is_dir():
+        (out / STATE_DIR).mkdir(exist_ok=True)
+        for item in state.iterdir():
+            if item.is_file() and not item.name.startswith("."):
+                os.replace(item, out / STATE_DIR / item.name)
+    _fsync_dir(out)
+    os.replace(staging / manifest, out / manifest)
+    _fsync_dir(out)
+    stale = sorted(previous - set(outputs) - {manifest})
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
+    return stale
+
+
+def _previous_outputs(manifest: Path) -> set[str]:
+    try:
+        names = json.loads(manifest.read_text(encoding="utf-8")).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    # only plain file names: a hand-edited manifest must not make us delete anything outside ``out``
+    return {name for name in names if isinstance(name, str) and name == Path(name).name and not name.startswith(".")}
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(descriptor)

@@ -75,3 +75,79 @@ def test_run_command_writes_outputs(tmp_path: Path, repo_root: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "600 rows in" in result.output
     assert (tmp_path / "o" / "responses.parquet").exists()
+
+
+def test_importing_nps_text_changes_no_environment() -> None:
+    code = ("import os; before = dict(os.environ); import nps_text, nps_text.flow, nps_text.writers; "
+            "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_database_password_never_reaches_prefect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    with pytest.raises(SystemExit):
+        main(["run", "postgresql://nps:S3cretPW@127.0.0.1:1/survey", "--query", "select 1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert "Error:" in err and "S3cretPW" not in err
+    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    stored = b"".join(path.read_bytes() for path in database.parent.glob(database.name + "*"))
+    assert b"NPS_TEXT_DB_PASSWORD" in stored  # the flow run's parameters name the variable...
+    assert b"S3cretPW" not in stored  # ...and never hold the password
+    assert all(b"S3cretPW" not in path.read_bytes() for path in (tmp_path / "o").rglob("*") if path.is_file())
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_run_leaves_no_process_and_a_rerun_recovers(tmp_path: Path, repo_root: Path) -> None:
+    import os
+    import signal
+    import time
+    import uuid
+
+    import pandas as pd
+
+    marker = f"NPS_TEXT_TEST_MARKER={uuid.uuid4().hex}"
+    config = tmp_path / "c.yaml"
+    config.write_text("sentiment: {enabled: false}\nthemes: {enabled: false}\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
+    env |= {"HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect"),
+            marker.split("=")[0]: marker.split("=")[1]}
+    command = [sys.executable, "-c", "from nps_text.cli import main; main()", "run", str(repo_root / "data" / "demo_de.csv"),
+               "--config", str(config)]
+
+    def run(out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, "--out", str(out)], env=env, capture_output=True, text=True, timeout=400)
+
+    killed = subprocess.Popen([*command, "--out", str(tmp_path / "out")], env=env, stderr=subprocess.PIPE, text=True)
+    assert killed.stderr is not None
+    for line in killed.stderr:  # the server is up and the flow is running once a step is reported
+        if line.startswith("[1/"):
+            break
+    assert _processes_with(marker), "the run should have started a server"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    deadline = time.monotonic() + 30
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_with(marker), "a process of the killed run is still alive"
+
+    rerun, clean = run(tmp_path / "out"), run(tmp_path / "clean")
+    assert rerun.returncode == 0 and clean.returncode == 0, rerun.stderr + clean.stderr
+    assert not list((tmp_path / "out").glob(".staging-*"))
+    for path in sorted((tmp_path / "clean").glob("*.parquet")):
+        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(tmp_path / "out" / path.name), obj=path.name)
+    assert not _processes_with(marker)

@@ -7,18 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nps_text.embeddings import CachedEmbedder, EmbeddingCache, embed_texts, get_encoder
+from nps_text.cache import ResultStore
+from nps_text.embeddings import CachedEmbedder, embed_texts, get_encoder
 from nps_text.errors import ModelError
 from tests.conftest import HashingEncoder
 
 
 def test_each_distinct_text_is_embedded_once_and_cached_on_disk(tmp_path: Path) -> None:
     encoder = HashingEncoder()
-    cache = EmbeddingCache(tmp_path, encoder.name)
+    cache = ResultStore(tmp_path / "cache.sqlite")
     first = embed_texts(["a b", "c", "a b"], encoder, cache)
     assert encoder.texts_encoded == 2
     np.testing.assert_array_equal(first[0], first[2])
-    again = embed_texts(["c", "new text"], encoder, EmbeddingCache(tmp_path, encoder.name))  # a later run
+    again = embed_texts(["c", "new text"], encoder, ResultStore(tmp_path / "cache.sqlite"))  # a later run
     assert encoder.texts_encoded == 3  # only "new text" was computed
     np.testing.assert_allclose(again[0], first[1])
 

@@ -111,3 +111,67 @@ def test_read_table_fails_on_unparseable(tmp_path: Path) -> None:
     path.write_text('{"a": 1}\n{oops\n')
     with pytest.raises(InputError, match="row 2"):
         read_table(path)
+
+
+def test_csv_utf8_switching_to_cp1252_halfway(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("id;score;comment\n1;9;Grüße\n".encode() + "2;3;Grüße – ärgerlich\n".encode("cp1252"))
+    raw = read_input(path)
+    assert raw.frame["comment"].tolist() == ["Grüße", "Grüße – ärgerlich"]
+    assert raw.details["encoding"] == "utf-8+cp1252" and raw.details["lines_in_fallback_encoding"] == 1
+
+
+def test_nul_bytes_are_removed_not_binary(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"id,score,comment\n1,9,g\x00ut\n")
+    raw = read_input(path)
+    assert raw.frame["comment"].item() == "gut" and raw.details["nul_bytes_removed"] == 1
+
+
+def test_field_over_the_csv_module_default_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("id,score,comment\n1,9," + "a" * 200_000 + "\n")
+    assert len(read_input(path).frame["comment"].item()) == 200_000
+    import csv
+
+    assert csv.field_size_limit() == 131072  # restored after reading
+
+
+@pytest.mark.parametrize(
+    ("query", "ok"),
+    [("select * from r", True), ("  -- note\n WITH x AS (select 1) SELECT * FROM x;", True),
+     ("(select 1) union (select 2)", True), ("select ';' as semi", True), ("drop table r", False),
+     ("select 1; delete from r", False), ("update r set score = 0", False), ("", False),
+     ("/* select */ insert into r values (1)", False), ("pragma query_only = 0", False)],
+)
+def test_only_read_only_queries(query: str, ok: bool) -> None:
+    from nps_text.ingest import check_read_only_query
+
+    if ok:
+        check_read_only_query(query)
+    else:
+        with pytest.raises(InputError, match="input.sql_query must be"):
+            check_read_only_query(query)
+
+
+def test_sql_error_is_one_line_without_credentials() -> None:
+    from nps_text.ingest import SourceUnavailableError
+
+    with pytest.raises(SourceUnavailableError) as caught:
+        read_input("postgresql+psycopg://bob:hunter2@127.0.0.1:9/db", InputConfig(sql_query="select 1"))
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, OSError)  # transient: a retry may help
+
+
+def test_excel_formula_without_cached_value_is_an_empty_cell(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["id", "score", "comment"])
+    sheet.append(["a", 9, "gut"])
+    sheet.append(["b", "=4+5", "formel"])  # openpyxl writes formulas without a cached value
+    workbook.save(tmp_path / "s.xlsx")
+    raw = read_input(tmp_path / "s.xlsx")
+    assert raw.frame["score"].tolist() == ["9", None]
+    assert raw.details["sheet"] == "Sheet"

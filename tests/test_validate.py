@@ -2,11 +2,16 @@ import pandas as pd
 import pytest
 
 from nps_text.config import ColumnsConfig
+from nps_text.dates import infer_day_first, parse_dates
 from nps_text.errors import ColumnMappingError
-from nps_text.validate import detect_columns, parse_date, parse_score, validate
+from nps_text.validate import detect_columns, parse_date, parse_score, validate, validate_records
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("9", 9), (" 9 ", 9), (9.0, 9), ("9,0", 9), ("0", 0), ("10", 10), (10, 10)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("9", 9), (" 9 ", 9), (9.0, 9), ("9,0", 9), ("0", 0), ("10", 10), (10, 10), ("-0", 0), ("１０", 10),
+     ("10 Punkte", 10), ("9/10", 9), ("9 von 10", 9), ("8 pts", 8), ("\u200b7\ufeff", 7), ("+5", 5)],
+)
 def test_valid_scores(raw: object, expected: int) -> None:
     assert parse_score(raw) == (expected, None)
 
@@ -14,7 +19,9 @@ def test_valid_scores(raw: object, expected: int) -> None:
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [("zehn", "not a number"), ("11", "outside 0-10"), ("-1", "outside 0-10"), ("7.5", "not a whole number"),
-     ("", "empty"), (None, "empty"), ("nan", "not a number"), ("inf", "not a number")],
+     ("", "empty"), (None, "empty"), ("nan", "not a number"), ("inf", "not a number"), ("NaN", "missing-value"),
+     ("None", "missing-value"), ("null", "missing-value"), ("1e1", "not a number"), ("1_0", "not a number"),
+     (float("inf"), "not a number"), (True, "not a number"), ("9/5", "not a number"), ("11/10", "outside")],
 )
 def test_invalid_scores(raw: object, reason: str) -> None:
     score, why = parse_score(raw)
@@ -104,11 +111,59 @@ def test_without_id_column_row_number_is_the_id() -> None:
     assert rejected.empty
 
 
-def test_bad_date_rejected_with_reason() -> None:
-    raw = _raw([{"score": "9", "Datum": "gestern"}, {"score": "9", "Datum": "01.02.2026"}])
-    responses, rejected = validate(raw, detect_columns(list(raw.columns)))
-    assert responses["date"].tolist() == [pd.Timestamp("2026-02-01")]
-    assert "gestern" in rejected["reason"].item()
+def test_bad_date_is_kept_null_and_counted() -> None:
+    raw = _raw([{"score": "9", "Datum": "gestern"}, {"score": "9", "Datum": "01.02.2026"}, {"score": "x", "Datum": "?"}])
+    responses, rejected, info = validate_records(raw, detect_columns(list(raw.columns)))
+    assert responses["date"].isna().tolist() == [True, False]
+    assert responses["date"].iloc[1] == pd.Timestamp("2026-02-01")
+    assert rejected["row_number"].tolist() == [3]  # rejected for its score, not its date
+    assert info.dates_unparsed == 1 and info.unparsed_date_examples == ("gestern",)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["29/01/2018 19:34", "01/02/2018 08:00"], [pd.Timestamp("2018-01-29 19:34"), pd.Timestamp("2018-02-01 08:00")]),
+        (["01/29/2018", "02/01/2018"], [pd.Timestamp("2018-01-29"), pd.Timestamp("2018-02-01")]),
+        (["05.03.2026", "06.03.26"], [pd.Timestamp("2026-03-05"), pd.Timestamp("2026-03-06")]),
+        (["43129.8125", "45000"], [pd.Timestamp("2018-01-29 19:30"), pd.Timestamp("2023-03-15")]),
+        (["2026-03-05T10:00:00Z", "2026-03-05 12:00:00+02:00"], [pd.Timestamp("2026-03-05 10:00")] * 2),
+        (["3/5/2026 7:05 PM", "12/31/2026"], [pd.Timestamp("2026-03-05 19:05"), pd.Timestamp("2026-12-31")]),
+        (["2026/03/05", "20260306", "5 Mar 2026"], [pd.Timestamp(f"2026-03-0{d}") for d in (5, 6, 5)]),
+    ],
+)
+def test_date_column_forms(values: list[str], expected: list[pd.Timestamp]) -> None:
+    stamps, info = parse_dates(values)
+    assert stamps == expected
+    assert info.unparsed == 0
+
+
+def test_day_month_order_from_whole_column_and_config() -> None:
+    assert infer_day_first(["01/02/2026", "13/02/2026"]) == (True, False)
+    assert infer_day_first(["01/02/2026", "02/13/2026"]) == (False, False)
+    assert infer_day_first(["01/02/2026"]) == (True, True)  # undecided: day-first, flagged as assumed
+    assert infer_day_first(["2026-01-02"]) == (None, False)
+    assert parse_dates(["01/02/2026"], "monthfirst")[0] == [pd.Timestamp("2026-01-02")]
+    assert parse_dates(["01/02/2026"], "dayfirst")[0] == [pd.Timestamp("2026-02-01")]
+    assert parse_dates(["01/02/2026", "2026-01-02"], "iso")[0] == [None, pd.Timestamp("2026-01-02")]
+    assert parse_dates(["31/12/9999", "30.02.2026", "45000abc"])[1].unparsed == 3
+
+
+def test_error_messages_list_at_most_twenty_columns() -> None:
+    with pytest.raises(ColumnMappingError) as caught:
+        detect_columns([f"q{i}" for i in range(5000)])
+    message = str(caught.value)
+    assert "and 4980 more" in message and len(message) < 600 and "\n" not in message
+
+
+def test_many_passthrough_columns_are_fast_and_quiet() -> None:
+    import warnings
+
+    raw = _raw([{"score": "9", **{f"c{i}": "x" for i in range(2000)}}] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        responses, rejected = validate(raw, detect_columns(list(raw.columns)))
+    assert responses.shape == (3, 2003) and rejected.empty
 
 
 def test_validate_does_not_mutate_input() -> None:

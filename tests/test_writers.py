@@ -84,3 +84,69 @@ def test_atomic_write_uses_normal_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(mask)
     assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_control_characters_do_not_break_excel(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"comment": ["esc \x1b[31mred", "bell\x07", "vt\x0bx", "ok"], "n": [1, 2, 3, 4]})
+    path = write_excel({"responses": frame}, tmp_path / "t.xlsx")
+    sheet = openpyxl.load_workbook(path)["responses"]
+    values = [sheet.cell(row=row, column=1).value for row in range(2, 6)]
+    assert values == ["esc \ufffd[31mred", "bell\ufffd", "vt\ufffdx", "ok"]
+    # CSV and Parquet keep the text exactly
+    write_csv(frame, tmp_path / "t.csv")
+    assert "\x1b[31m" in (tmp_path / "t.csv").read_text(encoding="utf-8-sig")
+
+
+def test_headers_are_formula_safe(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"=1+1": ["a"], "@cmd": ["b"], "plain": ["c"]})
+    header = write_csv(frame, tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "'=1+1,'@cmd,plain"
+    sheet = openpyxl.load_workbook(write_excel({"data": frame}, tmp_path / "t.xlsx"))["data"]
+    for cell in sheet[1]:
+        assert cell.data_type == "s"
+    assert sheet["A1"].value == "=1+1" and sheet["A1"].quotePrefix
+    assert write_parquet(frame, tmp_path / "t.parquet") and list(pd.read_parquet(tmp_path / "t.parquet").columns) == list(frame.columns)
+
+
+def test_excel_cuts_tables_longer_than_a_sheet_and_says_so(tmp_path: Path) -> None:
+    from nps_text.writers import excel_truncations
+
+    long = pd.DataFrame({"response_id": [str(i) for i in range(10)], "score": range(10)})
+    tables = {"responses": long, "short": long.head(2)}
+    path = write_excel(tables, tmp_path / "t.xlsx", max_rows=5)  # header + 4 data rows
+    workbook = openpyxl.load_workbook(path)
+    assert workbook["responses"].max_row == 5 and workbook["short"].max_row == 3
+    notes = pd.read_excel(path, sheet_name="notes")
+    assert notes.to_dict("records")[0] | {"note": ""} == {
+        "table": "responses", "rows": 10, "rows_written": 4, "rows_left_out": 6, "note": ""}
+    assert excel_truncations(tables, max_rows=5) == {"responses": {"rows": 10, "rows_written": 4}}
+    assert excel_truncations(tables) == {}
+    write_csv(long, tmp_path / "t.csv")
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 10  # other formats stay complete
+
+
+def test_output_folder_is_locked_staged_and_cleans_stale_runs(tmp_path: Path) -> None:
+    import json
+    import os
+
+    from nps_text.writers import OutputBusyError, output_folder, publish
+
+    out = tmp_path / "out"
+    (out / ".staging-killed" / "sub").mkdir(parents=True)
+    (out / ".responses.parquet.x1.part").write_text("half")
+    (out / "old.csv").write_text("from an older run")
+    (out / "manifest.json").write_text(json.dumps({"outputs": ["old.csv", "../outside.txt", "manifest.json"]}))
+    (tmp_path / "outside.txt").write_text("not ours")
+    with output_folder(out, "run1") as staging:
+        assert staging == out / ".staging-run1"
+        assert not (out / ".staging-killed").exists() and not list(out.glob(".*.part"))
+        with pytest.raises(OutputBusyError, match=rf"another nps-text run is writing to .*out \(pid {os.getpid()}\)"):
+            with output_folder(out, "run2"):
+                pass
+        (staging / "t.csv").write_text("new")
+        (staging / "manifest.json").write_text(json.dumps({"outputs": ["t.csv", "manifest.json"]}))
+        removed = publish(staging, out, ["t.csv", "manifest.json"])
+    assert removed == ["old.csv"] and (tmp_path / "outside.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "manifest.json", "t.csv"]
+    with output_folder(out, "run3"):  # the lock is free again
+        pass

@@ -58,7 +58,7 @@ def _register_commands() -> None:
     from nps_text.cli import pipeline as pipeline_commands
 
     pipeline_commands.register(cli, train, evaluate)
-    for module_name in ("sentiment", "themes", "report"):
+    for module_name in ("sentiment", "themes", "report", "cache"):
         try:
             module = __import__(f"nps_text.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

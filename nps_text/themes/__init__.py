@@ -34,6 +34,7 @@ from nps_text.schema import (
     STATUS_TEXT,
     THEMES_COLUMNS,
     check_columns,
+    empty_frame,
 )
 from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_texts
 from nps_text.themes.config import GuidedTheme, ThemesConfig
@@ -61,9 +62,7 @@ def _text_mask(responses: pd.DataFrame) -> pd.Series:
 
 
 def _empty_themes() -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype="object") for column in THEMES_COLUMNS})
-    return frame.astype({"theme_id": "Int64", "size": "int64", "share_of_group": "float64",
-                         "positive_share": "float64", "neutral_share": "float64", "negative_share": "float64"})
+    return empty_frame("themes")  # the contract's columns and dtypes (nps_text.schema)
 
 
 def _checked_embeddings(embed: Callable[[Sequence[str]], np.ndarray], texts: list[str]) -> np.ndarray:

@@ -3,12 +3,17 @@
 The state is one JSON file, ``<state_dir>/themes_state.json``: per theme id its kind (guided or
 discovered), guided name, centroid, label and keywords, plus the next free id. A user's ``rename`` and
 ``merge`` entries in the config refer to these ids, so they keep working as data grows.
+
+The file is written atomically (unique temporary file, fsync, rename). A damaged file (truncated, edited
+by hand, wrong shape) is never fatal: it is dropped with a warning and the ids are computed afresh.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +25,13 @@ from nps_text.errors import NpsTextError
 
 STATE_FILE = "themes_state.json"
 STATE_VERSION = 1
+LOGGER = logging.getLogger(__name__)
 MATCH_SIMILARITY = 0.8
 """A new theme inherits an old id when their centroids (centred embedding space) are this cosine-similar."""
 
 
 class ThemeStateError(NpsTextError):
-    """The saved theme state cannot be read (delete the file to start theme ids afresh)."""
+    """The saved theme state cannot be read (:func:`load_state` drops such a file with a warning)."""
 
 
 @dataclass
@@ -50,20 +56,53 @@ class ThemeState:
 
 
 def load_state(state_dir: Path | None) -> ThemeState:
-    """Read the state from ``state_dir`` (empty state when there is none)."""
+    """Read the state from ``state_dir`` (empty state when there is none, or when the file is damaged:
+    then a warning is logged and theme ids start afresh)."""
     if state_dir is None:
         return ThemeState()
     path = Path(state_dir) / STATE_FILE
     if not path.is_file():
         return ThemeState()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        themes = {int(item["theme_id"]): ThemeRecord(**item) for item in data["themes"]}
-        return ThemeState(dim=data.get("dim"), next_id=int(data["next_id"]), themes=themes)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ThemeStateError(
-            f"cannot read theme state {path}: {exc}. Delete the file to start theme ids afresh."
-        ) from exc
+        return parse_state(path.read_bytes())
+    except (OSError, ThemeStateError) as exc:
+        LOGGER.warning("theme state %s is damaged and was dropped (%s); theme ids are computed afresh", path, exc)
+        return ThemeState()
+
+
+def parse_state(data: bytes) -> ThemeState:
+    """Parse and check a state file's content.
+
+    Raises:
+        ThemeStateError: not valid JSON, or not the shape :func:`save_state` writes.
+    """
+    try:
+        document = json.loads(data.decode("utf-8"))
+        if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
+            raise ValueError(f"not a version-{STATE_VERSION} theme state")
+        dim = document.get("dim")
+        if dim is not None and (not isinstance(dim, int) or dim <= 0):
+            raise ValueError(f"bad dimension {dim!r}")
+        themes: dict[int, ThemeRecord] = {}
+        for item in document["themes"]:
+            record = ThemeRecord(**item)
+            if not isinstance(record.theme_id, int) or record.theme_id < 0 or record.theme_id in themes:
+                raise ValueError(f"bad or repeated theme id {record.theme_id!r}")
+            if record.kind not in ("guided", "discovered"):
+                raise ValueError(f"bad theme kind {record.kind!r}")
+            if record.kind == "guided" and not record.name:
+                raise ValueError(f"guided theme {record.theme_id} has no name")
+            if record.kind == "discovered" and (dim is None or len(record.centroid) != dim):
+                raise ValueError(f"theme {record.theme_id} has a centroid of the wrong length")
+            if not all(isinstance(value, (int, float)) and np.isfinite(value) for value in record.centroid):
+                raise ValueError(f"theme {record.theme_id} has a non-numeric centroid")
+            themes[record.theme_id] = record
+        next_id = document["next_id"]
+        if not isinstance(next_id, int) or next_id < (max(themes) + 1 if themes else 0):
+            raise ValueError(f"bad next_id {next_id!r}")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ThemeStateError(str(exc)) from exc
+    return ThemeState(dim=dim, next_id=next_id, themes=themes)
 
 
 def save_state(state: ThemeState, state_dir: Path | None) -> None:
@@ -78,9 +117,17 @@ def save_state(state: ThemeState, state_dir: Path | None) -> None:
         "next_id": state.next_id,
         "themes": [record.__dict__ for _, record in sorted(state.themes.items())],
     }
-    temporary = folder / (STATE_FILE + ".tmp")
-    temporary.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(temporary, folder / STATE_FILE)
+    data = json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
+    handle, name = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(name, folder / STATE_FILE)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def stable_ids(

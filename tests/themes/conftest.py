@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,6 +15,11 @@ TOPICS = {
     "Personal": ["Personal", "Mitarbeiter", "Beratung", "Hotline", "Service"],
     "App": ["App", "Absturz", "Update", "Login", "Passwort"],
 }
+
+
+def stable_seed(text: str) -> int:
+    """A seed from the text that is the same in every process (Python's ``hash()`` is salted per process)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "big")
 
 
 def make_responses(n_per_topic: int = 40, seed: int = 0) -> tuple[pd.DataFrame, Callable[[Sequence[str]], np.ndarray]]:
@@ -47,7 +53,7 @@ def make_responses(n_per_topic: int = 40, seed: int = 0) -> tuple[pd.DataFrame, 
         out = []
         for text in texts:
             if text not in vectors:  # e.g. guided seed descriptions: a stable pseudo-random vector
-                vec = np.random.default_rng(abs(hash(text)) % 2**32).normal(size=24)
+                vec = np.random.default_rng(stable_seed(text)).normal(size=24)
                 vectors[text] = vec / np.linalg.norm(vec)
             out.append(vectors[text])
         return np.vstack(out).astype(np.float32)

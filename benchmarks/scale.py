@@ -1,0 +1,130 @@
+"""How ``nps-text run`` scales with the number of rows: rows/s and peak memory at 100k, 300k and 1M rows.
+
+Usage (from the repository root):
+
+    python benchmarks/scale.py                                  # 100k, 300k, 1M rows, full pipeline
+    python benchmarks/scale.py --rows 100000,300000 --no-models # the spine alone (no sentiment, no themes)
+    python benchmarks/scale.py --rows 2000 --no-models          # a quick check
+
+Inputs are built with ``survey.py`` (streamed, seeded; see its docstring for how big inputs keep growing
+distinct texts) into ``--work-dir`` and reused when they exist (``--rebuild`` to rebuild). Each size runs
+as its own ``nps-text run`` child process into a fresh out folder, so nothing is cached between sizes.
+``--no-models`` writes a config with ``sentiment.enabled: false`` and ``themes.enabled: false``;
+``--formats`` restricts the output formats (the default writes all of them, Excel included).
+
+Prints one line per size: rows, wall seconds, rows/s, peak RSS (largest process, exact) and tree RSS (sum
+over the child's processes, sampled), then the step timings from the run's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import child_env, nps_text_command  # noqa: E402
+from measure import run_measured, tail  # noqa: E402
+from survey import DEFAULT_DATA_DIR, build_survey  # noqa: E402
+
+
+def write_config(path: Path, no_models: bool, formats: list[str] | None) -> Path | None:
+    """A pipeline config overriding only what the options ask for (``None`` when the defaults apply)."""
+    settings: dict[str, object] = {}
+    if no_models:
+        settings["sentiment"] = {"enabled": False}
+        settings["themes"] = {"enabled": False}
+    if formats:
+        settings["output"] = {"formats": formats}
+    if not settings:
+        return None
+    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def input_for(rows: int, seed: int, work: Path, data_dir: Path, file_format: str, rebuild: bool) -> Path:
+    """Build (or reuse) the survey of ``rows`` rows; a sidecar JSON records how it was built."""
+    path = work / f"survey_{rows}_seed_{seed}.{file_format}"
+    sidecar = path.with_suffix(path.suffix + ".json")
+    if path.exists() and sidecar.exists() and not rebuild:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+        if recorded.get("rows") == rows and recorded.get("seed") == seed:
+            print(f"reusing {path}", flush=True)
+            return path
+    print(f"building {path} ...", flush=True)
+    result = build_survey(rows, path, seed=seed, data_dir=data_dir, file_format=file_format)
+    sidecar.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="100000,300000,1000000", help="comma-separated sizes")
+    parser.add_argument("--no-models", action="store_true", help="sentiment and themes off: the spine alone")
+    parser.add_argument("--formats", default=None, help="output formats, e.g. parquet,csv (default: all)")
+    parser.add_argument("--input-format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/nps-text-bench/scale"))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild inputs even when they exist")
+    parser.add_argument("--keep-outputs", action="store_true", help="keep each run's out folder")
+    args = parser.parse_args(argv)
+    sizes = [int(value.replace("_", "")) for value in args.rows.split(",") if value.strip()]
+    formats = [value.strip() for value in args.formats.split(",")] if args.formats else None
+    work = args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    mode = "spine" if args.no_models else "full"
+    config = write_config(work / f"config_{mode}.yaml", args.no_models, formats)
+
+    lines: list[str] = []
+    failed = False
+    for rows in sizes:
+        survey = input_for(rows, args.seed, work, args.data_dir, args.input_format, args.rebuild)
+        out_dir = work / f"out_{rows}_{mode}"
+        shutil.rmtree(out_dir, ignore_errors=True)
+        command = [*nps_text_command(), "run", str(survey), "--out", str(out_dir)]
+        if config is not None:
+            command += ["--config", str(config)]
+        log = work / f"run_{rows}_{mode}.log"
+        print(f"running nps-text on {rows:,} rows ({mode}) ...", flush=True)
+        measurement = run_measured(command, log, child_env())
+        if measurement.returncode != 0:
+            failed = True
+            print(f"  failed (exit {measurement.returncode}); last lines of {log}:\n{tail(log)}", flush=True)
+        steps = ""
+        try:
+            manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+            timings = manifest.get("timings_s") or {}
+            steps = ", ".join(f"{name} {float(value):.1f}s" for name, value in timings.items()
+                              if isinstance(value, (int, float)))
+        except (OSError, ValueError):
+            pass
+        lines.append(
+            f"{rows:>10,} {measurement.wall_s:>9.1f} {rows / measurement.wall_s:>9,.0f} "
+            f"{measurement.peak_rss_mib:>13,.0f} {measurement.tree_rss_mib:>9,.0f}"
+            f"{'  FAILED' if measurement.returncode else ''}"
+        )
+        if steps:
+            lines.append(f"{'':>10} steps: {steps}")
+        if not args.keep_outputs:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+    print()
+    print(f"nps-text run, {mode} ({'sentiment and themes off' if args.no_models else 'defaults'}"
+          f"{', formats ' + ','.join(formats) if formats else ''}), {os.cpu_count()} CPUs")
+    header = f"{'rows':>10} {'wall s':>9} {'rows/s':>9} {'peak RSS MiB':>13} {'tree MiB':>9}"
+    print(header)
+    print("-" * len(header))
+    print("\n".join(lines))
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Alert evaluation: the run's tables + the ``alerts:`` config -> the messages to send. Pure (no I/O, no Prefect).
+
+Rules (see :mod:`nps_text.alerts_config`):
+
+* ``nps_drop``: a row of ``nps_changes`` in one of the newest ``lookback_periods`` periods with
+  ``p_value < 1 - confidence`` and a negative change (at least ``min_drop`` points), overall or per segment value.
+* ``nps_below``: a row of ``nps_summary`` (newest periods) with ``nps < threshold`` and enough responses.
+* ``emerging_theme``: a theme whose share of detractors' comments rose significantly from the previous period
+  to the current one: one-sided two-proportion z-test (:func:`two_proportion_z_test`) with
+  x = detractor comments on the theme, n = detractor comments with a theme (as ``share_of_detractors``).
+
+Each rule that triggers gives ONE :class:`Alert` (all its findings in one message) in the report's language,
+with the figures, the top quotes (the redacted ``comment`` of ``responses``) and the report's path or URL.
+Sending is :mod:`nps_text.notify`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+
+from nps_text.alerts_config import EmergingThemeRule, NpsBelowRule, NpsDropRule
+from nps_text.config import PipelineConfig
+from nps_text.report.i18n import choose_language, format_number, format_percent
+from nps_text.schema import DETRACTOR, OUTLIER_THEME_ID, STATUS_TEXT
+
+ALL = "all"
+QUOTE_LENGTH = 300
+
+EN: dict[str, str] = {
+    "nps_drop_subject": "NPS alert ({rule}): significant NPS drop",
+    "nps_below_subject": "NPS alert ({rule}): NPS below {threshold}",
+    "emerging_theme_subject": "NPS alert ({rule}): emerging detractor theme",
+    "overall": "Overall",
+    "where": "{segment} = {value}",
+    "nps_drop_line": "{where}: NPS {nps} in {period}, {change} points vs. {previous} ({previous_nps}); "
+    "p {p}, {n} responses",
+    "nps_below_line": "{where}: NPS {nps} in {period} is below {threshold} ({level}% CI {low} to {high}; "
+    "{n} responses)",
+    "emerging_theme_line": "Theme \u201c{theme}\u201d in {period}: {share} of detractor comments ({count} of {total}) "
+    "vs. {previous_share} in {previous} (p {p})",
+    "quotes": "What customers said:",
+    "report": "Report: {report}",
+}
+
+DE: dict[str, str] = {
+    "nps_drop_subject": "NPS-Alarm ({rule}): signifikanter NPS-Rückgang",
+    "nps_below_subject": "NPS-Alarm ({rule}): NPS unter {threshold}",
+    "emerging_theme_subject": "NPS-Alarm ({rule}): neu aufkommendes Thema bei Detraktoren",
+    "overall": "Gesamt",
+    "where": "{segment} = {value}",
+    "nps_drop_line": "{where}: NPS {nps} in {period}, {change} Punkte gegenüber {previous} ({previous_nps}); "
+    "p {p}, {n} Antworten",
+    "nps_below_line": "{where}: NPS {nps} in {period} liegt unter {threshold} ({level}-%-KI {low} bis {high}; "
+    "{n} Antworten)",
+    "emerging_theme_line": "Thema \u201e{theme}\u201c in {period}: {share} der Detraktoren-Kommentare ({count} von "
+    "{total}) gegenüber {previous_share} in {previous} (p {p})",
+    "quotes": "Was Kunden sagen:",
+    "report": "Bericht: {report}",
+}
+
+TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "de": DE}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message of one triggered rule, ready to send to the rule's channels."""
+
+    rule: str
+    kind: str
+    channels: tuple[str, ...]
+    language: str
+    subject: str
+    body: str
+    findings: tuple[dict[str, Any], ...]
+    quotes: tuple[str, ...] = field(default=())
+    report: str = ""
+
+
+def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    """One-sided two-proportion z-test of ``x1/n1 > x2/n2`` with the pooled standard error.
+
+    Returns ``(z, p_value)``; ``(0.0, 1.0)`` when a sample is empty or the pooled share is 0 or 1.
+
+    Example:
+        >>> z, p = two_proportion_z_test(20, 40, 5, 40)
+        >>> round(z, 2), p < 0.001
+        (3.55, True)
+    """
+    if n1 <= 0 or n2 <= 0:
+        return 0.0, 1.0
+    pooled = (x1 + x2) / (n1 + n2)
+    if pooled <= 0.0 or pooled >= 1.0:
+        return 0.0, 1.0
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = (x1 / n1 - x2 / n2) / se
+    return float(z), float(stats.norm.sf(z))
+
+
+def latest_periods(periods: Sequence[Any], count: int) -> list[str]:
+    """The newest ``count`` period labels (labels sort in time order), skipping ``all`` and ``unknown``."""
+    known = sorted({str(p) for p in periods if pd.notna(p) and str(p) not in (ALL, "unknown")})
+    return known[-count:]
+
+
+def evaluate_alerts(
+    tables: Mapping[str, pd.DataFrame], config: PipelineConfig, report: str = ""
+) -> list[Alert]:
+    """Every configured rule against the run's tables; one :class:`Alert` per rule that triggers.
+
+    Args:
+        tables: The run's tables (``responses``, ``nps_summary``, ``nps_changes`` are used).
+        config: The pipeline config (``alerts``, ``nps.confidence``, ``report.language``).
+        report: Path or URL of the report to name in the messages (``alerts.report_url`` wins).
+    """
+    alerts_config = config.alerts
+    if not alerts_config.enabled or not alerts_config.rules:
+        return []
+    responses = tables.get("responses", pd.DataFrame())
+    configured = alerts_config.language if alerts_config.language != "auto" else config.report.language
+    language = choose_language(configured, responses)
+    text = TRANSLATIONS.get(language, EN)
+    link = alerts_config.report_url or report
+    alerts = []
+    for rule in alerts_config.rules:
+        if isinstance(rule, NpsDropRule):
+            confidence = rule.confidence or config.nps.confidence
+            findings = nps_drop_findings(tables.get("nps_changes", pd.DataFrame()), rule, confidence)
+            lines = [_nps_drop_line(f, text, language) for f in findings]
+        elif isinstance(rule, NpsBelowRule):
+            findings = nps_below_findings(tables.get("nps_summary", pd.DataFrame()), rule)
+            lines = [_nps_below_line(f, text, language, config.nps.confidence) for f in findings]
+        elif isinstance(rule, EmergingThemeRule):
+            confidence = rule.confidence or config.nps.confidence
+            findings = emerging_theme_findings(responses, rule, confidence)
+            lines = [_emerging_line(f, text, language) for f in findings]
+        else:  # pragma: no cover - the config's discriminated union allows nothing else
+            continue
+        if not findings:
+            continue
+        quotes = top_quotes(responses, findings, rule.quotes)
+        subject = text[f"{rule.type}_subject"].format(
+            rule=rule.name, threshold=format_number(getattr(rule, "threshold", 0.0), language, 0)
+        )
+        body = _body(lines, quotes, link, text)
+        alerts.append(
+            Alert(
+                rule=rule.name, kind=rule.type, channels=tuple(rule.channels), language=language, subject=subject,
+                body=body, findings=tuple(findings), quotes=tuple(quotes), report=link,
+            )
+        )
+    return alerts
+
+
+def _wanted_segment(segment: str, wanted: Sequence[str] | None) -> bool:
+    return wanted is None or segment in wanted
+
+
+def nps_drop_findings(changes: pd.DataFrame, rule: NpsDropRule, confidence: float) -> list[dict[str, Any]]:
+    """Significant drops in the newest ``rule.lookback_periods`` periods (rows of ``nps_changes``)."""
+    if changes.empty:
+        return []
+    periods = latest_periods(changes["period"].tolist(), rule.lookback_periods)
+    findings = []
+    for row in changes.itertuples(index=False):
+        if str(row.period) not in periods or not _wanted_segment(str(row.segment), rule.segments):
+            continue
+        change = float(row.change)
+        if row.p_value < (1 - confidence) and change < 0 and -change >= rule.min_drop:
+            findings.append({
+                "segment": str(row.segment), "segment_value": str(row.segment_value), "period": str(row.period),
+                "previous_period": str(row.previous_period), "nps": float(row.nps),
+                "previous_nps": float(row.previous_nps), "change": change, "p_value": float(row.p_value),
+                "responses": int(row.responses),
+            })
+    findings.sort(key=lambda f: (f["segment"] != ALL, f["period"], f["change"]))
+    return findings
+
+
+def nps_below_findings(summary: pd.DataFrame, rule: NpsBelowRule) -> list[dict[str, Any]]:
+    """Segment values whose NPS in one of the newest periods is below ``rule.threshold``."""
+    if summary.empty:
+        return []
+    periods = latest_periods(summary["period"].tolist(), rule.lookback_periods)
+    findings = []
+    for row in summary.itertuples(index=False):
+        if str(row.period) not in periods or not _wanted_segment(str(row.segment), rule.segments):
+            continue
+        if int(row.responses) >= rule.min_responses and float(row.nps) < rule.threshold:
+            findings.append({
+                "segment": str(row.segment), "segment_value": str(row.segment_value), "period": str(row.period),
+                "nps": float(row.nps), "nps_ci_low": float(row.nps_ci_low), "nps_ci_high": float(row.nps_ci_high),
+                "responses": int(row.responses), "threshold": rule.threshold,
+            })
+    findings.sort(key=lambda f: (f["segment"] != ALL, f["period"], f["nps"]))
+    return findings
+
+
+def _detractor_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
+    needed = {"nps_group", "comment_status", "theme_id", "period"}
+    if responses.empty or not needed <= set(responses.columns):
+        return responses.iloc[0:0]
+    rows = responses[
+        (responses["nps_group"] == DETRACTOR)
+        & (responses["comment_status"] == STATUS_TEXT)
+        & responses["theme_id"].notna()
+        & responses["period"].notna()
+    ]
+    return rows.assign(period=rows["period"].astype(str), theme_id=rows["theme_id"].astype("int64"))
+
+
+def emerging_theme_findings(
+    responses: pd.DataFrame, rule: EmergingThemeRule, confidence: float
+) -> list[dict[str, Any]]:
+    """Themes whose share of detractor comments rose significantly from the previous period."""
+    rows = _detractor_text_rows(responses)
+    if rows.empty:
+        return []
+    all_periods = latest_periods(rows["period"].tolist(), len(set(rows["period"])))
+    labels = rows.drop_duplicates("theme_id").set_index("theme_id")["theme_label"] if "theme_label" in rows else None
+    findings = []
+    for index in range(max(1, len(all_periods) - rule.lookback_periods), len(all_periods)):
+        current, previous = all_periods[index], all_periods[index - 1]
+        now, before = rows[rows["period"] == current], rows[rows["period"] == previous]
+        counts_now, counts_before = now["theme_id"].value_counts(), before["theme_id"].value_counts()
+        for theme_id, count in counts_now.items():
+            theme = int(theme_id)
+            if theme == OUTLIER_THEME_ID or int(count) < rule.min_detractors:
+                continue
+            count_before = int(counts_before.get(theme, 0))
+            z, p_value = two_proportion_z_test(int(count), len(now), count_before, len(before))
+            if p_value < (1 - confidence) and z > 0:
+                label = labels.get(theme) if labels is not None else None
+                findings.append({
+                    "theme_id": theme, "theme_label": str(label) if label is not None else str(theme),
+                    "period": current, "previous_period": previous, "detractor_count": int(count),
+                    "detractor_comments": len(now), "share": int(count) / len(now),
+                    "previous_count": count_before, "previous_comments": len(before),
+                    "previous_share": count_before / len(before) if len(before) else 0.0,
+                    "z": z, "p_value": p_value,
+                })
+    findings.sort(key=lambda f: (f["period"], f["p_value"]))
+    return findings
+
+
+def top_quotes(responses: pd.DataFrame, findings: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
+    """Distinct redacted detractor comments behind the findings, most negative first, cut to 300 characters."""
+    if limit <= 0 or responses.empty or "comment" not in responses.columns:
+        return []
+    if not {"nps_group", "comment_status"} <= set(responses.columns):
+        return []
+    base = responses[(responses["nps_group"] == DETRACTOR) & (responses["comment_status"] == STATUS_TEXT)]
+    if base.empty:
+        return []
+    order = pd.Series(len(findings), index=base.index)
+    for position, finding in enumerate(findings):
+        part = pd.Series(True, index=base.index)
+        if "period" in finding and "period" in base.columns:
+            part &= base["period"].astype("string") == finding["period"]
+        segment = finding.get("segment")
+        if segment not in (None, ALL) and segment in base.columns:
+            part &= base[segment].astype("string").fillna("(missing)") == finding["segment_value"]
+        if "theme_id" in finding:
+            part &= pd.to_numeric(base["theme_id"], errors="coerce") == finding["theme_id"]
+        order = order.where(~(part.fillna(False).astype(bool) & (order > position)), position)
+    # the first (most important) finding first; within it the most frequent theme, then the most negative
+    chosen = base.assign(_order=order)[order < len(findings)]
+    theme = chosen["theme_id"] if "theme_id" in chosen.columns else pd.Series(0, index=chosen.index)
+    negative = chosen["sentiment"] == "negative" if "sentiment" in chosen.columns else False
+    chosen = chosen.assign(
+        _theme=theme.fillna(-1).groupby([chosen["_order"], theme.fillna(-1)]).transform("size"),
+        _neg=pd.Series(negative, index=chosen.index).fillna(False).astype(int),
+        _conf=chosen["sentiment_confidence"] if "sentiment_confidence" in chosen.columns else 0.0,
+    ).sort_values(["_order", "_theme", "_neg", "_conf"], ascending=[True, False, False, False], kind="stable")
+    quotes = []
+    for comment in chosen["comment"].dropna().astype(str).drop_duplicates().head(limit):
+        quotes.append(comment if len(comment) <= QUOTE_LENGTH else comment[: QUOTE_LENGTH - 1] + "\u2026")
+    return quotes
+
+
+def _where(finding: Mapping[str, Any], text: Mapping[str, str]) -> str:
+    if finding["segment"] == ALL:
+        return text["overall"]
+    return text["where"].format(segment=finding["segment"], value=finding["segment_value"])
+
+
+def _p(value: float, language: str) -> str:
+    return "< " + format_number(0.001, language, 3) if value < 0.001 else "= " + format_number(value, language, 3)
+
+
+def _nps_drop_line(f: Mapping[str, Any], text: Mapping[str, str], language: str) -> str:
+    return text["nps_drop_line"].format(
+        where=_where(f, text), nps=format_number(f["nps"], language), period=f["period"],
+        change=format_number(f["change"], language), previous=f["previous_period"],
+        previous_nps=format_number(f["previous_nps"], language), p=_p(f["p_value"], language), n=f["responses"],
+    )
+
+
+def _nps_below_line(f: Mapping[str, Any], text: Mapping[str, str], language: str, confidence: float) -> str:
+    return text["nps_below_line"].format(
+        where=_where(f, text), nps=format_number(f["nps"], language), period=f["period"],
+        threshold=format_number(f["threshold"], language, 0), level=f"{100 * confidence:.0f}",
+        low=format_number(f["nps_ci_low"], language), high=format_number(f["nps_ci_high"], language),
+        n=f["responses"],
+    )
+
+
+def _emerging_line(f: Mapping[str, Any], text: Mapping[str, str], language: str) -> str:
+    return text["emerging_theme_line"].format(
+        theme=f["theme_label"], period=f["period"], share=format_percent(f["share"], language),
+        count=f["detractor_count"], total=f["detractor_comments"],
+        previous_share=format_percent(f["previous_share"], language), previous=f["previous_period"],
+        p=_p(f["p_value"], language),
+    )
+
+
+def _body(lines: Sequence[str], quotes: Sequence[str], link: str, text: Mapping[str, str]) -> str:
+    parts = ["\n".join(f"- {line}" for line in lines)]
+    if quotes:
+        parts.append(text["quotes"] + "\n" + "\n".join(f"> {quote}" for quote in quotes))
+    if link:
+        parts.append(text["report"].format(report=link))
+    return "\n\n".join(parts)

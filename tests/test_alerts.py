@@ -1,0 +1,434 @@
+"""Alerts: pure evaluation on small tables, config checks, and sending to REAL local receivers.
+
+Receivers: an ``http.server`` on 127.0.0.1 (generic webhook, Slack, Teams over TLS with a throwaway
+certificate) and a tiny socketserver SMTP server. Nothing of the sending code is mocked; for Slack only the
+endpoint constant inside apprise (``hooks.slack.com``) is pointed at the local receiver, as Prefect itself does
+for Slack GovCloud.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.server
+import json
+import socketserver
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from nps_text.alerts import evaluate_alerts, two_proportion_z_test
+from nps_text.config import PipelineConfig, config_from_dict
+from nps_text.errors import ConfigError
+from nps_text.nps import nps_summary, period_changes
+
+# --- fixtures: tables ---------------------------------------------------------------------------------
+
+
+def _responses() -> pd.DataFrame:
+    """Two weeks, two branches: Berlin collapses in week 2 and a new 'Datenleck' theme appears."""
+    rows = []
+    n = 0
+
+    def add(period: str, branch: str, score: int, comment: str | None, theme: int | None, label: str | None) -> None:
+        nonlocal n
+        n += 1
+        rows.append({
+            "response_id": f"R{n}", "score": score, "comment": comment,
+            "comment_status": "text" if comment else "empty", "language": "de" if comment else None,
+            "sentiment": "negative" if score <= 6 else "positive", "sentiment_confidence": 0.9,
+            "theme_id": theme, "theme_label": label, "period": period, "Filiale": branch,
+        })
+
+    for branch in ("Berlin", "Hamburg"):
+        for i in range(40):  # week 1: NPS about +40 in both branches
+            score = 10 if i < 24 else (8 if i < 32 else 3)
+            comment = "Lieferung dauert zu lange." if score == 3 else None
+            add("2026-W01", branch, score, comment, 0 if comment else None, "Lieferung" if comment else None)
+    for i in range(40):  # week 2, Berlin: most are detractors talking about the data leak
+        score = 10 if i < 8 else (8 if i < 12 else 2)
+        leak = score == 2 and i % 2 == 0
+        comment = (f"Datenleck, ich kündige ({i})." if leak else "Lieferung dauert zu lange.") if score == 2 else None
+        add("2026-W02", "Berlin", score, comment, (1 if leak else 0) if comment else None,
+            ("Datenleck" if leak else "Lieferung") if comment else None)
+    for i in range(40):  # week 2, Hamburg: as before
+        score = 10 if i < 24 else (8 if i < 32 else 3)
+        comment = "Lieferung dauert zu lange." if score == 3 else None
+        add("2026-W02", "Hamburg", score, comment, 0 if comment else None, "Lieferung" if comment else None)
+    frame = pd.DataFrame(rows)
+    frame["nps_group"] = pd.cut(frame["score"], [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]).astype(str)
+    frame["theme_id"] = frame["theme_id"].astype("Int64")
+    return frame
+
+
+def _tables(responses: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    responses = _responses() if responses is None else responses
+    summary = nps_summary(responses, ["Filiale"])
+    return {"responses": responses, "nps_summary": summary, "nps_changes": period_changes(summary)}
+
+
+def _config(rules: list[dict[str, Any]], channels: dict[str, Any] | None = None, **alerts: Any) -> PipelineConfig:
+    channels = channels or {"hook": {"type": "webhook", "url_env": "NPS_TEST_HOOK"}}
+    return config_from_dict({"alerts": {"channels": channels, "rules": rules, **alerts}})
+
+
+# --- pure evaluation ----------------------------------------------------------------------------------
+
+
+def test_two_proportion_z_test_matches_the_textbook_formula() -> None:
+    z, p = two_proportion_z_test(30, 100, 15, 100)
+    pooled = 45 / 200
+    expected = (0.30 - 0.15) / (pooled * (1 - pooled) * (2 / 100)) ** 0.5
+    assert z == pytest.approx(expected)
+    assert p == pytest.approx(0.00554, abs=1e-4)  # one-sided: sf(2.54)
+    assert two_proportion_z_test(0, 0, 3, 10) == (0.0, 1.0)
+    assert two_proportion_z_test(0, 10, 0, 10) == (0.0, 1.0)
+    assert two_proportion_z_test(2, 10, 8, 10)[1] > 0.9  # fewer than before: not "more frequent"
+
+
+def test_nps_drop_gives_one_german_message_with_figures_quotes_and_report() -> None:
+    tables = _tables()
+    config = _config([{"name": "drop", "type": "nps_drop", "channels": ["hook"]}])
+    alerts = evaluate_alerts(tables, config, report="/srv/nps/report.html")
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.language == "de" and alert.rule == "drop" and alert.channels == ("hook",)
+    segments = {(f["segment"], f["segment_value"]) for f in alert.findings}
+    assert segments == {("all", "all"), ("Filiale", "Berlin")}  # Hamburg did not drop
+    assert "NPS-Alarm (drop)" in alert.subject
+    assert "Gesamt: NPS" in alert.body and "Filiale = Berlin" in alert.body and "2026-W01" in alert.body
+    assert "Bericht: /srv/nps/report.html" in alert.body
+    assert alert.quotes and all("Datenleck" in q or "Lieferung" in q for q in alert.quotes)
+    assert len(alert.quotes) <= 3
+
+
+def test_rules_that_do_not_trigger_send_nothing_and_english_when_asked() -> None:
+    stable = _responses()
+    stable = stable[stable["Filiale"] == "Hamburg"]
+    config = _config([
+        {"name": "drop", "type": "nps_drop", "channels": ["hook"]},
+        {"name": "emerging", "type": "emerging_theme", "channels": ["hook"]},
+        {"name": "below", "type": "nps_below", "threshold": 0, "channels": ["hook"]},
+    ])
+    assert evaluate_alerts(_tables(stable), config) == []
+    english = _config([{"name": "below", "type": "nps_below", "threshold": 50, "min_responses": 10,
+                        "channels": ["hook"]}], language="en", report_url="https://intranet.example.com/nps/")
+    alert, = evaluate_alerts(_tables(stable), english)
+    assert alert.subject == "NPS alert (below): NPS below 50"
+    assert "Overall: NPS 40.0 in 2026-W02 is below 50" in alert.body
+    assert alert.report == "https://intranet.example.com/nps/"
+
+
+def test_nps_drop_respects_segments_min_drop_and_lookback() -> None:
+    tables = _tables()
+    only_overall = _config([{"name": "d", "type": "nps_drop", "segments": ["all"], "channels": ["hook"]}])
+    assert [f["segment"] for f in evaluate_alerts(tables, only_overall)[0].findings] == ["all"]
+    huge = _config([{"name": "d", "type": "nps_drop", "min_drop": 95, "channels": ["hook"]}])
+    assert evaluate_alerts(tables, huge) == []
+    # a week 3 without change: the W02 drop is outside a lookback of 1, inside a lookback of 2
+    week3 = _responses().query("period == '2026-W02'").assign(period="2026-W03")
+    week3["response_id"] = week3["response_id"] + "-3"
+    tables3 = _tables(pd.concat([_responses(), week3], ignore_index=True))
+    assert evaluate_alerts(tables3, _config([{"name": "d", "type": "nps_drop", "channels": ["hook"]}])) == []
+    lookback = _config([{"name": "d", "type": "nps_drop", "lookback_periods": 2, "channels": ["hook"]}])
+    assert len(evaluate_alerts(tables3, lookback)) == 1
+
+
+def test_emerging_theme_uses_the_detractor_share_z_test() -> None:
+    config = _config([{"name": "emerging", "type": "emerging_theme", "channels": ["hook"]}])
+    alert, = evaluate_alerts(_tables(), config)
+    finding, = alert.findings
+    assert finding["theme_label"] == "Datenleck" and finding["period"] == "2026-W02"
+    assert finding["previous_count"] == 0 and finding["detractor_count"] == 14
+    z, p = two_proportion_z_test(14, finding["detractor_comments"], 0, finding["previous_comments"])
+    assert finding["p_value"] == pytest.approx(p)
+    assert all("Datenleck" in quote for quote in alert.quotes)
+    assert "Thema \u201eDatenleck\u201c in 2026-W02" in alert.body
+    strict = _config([{"name": "e", "type": "emerging_theme", "min_detractors": 15, "channels": ["hook"]}])
+    assert evaluate_alerts(_tables(), strict) == []
+
+
+# --- config ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ({"channels": {"s": {"type": "slack", "url": "https://hooks.slack.com/services/T0/B0/X"}}},
+         "must not hold 'url'"),
+        ({"channels": {"s": {"type": "slack", "url_env": "https://hooks.slack.com/services/T0/B0/X"}}},
+         "environment variable name"),
+        ({"channels": {"s": {"type": "slack", "block": "https://hooks.slack.com/services/T0/B0/X"}}}, "never a URL"),
+        ({"channels": {"m": {"type": "email", "host": "h", "sender": "a@b", "to": ["c@d"], "password": "x"}}},
+         "must not hold 'password'"),
+        ({"channels": {"s": {"type": "slack"}}}, "exactly one of block or url_env"),
+        ({"channels": {}, "rules": [{"name": "r", "type": "nps_drop", "channels": ["nope"]}]}, "unknown channel"),
+        ({"report_url": "https://x.example.com/r.html?sig=abc"}, "looks like a secret"),
+        ({"rules": [{"name": "r", "type": "nps_fall", "channels": ["x"]}]}, "nps_fall"),
+        ({"colour": "red"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_config_rejects_secrets_and_mistakes(alerts: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        config_from_dict({"alerts": alerts})
+    assert "T0/B0/X" not in str(info.value)  # the error never echoes the pasted secret
+
+
+def test_database_url_with_password_is_a_config_error_without_echo() -> None:
+    with pytest.raises(ConfigError, match="contains a password") as info:
+        config_from_dict({"output": {"database": "postgresql://nps:s3cret@db/analytics"}})
+    assert "s3cret" not in str(info.value)
+    ok = config_from_dict({"output": {"database": "postgresql://nps@db/analytics", "database_schema": "nps"}})
+    assert ok.output.database_schema == "nps"
+
+
+def test_bundled_alerts_yaml_is_valid(repo_root: Path) -> None:
+    from nps_text.config import load_config
+
+    config = load_config(repo_root / "pipeline" / "alerts.yaml")
+    assert {rule.type for rule in config.alerts.rules} == {"nps_drop", "nps_below", "emerging_theme"}
+
+
+# --- real local receivers -------------------------------------------------------------------------------
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, Any]]
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append({"path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8")})
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(status: int = 200, tls: ssl.SSLContext | None = None) -> tuple[http.server.HTTPServer, list[dict[str, Any]]]:
+    received: list[dict[str, Any]] = []
+    handler = type("Handler", (_Receiver,), {"received": received, "status": status})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, received
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    server, received = _serve()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+def _drop_alerts(config: PipelineConfig) -> list[Any]:
+    return evaluate_alerts(_tables(), config, report="/tmp/o/report.html")
+
+
+def test_webhook_channel_posts_subject_and_body(receiver: tuple[str, list[dict[str, Any]]],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.notify import send_alerts
+
+    url, received = receiver
+    monkeypatch.setenv("NPS_TEST_HOOK", f"{url}/hook?token=abc")
+    config = _config([{"name": "drop", "type": "nps_drop", "channels": ["hook"]}])
+    results = send_alerts(_drop_alerts(config), config.alerts)
+    assert results == [{"rule": "drop", "kind": "nps_drop", "channel": "hook", "type": "webhook", "status": "sent"}]
+    assert len(received) == 1  # one message per triggered rule
+    payload = json.loads(received[0]["body"])
+    assert payload["subject"].startswith("NPS-Alarm (drop)")
+    assert "Filiale = Berlin" in payload["body"] and "/tmp/o/report.html" in payload["body"]
+
+
+def test_failed_channel_is_reported_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.notify import send_alerts
+
+    server, received = _serve(status=500)
+    try:
+        secret_url = f"http://127.0.0.1:{server.server_address[1]}/hook/SECRET-TOKEN"
+        monkeypatch.setenv("NPS_TEST_HOOK", secret_url)
+        config = _config([{"name": "drop", "type": "nps_drop", "channels": ["hook", "missing-env"]}],
+                         channels={"hook": {"type": "webhook", "url_env": "NPS_TEST_HOOK"},
+                                   "missing-env": {"type": "slack", "url_env": "NPS_TEST_UNSET"}})
+        monkeypatch.delenv("NPS_TEST_UNSET", raising=False)
+        results = send_alerts(_drop_alerts(config), config.alerts)
+    finally:
+        server.shutdown()
+    assert [row["status"] for row in results] == ["failed", "failed"]
+    assert len(received) == 1
+    assert "SECRET-TOKEN" not in json.dumps(results)
+    assert "NPS_TEST_UNSET" in results[1]["error"]
+
+
+def test_slack_channel_through_prefects_slack_block(receiver: tuple[str, list[dict[str, Any]]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from apprise.plugins.slack import NotifySlack
+
+    from nps_text.notify import send_alerts
+
+    url, received = receiver
+    monkeypatch.setattr(NotifySlack, "webhook_url", f"{url}/services")  # hooks.slack.com -> local receiver
+    monkeypatch.setenv("NPS_TEST_SLACK", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX")
+    config = _config([{"name": "drop", "type": "nps_drop", "channels": ["slack"]}],
+                     channels={"slack": {"type": "slack", "url_env": "NPS_TEST_SLACK"}})
+    results = send_alerts(_drop_alerts(config), config.alerts)
+    assert results[0]["status"] == "sent", results
+    assert received[0]["path"] == "/services/T0000/B0000/XXXXXXXX"
+    assert "Filiale = Berlin" in json.dumps(json.loads(received[0]["body"]), ensure_ascii=False)
+
+
+def _self_signed(tmp_path: Path) -> ssl.SSLContext:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+def test_teams_channel_through_prefects_teams_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.notify import send_alerts
+
+    server, received = _serve(tls=_self_signed(tmp_path))
+    try:
+        port = server.server_address[1]
+        monkeypatch.setenv(
+            "NPS_TEST_TEAMS",
+            f"https://127.0.0.1:{port}/workflows/abc123/triggers/manual/paths/invoke"
+            "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SIGNATURE&verify=no",
+        )
+        config = _config([{"name": "drop", "type": "nps_drop", "channels": ["teams"]}],
+                         channels={"teams": {"type": "teams", "url_env": "NPS_TEST_TEAMS"}})
+        results = send_alerts(_drop_alerts(config), config.alerts)
+    finally:
+        server.shutdown()
+    assert results[0]["status"] == "sent", results
+    assert received[0]["path"].startswith("/workflows/abc123/triggers/manual/paths/invoke")
+    assert "Filiale = Berlin" in json.dumps(json.loads(received[0]["body"]), ensure_ascii=False)
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP (RFC 5321) for smtplib: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT."""
+
+    messages: list[dict[str, Any]]
+
+    def _reply(self, line: str) -> None:
+        self.wfile.write((line + "\r\n").encode())
+
+    def handle(self) -> None:
+        self._reply("220 localhost test SMTP")
+        mail: dict[str, Any] = {"rcpt": []}
+        while line := self.rfile.readline().decode().rstrip("\r\n"):
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self._reply("250-localhost")
+                self._reply("250 AUTH PLAIN")
+            elif verb == "AUTH":
+                mail["auth"] = base64.b64decode(line.split()[-1]).split(b"\0")[1:]
+                self._reply("235 ok")
+            elif verb == "MAIL":
+                mail["from"] = line
+                self._reply("250 ok")
+            elif verb == "RCPT":
+                mail["rcpt"].append(line)
+                self._reply("250 ok")
+            elif verb == "DATA":
+                self._reply("354 go ahead")
+                data = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data.append(chunk)
+                mail["data"] = b"".join(data)
+                self.messages.append(mail)
+                mail = {"rcpt": []}
+                self._reply("250 queued")
+            elif verb == "QUIT":
+                self._reply("221 bye")
+                return
+            else:
+                self._reply("250 ok")
+
+
+def test_email_channel_over_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import email
+
+    from nps_text.notify import send_alerts
+
+    messages: list[dict[str, Any]] = []
+    handler = type("Handler", (_SmtpHandler,), {"messages": messages})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NPS_TEST_SMTP_PASSWORD", "smtp-s3cret")
+    try:
+        config = _config(
+            [{"name": "drop", "type": "nps_drop", "channels": ["mail"]}],
+            channels={"mail": {"type": "email", "host": "127.0.0.1", "port": server.server_address[1],
+                               "security": "none", "username": "alerts", "password_env": "NPS_TEST_SMTP_PASSWORD",
+                               "sender": "alerts@example.com", "to": ["cx@example.com", "lead@example.com"]}},
+        )
+        results = send_alerts(_drop_alerts(config), config.alerts)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results == [{"rule": "drop", "kind": "nps_drop", "channel": "mail", "type": "email", "status": "sent"}]
+    mail, = messages
+    assert mail["auth"] == [b"alerts", b"smtp-s3cret"]
+    assert len(mail["rcpt"]) == 2
+    parsed = email.message_from_bytes(mail["data"], policy=email.policy.default)
+    assert str(parsed["Subject"]).startswith("NPS-Alarm (drop)")
+    assert "Filiale = Berlin" in parsed.get_body().get_content()  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_sends_alerts_and_lists_them_in_the_manifest(
+    tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from nps_text.cli import cli
+
+    url, received = receiver
+    responses = _responses()
+    export = pd.DataFrame({
+        "id": responses["response_id"], "score": responses["score"], "comment": responses["comment"],
+        "date": responses["period"].map({"2026-W01": "2026-01-01", "2026-W02": "2026-01-08"}),
+        "Filiale": responses["Filiale"],
+    })
+    export.to_csv(tmp_path / "export.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        "embeddings: {model: test-hashing}\nsentiment: {enabled: false}\nthemes: {enabled: false}\n"
+        "output: {formats: [parquet]}\n"
+        "alerts:\n  channels: {hook: {type: webhook, url_env: NPS_TEST_HOOK}}\n"
+        "  rules: [{name: drop, type: nps_drop, channels: [hook]}]\n"
+    )
+    monkeypatch.setenv("NPS_TEST_HOOK", f"{url}/hook")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "export.csv"), "--config", str(tmp_path / "c.yaml"),
+                                      "--out", str(out), "--to-db", f"sqlite:///{tmp_path / 'nps.db'}"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["alerts"] == [
+        {"rule": "drop", "kind": "nps_drop", "channel": "hook", "type": "webhook", "status": "sent"}
+    ]
+    assert manifest["database"]["tables"]["responses"]["inserted"] == len(responses)
+    assert len(received) == 1 and str(out.resolve() / "report.html") in json.loads(received[0]["body"])["body"]
+    assert url not in json.dumps(manifest)
