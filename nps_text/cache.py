@@ -56,7 +56,6 @@ DEFAULT_MAX_SIZE_MB = 2048.0
 SCHEMA_VERSION = 1
 Codec = Literal["vector", "json"]
 T = TypeVar("T")
-V = TypeVar("V")
 _CHUNK = 500  # keys per SELECT ... IN (...) statement
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
@@ -511,9 +510,9 @@ def cached_results(
     model: str,
     version: str,
     texts: Sequence[str],
-    compute: Callable[[list[str]], Sequence[V]],
+    compute: Callable[[list[str]], Any],
     codec: Codec = "json",
-) -> dict[str, V]:
+) -> dict[str, Any]:
     """``text -> result`` for each distinct text: cached where possible, ``compute`` (one call) for the rest.
 
     ``compute`` gets the missing distinct texts in first-seen order and returns one result per text
@@ -527,7 +526,7 @@ def cached_results(
         return dict(zip(distinct, fresh, strict=True))
     keys = {text: text_hash(text) for text in distinct}
     known = store.get_many(kind, model, version, list(keys.values()), codec=codec)
-    results: dict[str, V] = {text: known[key] for text, key in keys.items() if key in known}
+    results: dict[str, Any] = {text: known[key] for text, key in keys.items() if key in known}
     missing = [text for text in distinct if keys[text] not in known]
     if missing:
         fresh = compute(missing)

@@ -144,7 +144,8 @@ def resolve_source(source: str, password_env: str | None = None, password_secret
         try:
             from prefect.blocks.system import Secret
 
-            password = str(Secret.load(password_secret).get())
+            block: Any = Secret.load(str(password_secret))
+            password = str(block.get())
         except Exception as exc:  # noqa: BLE001 - a missing block, a server error...: one clear message
             raise InputError(f"cannot load the Prefect Secret block {password_secret!r}: {type(exc).__name__}") from None
     from sqlalchemy.engine import make_url

@@ -173,6 +173,12 @@ def _to_text(value: Any) -> str | None:
     return str(value)
 
 
+def _reraise_if_transient(exc: BaseException) -> None:
+    """A real I/O error (errno set: network share gone, timeout) stays an ``OSError`` so the flow may retry."""
+    if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, FileNotFoundError):
+        raise exc
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
@@ -190,38 +196,47 @@ def _finish(
         raise InputError(f"the input has {len(columns)} columns; at most {MAX_COLUMNS} are supported")
     names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
     width = len(names)
-    good: list[list[str | None]] = []
-    good_numbers: list[int] = []
-    bad: list[dict[str, Any]] = []
+    padded = [row if len(row) == width else list(row[:width]) + [None] * (width - len(row)) for row in rows]
+    cells: list[list[str | None]] = [list(column) for column in zip(*padded, strict=True)] if padded else []
+    oversized: dict[int, tuple[int, int]] = {}
     removed = 0
-    for number, row in zip(numbers, rows, strict=True):
-        cells: list[str | None] = []
-        oversized = None
-        for position in range(width):
-            text = _to_text(row[position]) if position < len(row) else None
-            if text is not None:
-                if len(text) > MAX_FIELD_CHARS:
-                    oversized = (position, len(text))
-                text, count = _CONTROL.subn("", text)
-                removed += count
-            cells.append(text)
-        if oversized is not None:
-            line = "\t".join(_shorten(cell, 200) if cell else "" for cell in cells)
-            bad.append(
-                {
-                    "row_number": number,
-                    "raw_line": _shorten(line),
-                    "reason": f"column {names[oversized[0]]!r} has {oversized[1]:,} characters, "
-                    f"more than the limit of {MAX_FIELD_CHARS:,}",
-                }
-            )
-            continue
-        good.append(cells)
-        good_numbers.append(number)
+    for position, values in enumerate(cells):
+        if any(value is not None and value.__class__ is not str for value in values):
+            values = cells[position] = [_to_text(value) for value in values]
+        joined = "\n".join(value for value in values if value)
+        if _CONTROL.search(joined):
+            for index, value in enumerate(values):
+                if value:
+                    values[index], count = _CONTROL.subn("", value)
+                    removed += count
+        if len(joined) > MAX_FIELD_CHARS:
+            for index, value in enumerate(values):
+                if value and len(value) > MAX_FIELD_CHARS:
+                    oversized.setdefault(index, (position, len(value)))
     if removed:
         details["control_characters_removed"] = details.get("control_characters_removed", 0) + removed
-    frame = pd.DataFrame(good, columns=names, dtype=object) if good else pd.DataFrame(columns=names, dtype=object)
-    frame.insert(0, "row_number", pd.Series(good_numbers, dtype="int64"))
+    bad: list[dict[str, Any]] = []
+    for index, (position, length) in sorted(oversized.items()):
+        line = "\t".join(_shorten(values[index] or "", 200) for values in cells)
+        bad.append(
+            {
+                "row_number": numbers[index],
+                "raw_line": _shorten(line),
+                "reason": f"column {names[position]!r} has {length:,} characters, "
+                f"more than the limit of {MAX_FIELD_CHARS:,}",
+            }
+        )
+    keep = [index for index in range(len(padded)) if index not in oversized]
+    if cells:
+        data = {
+            name: pd.Series([values[index] for index in keep] if oversized else values, dtype=object)
+            for name, values in zip(names, cells, strict=True)
+        }
+        frame = pd.DataFrame(data, columns=names)
+    else:
+        frame = pd.DataFrame(columns=names, dtype=object)
+    kept_numbers = [numbers[index] for index in keep]
+    frame.insert(0, "row_number", pd.Series(kept_numbers, dtype="int64"))
     return frame.reset_index(drop=True), bad
 
 
@@ -371,6 +386,7 @@ def _read_excel(path: Path, config: InputConfig) -> RawInput:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for corrupt files
+        _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable .xlsx workbook: {_first_line(exc)}") from exc
     try:
         sheet = config.sheet if config.sheet is not None else 0
@@ -392,6 +408,7 @@ def _read_excel(path: Path, config: InputConfig) -> RawInput:
     except InputError:
         raise
     except Exception as exc:
+        _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable .xlsx workbook: {_first_line(exc)}") from exc
     finally:
         workbook.close()
@@ -465,12 +482,14 @@ def _read_parquet(path: Path) -> RawInput:
 
         width = len(pq.read_schema(path).names)
     except Exception as exc:
+        _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
     if width > MAX_COLUMNS:
         raise InputError(f"{path}: the input has {width} columns; at most {MAX_COLUMNS} are supported")
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:
+        _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
     rows = frame.to_numpy(dtype=object).tolist()
     return _raw_input(list(frame.columns), rows, list(range(1, len(rows) + 1)), [], "parquet", {})

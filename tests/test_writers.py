@@ -140,9 +140,9 @@ def test_output_folder_is_locked_staged_and_cleans_stale_runs(tmp_path: Path) ->
     with output_folder(out, "run1") as staging:
         assert staging == out / ".staging-run1"
         assert not (out / ".staging-killed").exists() and not list(out.glob(".*.part"))
-        with pytest.raises(OutputBusyError, match=rf"another nps-text run is writing to .*out \(pid {os.getpid()}\)"):
-            with output_folder(out, "run2"):
-                pass
+        busy = rf"another nps-text run is writing to .*out \(pid {os.getpid()}\)"
+        with pytest.raises(OutputBusyError, match=busy), output_folder(out, "run2"):
+            pass
         (staging / "t.csv").write_text("new")
         (staging / "manifest.json").write_text(json.dumps({"outputs": ["t.csv", "manifest.json"]}))
         removed = publish(staging, out, ["t.csv", "manifest.json"])
