@@ -28,7 +28,7 @@ NON_INFORMATIVE = frozenset(
         "entfällt", "ohne", "ohne kommentar", "nichts besonderes", "-", "—", "/", "?", "...", "xxx", "test",
         # English
         "n a", "na", "n/a", "none", "nothing", "no", "nope", "no comment", "no comments", "nothing to add",
-        "nothing else", "nothing to say", "no idea", "dont know", "don't know", "not applicable", "nil", "null",
+        "nothing else", "nothing to say", "no idea", "dont know", "don't know", "not applicable", "nil", "null", "nan", "none given",
         "none at this time", "no thanks", "idk", "x", "0",
     }
 )

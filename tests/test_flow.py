@@ -56,15 +56,18 @@ def test_every_bad_row_is_accounted_for(tmp_path: Path) -> None:
     rejected = pd.read_parquet(out / "rejected.parquet")
     assert manifest["rows_in"] == 14
     assert manifest["rows_in"] == manifest["rows_valid"] + manifest["rows_rejected"]
-    assert len(responses) == manifest["rows_valid"] == 5
-    assert sorted(responses["response_id"]) == ["1", "11", "12", "8", "9"]
-    assert sorted(rejected["row_number"].tolist()) == [2, 3, 4, 5, 6, 7, 8, 11, 12]
+    assert len(responses) == manifest["rows_valid"] == 6
+    # a valid score is never rejected for its date alone: row 8 ("gestern") stays, with a null date, counted
+    assert sorted(responses["response_id"]) == ["1", "11", "12", "7", "8", "9"]
+    assert responses.set_index("response_id").loc["7", "date"] is pd.NaT
+    assert manifest["dates_unparsed"] == 1
+    assert sorted(rejected["row_number"].tolist()) == [2, 3, 4, 5, 6, 7, 11, 12]
     assert manifest["input"]["path"] == str(source)  # also when the ingest task was a cache hit
     reasons = dict(zip(rejected["row_number"], rejected["reason"], strict=True))
     assert "not a number" in reasons[2] and "outside 0-10" in reasons[3] and "whole number" in reasons[5]
-    assert "duplicate" in reasons[7] and "gestern" in reasons[8] and "fields" in reasons[11]
+    assert "duplicate" in reasons[7] and "fields" in reasons[11]
     # each row exactly once: row numbers of responses and rejected are disjoint and cover the input
-    assert manifest["comment_status"] == {"text": 3, "empty": 1, "non_informative": 1}
+    assert manifest["comment_status"] == {"text": 4, "empty": 1, "non_informative": 1}
     assert "[EMAIL]" in responses.set_index("response_id").loc["9", "comment"]
     assert "example.com" not in (out / "responses.csv").read_text(encoding="utf-8-sig")
 

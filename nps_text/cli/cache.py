@@ -58,7 +58,12 @@ def cache_group() -> None:
 @_with_location
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 def info_command(out: Path | None, cache_dir: Path | None, as_json: bool) -> None:
-    """Entries per kind and model, stored bytes, size on disk and path."""
+    """Entries per kind and model, stored bytes, size on disk and path.
+
+    Example:
+
+        nps-text cache info --out out/weekly
+    """
     from nps_text.cache import ResultStore
 
     path = _location(out, cache_dir)
@@ -87,7 +92,12 @@ def info_command(out: Path | None, cache_dir: Path | None, as_json: bool) -> Non
 @click.option("--kind", default=None, help="Only this kind: embedding, language, sentiment, sentence_sentiment.")
 @click.option("--model", default=None, help="Only this model name (as `cache info` lists it).")
 def clear_command(out: Path | None, cache_dir: Path | None, kind: str | None, model: str | None) -> None:
-    """Delete cached results (all, or one kind and/or model); they are recomputed on the next run."""
+    """Delete cached results (all, or one kind and/or model); they are recomputed on the next run.
+
+    Example:
+
+        nps-text cache clear --out out/weekly --kind sentiment
+    """
     from nps_text.cache import ResultStore
 
     path = _location(out, cache_dir)
