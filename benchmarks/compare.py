@@ -74,8 +74,12 @@ def load_default_sentiment_for_pipeline() -> tuple[object, object, str, object]:
         single=f"{bos} $A {eos}", special_tokens=[(bos, e5_tokenizer.bos), (eos, e5_tokenizer.eos)]
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=bos, eos_token=eos, pad_token=pad,
-        model_max_length=e5_tokenizer.max_positions, model_input_names=["input_ids", "attention_mask"],
+        tokenizer_object=backend,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        model_max_length=e5_tokenizer.max_positions,
+        model_input_names=["input_ids", "attention_mask"],
     )
     return model, tokenizer, meta.prefix, e5_tokenizer.normalise
 
@@ -105,7 +109,10 @@ def notebook(input_path: Path, out_path: Path, batch_size: int | None) -> None:
         return 100.0 * ((groups == "promoter").mean() - (groups == "detractor").mean())
 
     df["week"] = pd.to_datetime(df["date"]).dt.to_period("W").astype(str)
-    summary = {column: df.groupby(column, observed=True)["nps_group"].apply(nps) for column in ("channel", "region", "week")}
+    summary = {
+        column: df.groupby(column, observed=True)["nps_group"].apply(nps)
+        for column in ("channel", "region", "week")
+    }
     print({column: values.round(1).to_dict() for column, values in summary.items() if column != "week"})
     has_text = df["comment"].fillna("").str.strip() != ""
     texts = df.loc[has_text, "comment"].astype(str).tolist()
@@ -131,7 +138,9 @@ def notebook(input_path: Path, out_path: Path, batch_size: int | None) -> None:
     lap("embeddings")
     topic_model = BERTopic(language="multilingual")
     topics, _ = topic_model.fit_transform(texts, embeddings=embeddings)
-    names = dict(zip(topic_model.get_topic_info()["Topic"], topic_model.get_topic_info()["Name"], strict=True))
+    names = dict(
+        zip(topic_model.get_topic_info()["Topic"], topic_model.get_topic_info()["Name"], strict=True)
+    )
     df.loc[has_text, "topic"] = topics
     df["topic_label"] = df["topic"].map(names)
     lap("bertopic")
@@ -178,12 +187,15 @@ def _manifest_steps(out_dir: Path) -> str:
     timings = manifest.get("timings") or manifest.get("timings_s") or {}
     if not isinstance(timings, dict):
         return ""
-    return ", ".join(f"{name} {float(value):.1f}s" for name, value in timings.items()
-                     if isinstance(value, (int, float)))
+    return ", ".join(
+        f"{name} {float(value):.1f}s" for name, value in timings.items() if isinstance(value, (int, float))
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command")
     inner = sub.add_parser("notebook", help="(internal) run the notebook variant in this process")
     inner.add_argument("--input", type=Path, required=True)
@@ -191,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     inner.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--skip-naive", action="store_true", help="drop the two notebook variants")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/nps-text-bench/compare"))
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -227,8 +241,15 @@ def main(argv: list[str] | None = None) -> None:
             continue
         log = work / f"{name}.log"
         if name.startswith("naive"):
-            command = [sys.executable, str(here), "notebook", "--input", str(survey),
-                       "--out", str(work / f"{name}.parquet")]
+            command = [
+                sys.executable,
+                str(here),
+                "notebook",
+                "--input",
+                str(survey),
+                "--out",
+                str(work / f"{name}.parquet"),
+            ]
             if name == "naive-batched":
                 command += ["--batch-size", "64"]
         elif name == "nps-text":
@@ -237,13 +258,19 @@ def main(argv: list[str] | None = None) -> None:
         else:
             if not (out_dir / "manifest.json").exists():
                 print("rerun: no first run in the out folder; running nps-text first (not timed)", flush=True)
-                run_measured([*nps_text_command(), "run", str(survey), "--out", str(out_dir)],
-                             work / "nps-text-untimed.log", env)
+                run_measured(
+                    [*nps_text_command(), "run", str(survey), "--out", str(out_dir)],
+                    work / "nps-text-untimed.log",
+                    env,
+                )
             command = [*nps_text_command(), "run", str(survey_more), "--out", str(out_dir)]
         print(f"running {name} ...", flush=True)
         measurement = run_measured(command, log, env)
         if measurement.returncode != 0:
-            print(f"  {name} failed (exit {measurement.returncode}); last lines of {log}:\n{tail(log)}", flush=True)
+            print(
+                f"  {name} failed (exit {measurement.returncode}); last lines of {log}:\n{tail(log)}",
+                flush=True,
+            )
         results[name] = measurement
         details[name] = _steps(log) if name.startswith("naive") else _manifest_steps(out_dir)
         print(f"  {measurement.wall_s:.1f} s, peak RSS {measurement.peak_rss_mib:.0f} MiB", flush=True)
@@ -264,13 +291,17 @@ def main(argv: list[str] | None = None) -> None:
         else:
             wall_ratio = rss_ratio = "-"
         failed = "  FAILED" if measurement.returncode else ""
-        print(f"{LABELS[name]:<34} {measurement.wall_s:>8.1f} {measurement.peak_rss_mib:>13.0f} "
-              f"{measurement.tree_rss_mib:>9.0f} {wall_ratio:>17} {rss_ratio:>16}{failed}")
+        print(
+            f"{LABELS[name]:<34} {measurement.wall_s:>8.1f} {measurement.peak_rss_mib:>13.0f} "
+            f"{measurement.tree_rss_mib:>9.0f} {wall_ratio:>17} {rss_ratio:>16}{failed}"
+        )
     for name, text in details.items():
         if text:
             print(f"  {name}: {text}")
     record = {
-        "rows": args.rows, "seed": args.seed, "cpus": os.cpu_count(),
+        "rows": args.rows,
+        "seed": args.seed,
+        "cpus": os.cpu_count(),
         "results": {name: vars(measurement) for name, measurement in results.items()},
     }
     (work / "compare.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

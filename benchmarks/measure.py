@@ -76,8 +76,9 @@ def run_measured(
     peak_tree = 0
     done = threading.Event()
     start = time.perf_counter()
-    process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT if log else None,
-                               env=env, cwd=cwd)
+    process = subprocess.Popen(
+        list(command), stdout=log, stderr=subprocess.STDOUT if log else None, env=env, cwd=cwd
+    )
 
     def poll() -> None:
         nonlocal peak_tree

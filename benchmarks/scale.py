@@ -64,7 +64,9 @@ def input_for(rows: int, seed: int, work: Path, data_dir: Path, file_format: str
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", default="100000,300000,1000000", help="comma-separated sizes")
     parser.add_argument("--no-models", action="store_true", help="sentiment and themes off: the spine alone")
     parser.add_argument("--formats", default=None, help="output formats, e.g. parquet,csv (default: all)")
@@ -101,8 +103,11 @@ def main(argv: list[str] | None = None) -> None:
         try:
             manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
             timings = manifest.get("timings_s") or {}
-            steps = ", ".join(f"{name} {float(value):.1f}s" for name, value in timings.items()
-                              if isinstance(value, (int, float)))
+            steps = ", ".join(
+                f"{name} {float(value):.1f}s"
+                for name, value in timings.items()
+                if isinstance(value, (int, float))
+            )
         except (OSError, ValueError):
             pass
         lines.append(
@@ -116,8 +121,10 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(out_dir, ignore_errors=True)
 
     print()
-    print(f"nps-text run, {mode} ({'sentiment and themes off' if args.no_models else 'defaults'}"
-          f"{', formats ' + ','.join(formats) if formats else ''}), {os.cpu_count()} CPUs")
+    print(
+        f"nps-text run, {mode} ({'sentiment and themes off' if args.no_models else 'defaults'}"
+        f"{', formats ' + ','.join(formats) if formats else ''}), {os.cpu_count()} CPUs"
+    )
     header = f"{'rows':>10} {'wall s':>9} {'rows/s':>9} {'peak RSS MiB':>13} {'tree MiB':>9}"
     print(header)
     print("-" * len(header))

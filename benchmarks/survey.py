@@ -89,33 +89,83 @@ FILLERS = {
 }
 # Short answers that recur verbatim in real exports (with their label level), most common first.
 SHORT_COMMENTS = {
-    "de": [("Alles super", 4), ("Alles gut", 3), ("Top", 4), ("Guter Service", 3), ("Sehr zufrieden", 4),
-           ("Zu teuer", 1), ("Freundliches Personal", 3), ("Lieferung zu langsam", 1), ("Weiter so!", 4),
-           ("Passt", 3), ("Hotline nicht erreichbar", 0), ("Schnelle Lieferung", 3), ("Nie wieder", 0),
-           ("Preis-Leistung stimmt", 3), ("App stürzt ständig ab", 0), ("Lange Wartezeit", 1),
-           ("Alles bestens", 4), ("Könnte besser sein", 2), ("Gute Beratung", 3), ("Ganz ok", 2)],
-    "en": [("All good", 3), ("Great service", 4), ("Love it", 4), ("Too expensive", 1), ("Fast delivery", 3),
-           ("Friendly staff", 3), ("Slow delivery", 1), ("Excellent", 4), ("Could be better", 2),
-           ("Never again", 0), ("Good value for money", 3), ("Long wait times", 1), ("Keep it up", 4),
-           ("App keeps crashing", 0), ("Easy to use", 3), ("Okay", 2), ("Poor customer service", 0),
-           ("Very happy", 4), ("Website is confusing", 1), ("Nice", 3)],
+    "de": [
+        ("Alles super", 4),
+        ("Alles gut", 3),
+        ("Top", 4),
+        ("Guter Service", 3),
+        ("Sehr zufrieden", 4),
+        ("Zu teuer", 1),
+        ("Freundliches Personal", 3),
+        ("Lieferung zu langsam", 1),
+        ("Weiter so!", 4),
+        ("Passt", 3),
+        ("Hotline nicht erreichbar", 0),
+        ("Schnelle Lieferung", 3),
+        ("Nie wieder", 0),
+        ("Preis-Leistung stimmt", 3),
+        ("App stürzt ständig ab", 0),
+        ("Lange Wartezeit", 1),
+        ("Alles bestens", 4),
+        ("Könnte besser sein", 2),
+        ("Gute Beratung", 3),
+        ("Ganz ok", 2),
+    ],
+    "en": [
+        ("All good", 3),
+        ("Great service", 4),
+        ("Love it", 4),
+        ("Too expensive", 1),
+        ("Fast delivery", 3),
+        ("Friendly staff", 3),
+        ("Slow delivery", 1),
+        ("Excellent", 4),
+        ("Could be better", 2),
+        ("Never again", 0),
+        ("Good value for money", 3),
+        ("Long wait times", 1),
+        ("Keep it up", 4),
+        ("App keeps crashing", 0),
+        ("Easy to use", 3),
+        ("Okay", 2),
+        ("Poor customer service", 0),
+        ("Very happy", 4),
+        ("Website is confusing", 1),
+        ("Nice", 3),
+    ],
 }
 # Label levels: 0 very negative, 1 negative, 2 neutral / mixed, 3 positive, 4 very positive.
 LEADS = {
-    "de": {0: ["Ehrlich gesagt:", "Leider:", "Enttäuschend."], 1: ["Leider:", "Naja.", "Kurz gesagt:"],
-           2: ["Insgesamt:", "Gemischt.", "Kurz gesagt:"], 3: ["Insgesamt:", "Kurz gesagt:", "Gerne wieder."],
-           4: ["Toll!", "Insgesamt:", "Super."]},
-    "en": {0: ["Honestly:", "Sadly,", "Disappointing."], 1: ["Sadly,", "Well.", "In short:"],
-           2: ["Overall:", "Mixed feelings.", "In short:"], 3: ["Overall:", "In short:", "Happy overall."],
-           4: ["Great!", "Overall:", "Excellent."]},
+    "de": {
+        0: ["Ehrlich gesagt:", "Leider:", "Enttäuschend."],
+        1: ["Leider:", "Naja.", "Kurz gesagt:"],
+        2: ["Insgesamt:", "Gemischt.", "Kurz gesagt:"],
+        3: ["Insgesamt:", "Kurz gesagt:", "Gerne wieder."],
+        4: ["Toll!", "Insgesamt:", "Super."],
+    },
+    "en": {
+        0: ["Honestly:", "Sadly,", "Disappointing."],
+        1: ["Sadly,", "Well.", "In short:"],
+        2: ["Overall:", "Mixed feelings.", "In short:"],
+        3: ["Overall:", "In short:", "Happy overall."],
+        4: ["Great!", "Overall:", "Excellent."],
+    },
 }
 TAILS = {
-    "de": {0: ["Nie wieder.", "Sehr ärgerlich!", "Bitte verbessern."], 1: ["Bitte verbessern.", "Schade.", "So nicht."],
-           2: ["Geht so.", "Ganz okay.", "Da ist noch Luft nach oben."], 3: ["Danke!", "Gerne wieder.", "Weiter so!"],
-           4: ["Weiter so!", "Danke!", "Absolut empfehlenswert."]},
-    "en": {0: ["Never again.", "Very annoying!", "Please fix this."], 1: ["Please improve.", "Too bad.", "Not great."],
-           2: ["It's okay.", "So-so.", "Room for improvement."], 3: ["Thanks!", "Will come back.", "Keep it up!"],
-           4: ["Keep it up!", "Thank you!", "Highly recommended."]},
+    "de": {
+        0: ["Nie wieder.", "Sehr ärgerlich!", "Bitte verbessern."],
+        1: ["Bitte verbessern.", "Schade.", "So nicht."],
+        2: ["Geht so.", "Ganz okay.", "Da ist noch Luft nach oben."],
+        3: ["Danke!", "Gerne wieder.", "Weiter so!"],
+        4: ["Weiter so!", "Danke!", "Absolut empfehlenswert."],
+    },
+    "en": {
+        0: ["Never again.", "Very annoying!", "Please fix this."],
+        1: ["Please improve.", "Too bad.", "Not great."],
+        2: ["It's okay.", "So-so.", "Room for improvement."],
+        3: ["Thanks!", "Will come back.", "Keep it up!"],
+        4: ["Keep it up!", "Thank you!", "Highly recommended."],
+    },
 }
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -168,7 +218,9 @@ def load_pools(data_dir: Path | None = None, seed: int = 0) -> dict[str, TextPoo
     marc_de = pd.read_csv(data / "marc_de" / "train.csv")
     for text, stars in zip(marc_de["text"], marc_de["stars"], strict=True):
         german.add(text, _star_level(stars), "marc_de")
-    holiday = pd.read_csv(data / "holidaycheck_filmstarts_de" / "holidaycheck.china.sampled.edited.tsv", sep="\t")
+    holiday = pd.read_csv(
+        data / "holidaycheck_filmstarts_de" / "holidaycheck.china.sampled.edited.tsv", sep="\t"
+    )
     for text, label in zip(holiday["text"], holiday["sentiment"], strict=True):
         german.add(text, _polarity_level([str(label)], rng), "holidaycheck")
     for name in ("train.txt", "dev.txt"):
@@ -179,7 +231,9 @@ def load_pools(data_dir: Path | None = None, seed: int = 0) -> dict[str, TextPoo
     for document in ElementTree.parse(data / "germeval2017" / "dev.xml").iter("Document"):
         text = document.findtext("text") or ""
         if document.findtext("relevance") == "true" and "http" not in text and "@" not in text:
-            german.add(text, _polarity_level([document.findtext("sentiment") or "neutral"], rng), "germeval2017")
+            german.add(
+                text, _polarity_level([document.findtext("sentiment") or "neutral"], rng), "germeval2017"
+            )
 
     clothing = pd.read_csv(data / "womens_clothing_reviews" / "reviews.csv")
     for text, rating in zip(clothing["Review Text"], clothing["Rating"], strict=True):
@@ -216,7 +270,7 @@ def sentences(text: str) -> list[str]:
 def trim(text: str, target_words: int, start_sentence: int = 0) -> str:
     """Whole sentences from ``start_sentence`` until about ``target_words`` words; one long sentence is cut."""
     parts = sentences(text)
-    parts = parts[min(start_sentence, len(parts) - 1):]
+    parts = parts[min(start_sentence, len(parts) - 1) :]
     chosen: list[str] = []
     words = 0
     for part in parts:
@@ -242,7 +296,7 @@ def _typo(text: str, rng: np.random.Generator) -> str:
     index = candidates[int(rng.integers(len(candidates)))]
     word = words[index]
     position = int(rng.integers(1, len(word) - 2))
-    words[index] = word[:position] + word[position + 1] + word[position] + word[position + 2:]
+    words[index] = word[:position] + word[position + 1] + word[position] + word[position + 2 :]
     return " ".join(words)
 
 
@@ -303,8 +357,11 @@ class SurveyBuilder:
         size = BLOCK_ROWS
         first = index * BLOCK_ROWS
         language = np.where(rng.random(size) < self.german_share, "de", "en")
-        kind = rng.choice(4, size=size, p=[EMPTY_SHARE, FILLER_SHARE, REPEAT_SHARE,
-                                           1 - EMPTY_SHARE - FILLER_SHARE - REPEAT_SHARE])
+        kind = rng.choice(
+            4,
+            size=size,
+            p=[EMPTY_SHARE, FILLER_SHARE, REPEAT_SHARE, 1 - EMPTY_SHARE - FILLER_SHARE - REPEAT_SHARE],
+        )
         days = rng.integers(0, DAYS, size=size)
         channel = rng.choice(len(CHANNELS), size=size, p=CHANNEL_WEIGHTS)
         region = rng.integers(0, len(REGIONS), size=size)
@@ -368,7 +425,9 @@ class SurveyBuilder:
             yield pd.concat(frames, ignore_index=True)
 
 
-def survey_frame(rows: int, seed: int = 0, data_dir: Path | None = None, german_share: float = 0.6) -> pd.DataFrame:
+def survey_frame(
+    rows: int, seed: int = 0, data_dir: Path | None = None, german_share: float = 0.6
+) -> pd.DataFrame:
     """The whole survey in memory (small N)."""
     builder = SurveyBuilder(seed, data_dir, german_share)
     return pd.concat(list(builder.chunks(rows)), ignore_index=True)
@@ -462,11 +521,18 @@ def build_survey(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--out", required=True, help="output file, .csv or .parquet")
-    parser.add_argument("--format", dest="file_format", choices=["csv", "parquet"], default=None,
-                        help="default: from the suffix of --out")
+    parser.add_argument(
+        "--format",
+        dest="file_format",
+        choices=["csv", "parquet"],
+        default=None,
+        help="default: from the suffix of --out",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--german-share", type=float, default=0.6)
@@ -474,8 +540,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-stats", action="store_true", help="skip the summary (saves memory at 1M rows)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = build_survey(args.rows, args.out, args.seed, args.data_dir, args.chunk_rows, args.file_format,
-                          args.german_share, stats=not args.no_stats)
+    result = build_survey(
+        args.rows,
+        args.out,
+        args.seed,
+        args.data_dir,
+        args.chunk_rows,
+        args.file_format,
+        args.german_share,
+        stats=not args.no_stats,
+    )
     result["seconds"] = round(time.perf_counter() - start, 1)
     json.dump(result, sys.stdout, ensure_ascii=False)
     print()

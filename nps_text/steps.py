@@ -124,6 +124,7 @@ def privacy_step(validated: ValidatedInput, config: PipelineConfig, key: KeySour
         mapping=mapping,
         rows_in=validated.rows_in,
         privacy=privacy_record(by_input),
+        info=validated.info,
     )
 
 

@@ -22,7 +22,9 @@ def _survey_module():
 
 
 survey = _survey_module()
-needs_data = pytest.mark.skipif(not survey.DEFAULT_DATA_DIR.is_dir(), reason="../shared/data is not available")
+needs_data = pytest.mark.skipif(
+    not survey.DEFAULT_DATA_DIR.is_dir(), reason="../shared/data is not available"
+)
 
 
 @pytest.fixture(scope="module")
