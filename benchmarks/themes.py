@@ -9,8 +9,10 @@ Usage (from the repository root):
     # memory growth beyond the fit sample: synthetic inputs of growing size (jittered real vectors)
     python benchmarks/themes.py scale --sizes 20000,50000,100000
 
-    # quality: nps-text vs BERTopic's defaults on the labelled sets in ../shared/data
+    # quality: nps-text vs BERTopic's defaults on the labelled sets in ../shared/data (<= 1500 per set)
     python benchmarks/themes.py quality --encoder use --cache-dir /tmp/nps-bench-cache
+    # ... with the starter taxonomy of each set's domain
+    python benchmarks/themes.py quality --encoder use --taxonomy auto --no-baseline
 
 Each figure is printed as one line; UMAP's numba compilation is part of the first (and only) fit.
 """
@@ -149,9 +151,35 @@ def _restaurants() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "language"])
 
 
-LABELLED_SETS = {"germeval_aspects": _germeval, "hotel_aspects": _hotel, "restaurant_aspects": _restaurants}
+def _mams() -> pd.DataFrame:
+    """MAMS sentences name two or more aspects; keep those with exactly one besides "miscellaneous"."""
+    rows = []
+    for split in ("train", "val"):
+        for sentence in ET.parse(SHARED_DATA / "mams_acsa_en" / f"{split}.xml").getroot():
+            categories = {category.get("category") for category in sentence.iter("aspectCategory")}
+            categories.discard("miscellaneous")
+            if len(categories) == 1:
+                rows.append((sentence.findtext("text"), categories.pop(), "en"))
+    return pd.DataFrame(rows, columns=["text", "label", "language"])
+
+
+LABELLED_SETS = {
+    "germeval_aspects": _germeval,
+    "hotel_aspects": _hotel,
+    "restaurant_aspects": _restaurants,
+    "mams_aspects": _mams,
+}
 """Single-label subsets: GermEval 2017 dev (categories other than Allgemein), hotel aspects (train+dev),
-SemEval-2014 restaurant categories. Texts de-duplicated."""
+SemEval-2014 restaurant categories, MAMS (train+val, one category besides miscellaneous). Texts
+de-duplicated, then a seeded sample of at most ``--max`` comments per set."""
+
+TAXONOMY_FOR_SET = {
+    "germeval_aspects": "mobility",
+    "hotel_aspects": "hospitality",
+    "restaurant_aspects": "hospitality",
+    "mams_aspects": "hospitality",
+}
+"""The built-in starter taxonomy a user of each domain would pick (``--taxonomy auto``)."""
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -163,15 +191,27 @@ def quality(args: argparse.Namespace) -> None:
 
     encoder = get_encoder(args.encoder)
     cache = open_store(args.cache_dir)
+    overrides = json.loads(args.config) if args.config else {}
     for name, loader in LABELLED_SETS.items():
         if args.only and name not in args.only.split(","):
             continue
         table = loader().drop_duplicates("text")
+        if len(table) > args.max:
+            table = table.sample(n=args.max, random_state=0).sort_index()
+        settings = dict(overrides)
+        if args.taxonomy:
+            settings["taxonomy"] = TAXONOMY_FOR_SET[name] if args.taxonomy == "auto" else args.taxonomy
         results = evaluate_on_table(
-            table, "text", "label", ThemesConfig(), embed=lambda t: embed_texts(list(t), encoder, cache), baseline=True
+            table,
+            "text",
+            "label",
+            ThemesConfig(**settings),
+            embed=lambda t: embed_texts(list(t), encoder, cache),
+            baseline=not args.no_baseline,
         )
-        ours, base = results["nps-text"], results["bertopic-defaults"]
-        print(json.dumps({"set": name, "encoder": encoder.name, "nps-text": ours, "bertopic-defaults": base}))
+        ours = results["nps-text"]
+        base = results.get("bertopic-defaults", {key: float("nan") for key in ours})
+        print(json.dumps({"set": name, "encoder": encoder.name, "config": settings, "nps-text": ours, "bertopic-defaults": base}))
         print(
             f"{name:20s} {encoder.name:9s} NMI {ours['nmi']:.3f} vs {base['nmi']:.3f} "
             f"(x{ours['nmi'] / base['nmi']:.2f})  ARI {ours['ari']:.3f} vs {base['ari']:.3f}  "
@@ -197,6 +237,10 @@ def main() -> None:
     quality_parser.add_argument("--encoder", default="use")
     quality_parser.add_argument("--cache-dir", default="/tmp/nps-bench-cache")
     quality_parser.add_argument("--only", default=None, help="Comma-separated set names.")
+    quality_parser.add_argument("--max", type=int, default=1500, help="Seeded sample of at most this many comments per set.")
+    quality_parser.add_argument("--taxonomy", default=None, help="Built-in taxonomy name, or 'auto' (the set's domain).")
+    quality_parser.add_argument("--config", default=None, help='ThemesConfig overrides as JSON, e.g. \'{"target_themes": 12}\'.')
+    quality_parser.add_argument("--no-baseline", action="store_true", help="Skip BERTopic's defaults.")
     args = parser.parse_args()
     {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality}[args.command](args)
 

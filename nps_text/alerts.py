@@ -6,8 +6,9 @@ Rules (see :mod:`nps_text.alerts_config`):
   ``p_value < 1 - confidence`` and a negative change (at least ``min_drop`` points), overall or per segment value.
 * ``nps_below``: a row of ``nps_summary`` (newest periods) with ``nps < threshold`` and enough responses.
 * ``emerging_theme``: a theme whose share of detractors' comments rose significantly from the previous period
-  to the current one: one-sided two-proportion z-test (:func:`two_proportion_z_test`) with
-  x = detractor comments on the theme, n = detractor comments with a theme (as ``share_of_detractors``).
+  to the current one: one-sided two-proportion z-test (:func:`nps_text.stats.two_proportion_z_test`) with
+  x = detractors whose comment raises the theme (any of ``theme_ids``), n = detractors with a themed comment
+  (as ``share_of_detractors``); computed by :func:`nps_text.insights.theme_trends`, the report's theme trends.
 
 Each rule that triggers gives ONE :class:`Alert` (all its findings in one message) in the report's language,
 with the figures, the top quotes (the redacted ``comment`` of ``responses``) and the report's path or URL.
@@ -16,18 +17,17 @@ Sending is :mod:`nps_text.notify`'s job.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
 from nps_text.alerts_config import EmergingThemeRule, NpsBelowRule, NpsDropRule
 from nps_text.config import PipelineConfig
 from nps_text.report.i18n import choose_language, format_number, format_percent
-from nps_text.schema import DETRACTOR, OUTLIER_THEME_ID, STATUS_TEXT
+from nps_text.schema import DETRACTOR, STATUS_TEXT
+from nps_text.stats import two_proportion_z_test as two_proportion_z_test  # re-exported: the test lives there
 
 ALL = "all"
 QUOTE_LENGTH = 300
@@ -80,26 +80,6 @@ class Alert:
     findings: tuple[dict[str, Any], ...]
     quotes: tuple[str, ...] = field(default=())
     report: str = ""
-
-
-def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
-    """One-sided two-proportion z-test of ``x1/n1 > x2/n2`` with the pooled standard error.
-
-    Returns ``(z, p_value)``; ``(0.0, 1.0)`` when a sample is empty or the pooled share is 0 or 1.
-
-    Example:
-        >>> z, p = two_proportion_z_test(20, 40, 5, 40)
-        >>> round(z, 2), p < 0.001
-        (3.55, True)
-    """
-    if n1 <= 0 or n2 <= 0:
-        return 0.0, 1.0
-    pooled = (x1 + x2) / (n1 + n2)
-    if pooled <= 0.0 or pooled >= 1.0:
-        return 0.0, 1.0
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = (x1 / n1 - x2 / n2) / se
-    return float(z), float(stats.norm.sf(z))
 
 
 def latest_periods(periods: Sequence[Any], count: int) -> list[str]:
@@ -201,49 +181,44 @@ def nps_below_findings(summary: pd.DataFrame, rule: NpsBelowRule) -> list[dict[s
     return findings
 
 
-def _detractor_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
+def emerging_theme_findings(
+    responses: pd.DataFrame, rule: EmergingThemeRule, confidence: float
+) -> list[dict[str, Any]]:
+    """Themes whose share of detractor comments rose significantly from the previous period.
+
+    The rows of :func:`nps_text.insights.theme_trends` (the report's theme trends, same counting and test)
+    with a one-sided test, ``alpha = 1 - confidence`` and ``min_count = rule.min_detractors``, in the newest
+    ``rule.lookback_periods`` periods.
+    """
+    from nps_text.insights import theme_trends
+
     needed = {"nps_group", "comment_status", "theme_id", "period"}
     if responses.empty or not needed <= set(responses.columns):
-        return responses.iloc[0:0]
+        return []
     rows = responses[
         (responses["nps_group"] == DETRACTOR)
         & (responses["comment_status"] == STATUS_TEXT)
         & responses["theme_id"].notna()
         & responses["period"].notna()
     ]
-    return rows.assign(period=rows["period"].astype(str), theme_id=rows["theme_id"].astype("int64"))
-
-
-def emerging_theme_findings(
-    responses: pd.DataFrame, rule: EmergingThemeRule, confidence: float
-) -> list[dict[str, Any]]:
-    """Themes whose share of detractor comments rose significantly from the previous period."""
-    rows = _detractor_text_rows(responses)
-    if rows.empty:
+    periods = latest_periods(rows["period"].astype(str).tolist(), len(set(rows["period"].astype(str))))
+    if len(periods) < 2:
         return []
-    all_periods = latest_periods(rows["period"].tolist(), len(set(rows["period"])))
-    labels = rows.drop_duplicates("theme_id").set_index("theme_id")["theme_label"] if "theme_label" in rows else None
-    findings = []
-    for index in range(max(1, len(all_periods) - rule.lookback_periods), len(all_periods)):
-        current, previous = all_periods[index], all_periods[index - 1]
-        now, before = rows[rows["period"] == current], rows[rows["period"] == previous]
-        counts_now, counts_before = now["theme_id"].value_counts(), before["theme_id"].value_counts()
-        for theme_id, count in counts_now.items():
-            theme = int(theme_id)
-            if theme == OUTLIER_THEME_ID or int(count) < rule.min_detractors:
-                continue
-            count_before = int(counts_before.get(theme, 0))
-            z, p_value = two_proportion_z_test(int(count), len(now), count_before, len(before))
-            if p_value < (1 - confidence) and z > 0:
-                label = labels.get(theme) if labels is not None else None
-                findings.append({
-                    "theme_id": theme, "theme_label": str(label) if label is not None else str(theme),
-                    "period": current, "previous_period": previous, "detractor_count": int(count),
-                    "detractor_comments": len(now), "share": int(count) / len(now),
-                    "previous_count": count_before, "previous_comments": len(before),
-                    "previous_share": count_before / len(before) if len(before) else 0.0,
-                    "z": z, "p_value": p_value,
-                })
+    trends = theme_trends(
+        responses, alpha=1 - confidence, min_count=rule.min_detractors, alternative="greater", periods=periods
+    )
+    recent = set(periods[max(1, len(periods) - rule.lookback_periods) :])
+    emerging = trends[trends["trend"].eq("emerging").fillna(False) & trends["period"].isin(recent)]
+    findings = [
+        {
+            "theme_id": int(row.theme_id), "theme_label": str(row.theme_label), "period": str(row.period),
+            "previous_period": str(row.previous_period), "detractor_count": int(row.count),
+            "detractor_comments": int(row.base), "share": float(row.share),
+            "previous_count": int(row.previous_count), "previous_comments": int(row.previous_base),
+            "previous_share": float(row.previous_share), "z": float(row.z), "p_value": float(row.p_value),
+        }
+        for row in emerging.itertuples(index=False)
+    ]
     findings.sort(key=lambda f: (f["period"], f["p_value"]))
     return findings
 

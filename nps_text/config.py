@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nps_text.alerts_config import AlertsConfig, database_url_problem
 from nps_text.errors import ConfigError
 from nps_text.report.config import ReportConfig
+from nps_text.runner import RunnerConfig
 from nps_text.sentiment.config import SentimentConfig
 from nps_text.themes.config import ThemesConfig
 
@@ -162,6 +163,7 @@ class PipelineConfig(_Section):
     report: ReportConfig = Field(default_factory=ReportConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

@@ -72,13 +72,19 @@ KNOWN_TYPES: dict[str, str] = {
 }
 
 
+def with_installed_driver(url: str | URL) -> URL:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; we install psycopg 3, so name it (input and output)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def engine_url(url: str, password_env: str | None = None) -> URL:
     """The URL to connect with: no password in ``url``; ``password_env``'s value set in memory; psycopg 3."""
     if problem := database_url_problem(url):
         raise ConfigError(problem)
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is installed, psycopg2 is not
+    parsed = with_installed_driver(url)
     if password_env and parsed.get_backend_name() != "sqlite":  # a file database has no password
         password = os.environ.get(password_env)
         if not password:

@@ -1,7 +1,15 @@
-"""The Prefect flow: the pipeline's steps wired as tasks. The only module that imports Prefect.
+"""The Prefect flow: the pipeline's stages wired as tasks. The only module that imports Prefect (besides
+:func:`nps_text.runner.dask_task_runner`).
 
-Tasks are thin wrappers over :mod:`nps_text.steps` and the capability modules; they add retries on
-transient I/O errors (never on :class:`~nps_text.errors.NpsTextError`), a run manifest and Prefect artifacts.
+The stages, in order (:data:`STAGES`, and :func:`run_stages`, which reads top to bottom): ingest, validate
+(+ privacy), comments, nps, sentiment, themes, insights, write. Each is a pure function of DataFrames and its
+own config section (:mod:`nps_text.steps`); file I/O (result store, theme state, pseudonym key) comes in from
+the edges (:class:`RunEdges`). Tasks add retries on transient I/O errors (never on
+:class:`~nps_text.errors.NpsTextError`), a run manifest and Prefect artifacts.
+
+Model stages (sentiment, the embeddings for themes) run over chunks of *distinct* redacted comments, one
+task call per chunk: one after the other locally, mapped over a Dask cluster with ``runner: dask``
+(:mod:`nps_text.runner`, :func:`flow_for`).
 
 Privacy: no task or flow persists its result (nothing of the survey reaches Prefect's result storage), and
 the flow's parameters (stored in Prefect's database) never hold a credential: a database password is
@@ -25,25 +33,49 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nps_text import __version__, steps
 from nps_text.cache import ResultStore, store_for_run
-from nps_text.config import PipelineConfig, load_config
+from nps_text.config import (
+    CommentsConfig,
+    EmbeddingsConfig,
+    InputConfig,
+    NpsConfig,
+    PipelineConfig,
+    load_config,
+)
 from nps_text.embeddings import CachedEmbedder
 from nps_text.errors import InputError, NpsTextError
 from nps_text.ingest import RawInput, is_sql_url, read_input
 from nps_text.privacy import pseudonym_key
-from nps_text.schema import SENTENCES_COLUMNS, THEMES_COLUMNS
+from nps_text.runner import (
+    ChunkReport,
+    PrecomputedEmbed,
+    RunnerConfig,
+    chunked,
+    close_process_stores,
+    dask_task_runner,
+    distinct_texts,
+    embed_chunk,
+    join_sentiment,
+    load_plugins,
+    score_sentiment_chunk,
+)
+from nps_text.schema import empty_frame
+from nps_text.sentiment.config import SentimentConfig
+from nps_text.themes.config import ThemesConfig
 from nps_text.writers import (
     excel_truncations,
     output_folder,
@@ -59,7 +91,9 @@ from nps_text.writers import (
 
 ProgressHook = Callable[[str, int, int], None]
 _progress_hook: ProgressHook | None = None
-STEPS = ("ingest", "validate", "comments", "nps", "sentiment", "themes", "insights", "write")
+STAGES = ("ingest", "validate", "comments", "nps", "sentiment", "themes", "insights", "write")
+"""The stages in the order :func:`run_stages` runs them (privacy is part of validate)."""
+STEPS = STAGES  # the older name, used by the CLI's progress display
 ARTIFACT_PREFIX = "nps-text"
 
 
@@ -90,6 +124,12 @@ class RunParameters(BaseModel):
     )
     database: str | None = Field(
         default=None, description="Write the tables to this SQLAlchemy URL too (overrides output.database; no password)"
+    )
+    runner: Literal["local", "dask"] | None = Field(
+        default=None, description="Where the model stages run (overrides runner.runner); dask needs flow_for()"
+    )
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler, e.g. tcp://host:8786 (implies runner dask; overrides runner.dask_address)"
     )
 
     @model_validator(mode="after")
@@ -184,8 +224,11 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return is_transient(exc if isinstance(exc, BaseException) else None)
 
 
-@task(name="ingest", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, persist_result=False)
+# --- the stages as Prefect tasks (thin wrappers; each takes only its own config section) ------------------
+# every task: cache_policy=NO_CACHE, persist_result=False (nothing of the survey in Prefect's result storage)
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def ingest_task(
     source: str, input_config: Any, password_env: str | None = None, password_secret: str | None = None
 ) -> RawInput:
@@ -198,44 +241,53 @@ def ingest_task(
 
 
 @task(name="validate", cache_policy=NO_CACHE, persist_result=False)
-def validate_task(raw: RawInput, config: PipelineConfig) -> steps.ValidatedInput:
-    return steps.validate_step(raw, config)
+def validate_task(raw: RawInput, section: InputConfig) -> steps.ValidatedInput:
+    return steps.validate_stage(raw, section)
 
 
 @task(name="comments", cache_policy=NO_CACHE, persist_result=False)
-def comments_task(responses: pd.DataFrame, config: PipelineConfig, cache: ResultStore | None = None) -> pd.DataFrame:
-    return steps.comments_step(responses, config, cache)
+def comments_task(responses: pd.DataFrame, section: CommentsConfig, cache: ResultStore | None = None) -> pd.DataFrame:
+    return steps.comments_stage(responses, section, cache)
 
 
 @task(name="nps", cache_policy=NO_CACHE, persist_result=False)
-def nps_task(responses: pd.DataFrame, validated: steps.ValidatedInput, config: PipelineConfig) -> steps.NpsTables:
-    return steps.nps_step(responses, validated.mapping, config, steps.personal_columns(validated))
+def nps_task(
+    responses: pd.DataFrame, validated: steps.ValidatedInput, section: NpsConfig, segments: list[str] | None
+) -> steps.NpsTables:
+    return steps.nps_stage(responses, validated.mapping, section, segments, steps.personal_columns(validated))
 
 
-@task(name="sentiment", cache_policy=NO_CACHE, persist_result=False)
-def sentiment_task(
-    responses: pd.DataFrame,
-    config: PipelineConfig,
-    embed: Callable[[Sequence[str]], np.ndarray] | None,
-    cache: ResultStore | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from nps_text.sentiment import annotate_sentiment
+@task(name="sentiment-chunk", retries=1, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
+def sentiment_chunk_task(
+    texts: list[str], section: SentimentConfig, encoder: str, batch_size: int, store: ResultStore | None,
+    plugins: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, ChunkReport]:
+    """Sentiment of one chunk of distinct comments (mapped over a Dask cluster with ``runner: dask``)."""
+    return score_sentiment_chunk(texts, section, encoder, batch_size, store, plugins)
 
-    return annotate_sentiment(responses, config.sentiment, embed=embed, cache=cache)
+
+@task(name="embed-chunk", retries=1, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
+def embed_chunk_task(
+    texts: list[str], model: str, batch_size: int, store: ResultStore | None, plugins: list[str]
+) -> tuple[np.ndarray, ChunkReport]:
+    """Embeddings of one chunk of distinct comments (for themes; mapped like the sentiment chunks)."""
+    return embed_chunk(texts, model, batch_size, store, plugins)
 
 
 @task(name="themes", cache_policy=NO_CACHE, persist_result=False)
 def themes_task(
-    responses: pd.DataFrame, config: PipelineConfig, embed: Callable[[Sequence[str]], np.ndarray], state_dir: Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from nps_text.themes import assign_themes
+    responses: pd.DataFrame, section: ThemesConfig, embed: Callable[[Sequence[str]], np.ndarray], state_dir: Path,
+    sentences: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(responses, themes, sentences)``: themes per comment and per sentence (``theme_ids``, sentence ``theme_id``)."""
+    from nps_text.themes import assign_themes_and_sentences
 
-    return assign_themes(responses, config.themes, embed=embed, state_dir=state_dir)
+    return assign_themes_and_sentences(responses, sentences, section, embed=embed, state_dir=state_dir)
 
 
 @task(name="insights", cache_policy=NO_CACHE, persist_result=False)
 def insights_task(responses: pd.DataFrame, themes: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    from nps_text.insights import follow_up, improvement_areas
+    from nps_text.insights import follow_up, improvement_areas, theme_trends
 
     previous = None
     periods = sorted(p for p in responses.get("period", pd.Series(dtype="string")).dropna().unique())
@@ -244,11 +296,11 @@ def insights_task(responses: pd.DataFrame, themes: pd.DataFrame) -> dict[str, pd
     return {
         "improvement_areas": improvement_areas(responses, themes, previous_period=previous),
         "follow_up": follow_up(responses),
+        "theme_trends": theme_trends(responses),
     }
 
 
-@task(name="write", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient,
-      cache_policy=NO_CACHE, persist_result=False)
+@task(name="write", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient, cache_policy=NO_CACHE, persist_result=False)
 def write_task(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig, out: Path) -> list[str]:
     """Write every table, the report (not the manifest) into the run's staging folder ``out``."""
     return [str(path) for path in write_outputs(tables, manifest, config, out)]
@@ -323,20 +375,136 @@ def _run_id() -> str:
     return run_id or uuid.uuid4().hex
 
 
-def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
-    """The whole job; called inside the flow. Returns the manifest.
 
-    Locks ``params.out``, runs every step into a staging folder inside it and publishes the outputs by
-    renames (manifest last); a killed run leaves nothing a reader could take for a result.
-    """
-    logger = get_run_logger()
+# --- the edges: everything a run reads or writes besides the input and the outputs ------------------------
+@dataclass
+class RunEdges:
+    """File I/O handed to the stages: the result store, the theme state folder, the pseudonym key; plus
+    the run's timings and what the model stages report for the manifest."""
+
+    out: Path
+    staging: Path
+    store: ResultStore | None
+    timings: dict[str, float] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    chunks: ChunkReport = field(default_factory=ChunkReport)
+
+    def pseudonym_key(self) -> bytes:
+        return pseudonym_key(self.out / ".state")
+
+    def theme_state(self) -> Path:
+        """The staging copy of the theme state (published with the outputs)."""
+        return prepare_state(self.out, self.staging)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        close_process_stores()
+
+    def stage(self, name: str) -> Any:
+        """Time a stage and report it to the progress hook: ``with edges.stage("nps"): ...``."""
+        return _timed(self.timings, name)
+
+
+def map_chunks(task_: Any, chunks: list[list[str]], runner: RunnerConfig, **shared: Any) -> list[Any]:
+    """One task call per chunk: mapped (concurrent, on the Dask cluster) with ``runner: dask``, one after the
+    other locally. The results come back in chunk order either way."""
+    if not chunks:
+        return []
+    if runner.runner == "dask":
+        futures = task_.map(chunks, **{name: unmapped(value) for name, value in shared.items()})
+        return [future.result() for future in futures]
+    return [task_(chunk, **shared) for chunk in chunks]
+
+
+# --- the model stages: distinct texts in chunks, results joined back ---------------------------------------
+def sentiment_stage(
+    responses: pd.DataFrame, section: SentimentConfig, embeddings: EmbeddingsConfig, runner: RunnerConfig,
+    edges: RunEdges,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``sentiment`` and ``sentiment_confidence`` per response and the ``sentences`` table, scoring each
+    distinct redacted comment once, in chunks of ``runner.chunk_size``."""
+    rows = steps.sentiment_texts(responses)
+    codes, distinct = distinct_texts(rows)
+    results = map_chunks(
+        sentiment_chunk_task, chunked(distinct, runner.chunk_size), runner, section=section,
+        encoder=embeddings.model, batch_size=embeddings.batch_size, store=edges.store, plugins=runner.plugins,
+    )
+    for _, _, report in results:
+        edges.chunks.merge(report)
+    per_text = pd.concat([part for part, _, _ in results], ignore_index=True) if results else pd.DataFrame()
+    offsets = np.cumsum([0] + [len(part) for part, _, _ in results])
+    sentences = [chunk.assign(text=chunk["text"] + offset) for (_, chunk, _), offset in zip(results, offsets, strict=False)]
+    table = pd.concat(sentences, ignore_index=True) if sentences else pd.DataFrame()
+    edges.models["sentiment"] = {"name": section.model}
+    return join_sentiment(responses, rows, codes, per_text, table)
+
+
+def themes_stage(
+    responses: pd.DataFrame, section: ThemesConfig, embeddings: EmbeddingsConfig, runner: RunnerConfig,
+    edges: RunEdges, sentences: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Themes per response and the ``themes`` table: the distinct comments are embedded in chunks first
+    (mapped like sentiment), then BERTopic fits on those vectors in this process."""
+    encoder = section.encoder or embeddings.model
+    texts = steps.theme_texts(responses, section.clean_text)
+    results = map_chunks(
+        embed_chunk_task, chunked(texts, runner.chunk_size), runner, model=encoder,
+        batch_size=embeddings.batch_size, store=edges.store, plugins=runner.plugins,
+    )
+    for _, report in results:
+        edges.chunks.merge(report)
+    vectors = np.vstack([part for part, _ in results]) if results else np.zeros((0, 1), dtype=np.float32)
+    fallback = CachedEmbedder(encoder, edges.store, embeddings.batch_size)  # e.g. guided theme descriptions
+    embed = PrecomputedEmbed(texts, vectors, fallback)
+    themed = themes_task(responses, section, embed, edges.theme_state(), sentences)  # sentence units: fallback
+    if fallback.loaded:
+        edges.chunks.merge(ChunkReport(embeddings={encoder: fallback.describe()}))
+    edges.models["themes"] = {"name": "bertopic", "encoder": encoder, "seed": section.seed}
+    return themed
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+def run_config(params: RunParameters) -> PipelineConfig:
+    """The run's config: the file (or the defaults) with the parameters' overrides."""
     config = load_config(params.config)
     if params.sql_query:
         config.input.sql_query = params.sql_query
+    if params.runner:
+        config.runner.runner = params.runner  # type: ignore[assignment]
+    if params.dask_address:
+        config.runner.runner = "dask"
+        config.runner.dask_address = params.dask_address
+    return config
+
+
+def flow_for(params: RunParameters) -> Any:
+    """The flow to call for ``params``: :func:`nps_text_flow`, under Prefect's ``DaskTaskRunner`` when the
+    run's config (or ``params.runner``) says ``runner: dask``. Prefect takes the task runner when the
+    flow is built, so it is chosen here, before the run."""
+    runner = run_config(params).runner
+    if runner.runner != "dask":
+        return nps_text_flow
+    return nps_text_flow.with_options(task_runner=dask_task_runner(runner))
+
+
+def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
+    """The whole job; called inside the flow. Returns the manifest.
+
+    Locks ``params.out``, runs every stage into a staging folder inside it and publishes the outputs by
+    renames (manifest last); a killed run leaves nothing a reader could take for a result.
+    """
+    logger = get_run_logger()
+    config = run_config(params)
+    load_plugins(config.runner.plugins)
     out = Path(params.out)
     with output_folder(out, _run_id()) as staging:
-        manifest, tables = _run_steps(params, config, out, staging)
-        with _timed(manifest["timings_s"], "write"):
+        edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out))
+        try:
+            manifest, tables = run_stages(params, config, edges)
+        finally:
+            edges.close()
+        with edges.stage("write"):
             written = write_task(tables, manifest, config, staging)
         from nps_text.notify import deliver
 
@@ -357,64 +525,47 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
     return manifest
 
 
-def _run_steps(
-    params: RunParameters, config: PipelineConfig, out: Path, staging: Path
+def run_stages(
+    params: RunParameters, config: PipelineConfig, edges: RunEdges
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Every step up to the tables and the manifest (without outputs); theme state is read from and
-    written to the staging copy."""
+    """Every stage, in order, up to the tables and the manifest (without outputs). Each stage gets its own
+    config section; files come from ``edges``."""
     logger = get_run_logger()
-    timings: dict[str, float] = {}
     started = datetime.now(UTC)
-
-    with _timed(timings, "ingest"):
+    with edges.stage("ingest"):
         raw = ingest_task(params.input, config.input, params.password_env, params.password_secret)
-    if not is_sql_url(params.input):
-        raw.source = params.input  # the path as the user gave it
+        if not is_sql_url(params.input):
+            raw.source = params.input  # the path as the user gave it
     logger.info("read %d records from %s (%s)", raw.rows_in, raw.source, raw.format)
-    with _timed(timings, "validate"):
-        validated = validate_task(raw, config)
-        validated = steps.privacy_step(validated, config, key=lambda: pseudonym_key(out / ".state"))  # issue 9
+    with edges.stage("validate"):
+        validated = validate_task(raw, config.input)
+        validated = steps.privacy_stage(  # issue 9: personal data out before any other stage sees it
+            validated, config.privacy, redact_text=config.comments.redact_pii, key=edges.pseudonym_key
+        )
+    raw_input = {"path": raw.source, "sha256": raw.source_hash, "format": raw.format, **raw.details}
+    del raw  # the text frame of the whole export is not needed any more
     logger.info("%d valid responses, %d rejected", len(validated.responses), len(validated.rejected))
-    with _timed(timings, "comments"):
-        store = store_for_run(config, out)  # the result cache (languages, embeddings, sentiment)
-        responses = comments_task(validated.responses, config, store)
-    with _timed(timings, "nps"):
-        nps_tables = nps_task(responses, validated, config)
+    with edges.stage("comments"):
+        responses = comments_task(validated.responses, config.comments, edges.store)
+    with edges.stage("nps"):
+        nps_tables = nps_task(responses, validated, config.nps, config.input.columns.segments)
     responses = nps_tables.responses
-
     has_text = bool(steps.text_rows(responses).any())
-    embedders: dict[str, CachedEmbedder] = {}
-
-    def embedder(model: str) -> CachedEmbedder:
-        """One lazily loaded, content-hash-cached embedder per encoder name, shared by every step."""
-        if model not in embedders:
-            embedders[model] = CachedEmbedder(model, store, config.embeddings.batch_size)
-        return embedders[model]
-
-    models: dict[str, Any] = {}
-    sentences = pd.DataFrame(columns=list(SENTENCES_COLUMNS))
+    sentences = empty_frame("sentences")
     if has_text and config.sentiment.enabled:
-        with _timed(timings, "sentiment"):
-            responses, sentences = sentiment_task(responses, config, embedder(config.embeddings.model), store)
-        models["sentiment"] = {"name": config.sentiment.model}
+        with edges.stage("sentiment"):
+            responses, sentences = sentiment_stage(responses, config.sentiment, config.embeddings, config.runner, edges)
     else:
         responses = steps.empty_sentiment(responses)
-    themes = pd.DataFrame(columns=list(THEMES_COLUMNS))
+    themes = empty_frame("themes")
     if has_text and config.themes.enabled:
-        themes_encoder = config.themes.encoder or config.embeddings.model
-        with _timed(timings, "themes"):
-            responses, themes = themes_task(responses, config, embedder(themes_encoder), prepare_state(out, staging))
-        models["themes"] = {"name": "bertopic", "encoder": themes_encoder, "seed": config.themes.seed}
+        with edges.stage("themes"):
+            responses, themes, sentences = themes_stage(
+                responses, config.themes, config.embeddings, config.runner, edges, sentences
+            )
     else:
         responses = steps.empty_themes(responses)
-    used = {name: item.describe() for name, item in embedders.items() if item.loaded}
-    if used:
-        models["embeddings"] = used
-        timings["embeddings"] = round(sum(item.seconds for item in embedders.values()), 3)
-    if store is not None:
-        models["cache"] = {"path": str(store.path), **store.stats()}  # hits / misses per kind
-        store.close()
-    with _timed(timings, "insights"):
+    with edges.stage("insights"):
         insights = insights_task(responses, themes)
     responses = steps.order_responses(responses)
 
@@ -431,24 +582,40 @@ def _run_steps(
     manifest: dict[str, Any] = {
         "nps_text_version": __version__,
         "started_at": started.isoformat(),
-        "input": {
-            "path": raw.source,
-            "sha256": raw.source_hash,
-            "format": raw.format,
-            **raw.details,
-        },
+        "input": raw_input,
         "column_mapping": validated.mapping.as_dict(),
         "privacy": validated.privacy,
         "segments": nps_tables.segments,
         "config": config.model_dump(mode="json"),
-        "models": models,
+        "models": _models_record(edges),
         **steps.row_counts(validated, responses),
-        "timings_s": timings,
+        "timings_s": edges.timings,
     }
     return manifest, tables
 
 
+def _models_record(edges: RunEdges) -> dict[str, Any]:
+    """The manifest's ``models``: sentiment and themes models, the encoders used, the cache's hits/misses."""
+    models = dict(edges.models)
+    used = {name: info for name, info in edges.chunks.embeddings.items() if info.get("version") is not None}
+    if used:
+        models["embeddings"] = used
+        edges.timings["embeddings"] = round(sum(float(info["seconds"]) for info in used.values()), 3)
+    if edges.store is not None:
+        counts = edges.chunks.cache
+        for kind, stats in edges.store.stats().items():  # the comments stage's languages, in this process
+            merged = counts.setdefault(kind, {"hits": 0, "misses": 0})
+            merged["hits"] += stats["hits"]
+            merged["misses"] += stats["misses"]
+        models["cache"] = {"path": str(edges.store.path), **dict(sorted(counts.items()))}
+    return models
+
+
 @flow(name="nps-text", log_prints=True, validate_parameters=True, persist_result=False)
 def nps_text_flow(params: RunParameters) -> dict[str, Any]:
-    """NPS survey export -> enriched tables, themes, improvement areas, report and manifest."""
+    """NPS survey export -> enriched tables, themes, improvement areas, report and manifest.
+
+    Runs its tasks locally; for ``runner: dask`` call :func:`flow_for` ``(params)`` instead (the same flow
+    under Prefect's ``DaskTaskRunner``), as ``nps-text run`` does.
+    """
     return run_pipeline(params)

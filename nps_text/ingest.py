@@ -614,7 +614,9 @@ def _read_sql(url: str, config: InputConfig) -> RawInput:
     if dialect == "duckdb":
         connect_args["read_only"] = True
     try:
-        engine = create_engine(url, connect_args=connect_args)
+        from nps_text.database import with_installed_driver
+
+        engine = create_engine(with_installed_driver(url), connect_args=connect_args)
     except Exception as exc:
         raise InputError(f"cannot use {name}: {_one_line(exc, url)}") from exc
     if dialect == "sqlite":

@@ -1,17 +1,30 @@
-"""Improvement areas ("what should we fix first?") and the follow-up list for a CX team.
+"""Improvement areas ("what should we fix first?"), emerging / fading themes, and the follow-up list.
+
+Themes are counted per RESPONDENT: a comment raises every theme in its ``theme_ids`` (one theme per clause or
+sentence, the primary ``theme_id`` first; frames without ``theme_ids`` use ``theme_id`` alone). A detractor
+who names theme A in two sentences counts once for A; one who names A and B counts for both, so shares of
+detractors over all themes can add up to more than 100%.
 
 Definitions (N = all responses with a score, P / D = promoters / detractors among them,
-NPS = 100 * (P - D) / N; for a theme t, p_t / d_t / n_t = its promoters / detractors / responses):
+NPS = 100 * (P - D) / N; for a theme t, p_t / d_t / n_t = promoters / detractors / responses who raised it):
 
 * ``detractor_count`` = d_t; ``share_of_detractors`` = d_t / detractors who left a text comment.
-* ``nps_impact`` = 100 * d_t / N: NPS points gained if this theme's detractors became passives.
+* ``nps_impact`` = 100 * d_t / N: NPS points gained if this theme's detractors became passives (impacts of
+  several themes overlap where one detractor raised several themes; they are not additive).
 * ``nps_without_theme`` = 100 * ((P - p_t) - (D - d_t)) / (N - n_t): NPS of everyone who did not raise t;
   ``nps_gap`` = ``nps_without_theme`` - NPS (how much the theme drags the score down).
 * ``lift`` = (d_t / D_text) / (p_t / P_text): how much more often detractors raise t than promoters
   (``inf`` when no promoter raised it), with ``p_value`` from Fisher's exact test on the 2x2 table
-  (theme vs. other themes, detractor vs. promoter comments) and ``significant`` = p < 0.05.
+  (raised t or not, detractor vs. promoter comments) and ``significant`` = p < 0.05.
 * ``trend``: change of share_of_detractors in percentage points from the previous period to the latest;
-  ``emerging``: a theme whose detractor share at least doubled (or appeared) with at least 3 detractors.
+  ``trend_p_value``: two-sided two-proportion z-test of that change (:func:`nps_text.stats.two_proportion_z_test`);
+  ``emerging``: the share rose significantly (p < 0.05) with at least 3 detractors raising t in the latest period.
+
+Theme trends (:func:`theme_trends`, the ``theme_trends`` table): for every period and theme, the share of
+DETRACTORS (with a themed comment) who raised the theme, compared with the previous period by the same z-test:
+``emerging`` (significant rise), ``fading`` (significant fall) or ``stable``. Detractors, not all responses:
+a theme that grows among unhappy customers is what a CX team acts on, and the ``emerging_theme`` alert rule
+(:mod:`nps_text.alerts`) uses this same function.
 
 Ranking: by ``nps_impact`` (descending), then ``lift``. Theme -1 ("Other") is not ranked.
 """
@@ -19,6 +32,7 @@ Ranking: by ``nps_impact`` (descending), then ``lift``. Theme -1 ("Other") is no
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,13 +47,16 @@ from nps_text.schema import (
     PASSIVE,
     PROMOTER,
     STATUS_TEXT,
+    THEME_TRENDS_COLUMNS,
     check_columns,
     empty_frame,
 )
+from nps_text.stats import Alternative, two_proportion_z_test
 
 SIGNIFICANCE_LEVEL = 0.05
 EMERGING_MIN_DETRACTORS = 3
 EXAMPLE_COMMENTS = 3
+NO_PERIODS = ("all", "unknown")
 
 # IMPROVEMENT_AREAS_EXTRA and FOLLOW_UP_ORDER are defined, with their dtypes, in nps_text.schema.
 
@@ -63,9 +80,7 @@ def _fisher_p_value(a: int, b: int, c: int, d: int) -> float:
 
 
 def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str | None, str | None]:
-    if "period" not in responses.columns:
-        return None, None
-    known = sorted({str(value) for value in responses["period"].dropna()})
+    known = known_periods(responses)
     if not known:
         return None, None
     current = known[-1]
@@ -74,11 +89,170 @@ def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str 
     return current, (known[-2] if len(known) > 1 else None)
 
 
-def _detractor_share_by_theme(text_rows: pd.DataFrame) -> pd.Series:
-    detractor_rows = text_rows[text_rows["nps_group"] == DETRACTOR]
-    if detractor_rows.empty:
-        return pd.Series(dtype="float64")
-    return detractor_rows["theme_id"].value_counts(normalize=True)
+def known_periods(responses: pd.DataFrame) -> list[str]:
+    """The period labels of ``responses`` in time order (labels sort as strings), without ``all``/``unknown``."""
+    if "period" not in responses.columns:
+        return []
+    return sorted({str(value) for value in responses["period"].dropna()} - set(NO_PERIODS))
+
+
+def _themed_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
+    """Text responses with a theme (``theme_id`` as int64)."""
+    rows = responses[(responses["comment_status"] == STATUS_TEXT) & responses["theme_id"].notna()].copy()
+    rows["theme_id"] = rows["theme_id"].astype("int64")
+    return rows
+
+
+def theme_mentions(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (response, distinct theme it raises): columns ``_row`` (index label of ``rows``),
+    ``theme_id`` (int64) and ``theme_label``. Uses ``theme_ids`` / ``theme_labels`` when present (every theme
+    of the comment), else ``theme_id`` / ``theme_label`` (the primary theme only)."""
+    records: list[tuple[object, int, str | None]] = []
+    has_lists = "theme_ids" in rows.columns
+    has_labels = "theme_labels" in rows.columns
+    primary_labels = rows["theme_label"] if "theme_label" in rows.columns else pd.Series(None, index=rows.index)
+    for index, primary, primary_label in zip(rows.index, rows["theme_id"], primary_labels, strict=True):
+        ids: list[int] = []
+        labels: list[str | None] = []
+        if has_lists:
+            cell = rows.at[index, "theme_ids"]
+            if isinstance(cell, (list, tuple, np.ndarray)) and len(cell) > 0:
+                ids = [int(value) for value in cell]
+                label_cell = rows.at[index, "theme_labels"] if has_labels else None
+                if isinstance(label_cell, (list, tuple, np.ndarray)) and len(label_cell) == len(ids):
+                    labels = [str(value) for value in label_cell]
+        if not ids:
+            if pd.isna(primary):
+                continue
+            ids, labels = [int(primary)], [None if pd.isna(primary_label) else str(primary_label)]
+        if not labels:
+            labels = [None] * len(ids)
+        seen: set[int] = set()
+        for theme_id, label in zip(ids, labels, strict=True):
+            if theme_id not in seen:
+                seen.add(theme_id)
+                records.append((index, theme_id, label))
+    mentions = pd.DataFrame(records, columns=["_row", "theme_id", "theme_label"])
+    mentions["theme_id"] = mentions["theme_id"].astype("int64")
+    return mentions
+
+
+def _theme_labels(mentions: pd.DataFrame) -> dict[int, str]:
+    known = mentions.dropna(subset=["theme_label"]).drop_duplicates("theme_id")
+    return {int(theme): str(label) for theme, label in zip(known["theme_id"], known["theme_label"], strict=True)}
+
+
+def _detractor_counts(
+    rows: pd.DataFrame, mentions: pd.DataFrame, period: str | None
+) -> tuple[pd.Series, int]:
+    """Detractors raising each theme in ``period`` (all periods for ``None``), and the detractors with a themed
+    comment there (the base of the shares)."""
+    chosen = rows["nps_group"] == DETRACTOR
+    if period is not None:
+        chosen &= rows["period"].astype("string").eq(period).fillna(False).astype(bool)
+    members = set(rows.index[chosen])
+    counts = mentions.loc[mentions["_row"].isin(members), "theme_id"].value_counts()
+    return counts, len(members)
+
+
+def trend_test(
+    count: int,
+    base: int,
+    previous_count: int,
+    previous_base: int,
+    *,
+    alpha: float = SIGNIFICANCE_LEVEL,
+    min_count: int = EMERGING_MIN_DETRACTORS,
+    alternative: Alternative = "two-sided",
+) -> tuple[float, float, str]:
+    """``(z, p_value, trend)`` for a theme's share ``count / base`` now vs. ``previous_count / previous_base``.
+
+    ``trend`` is ``emerging`` (rose, p < alpha, at least ``min_count`` now), ``fading`` (fell, p < alpha, at
+    least ``min_count`` before) or ``stable``. ``alternative="greater"`` tests only for a rise (the alert rule).
+    """
+    z, p_value = two_proportion_z_test(count, base, previous_count, previous_base, alternative)
+    trend = "stable"
+    if p_value < alpha and z > 0 and count >= min_count:
+        trend = "emerging"
+    elif p_value < alpha and z < 0 and previous_count >= min_count:
+        trend = "fading"
+    return z, p_value, trend
+
+
+def theme_trends(
+    responses: pd.DataFrame,
+    *,
+    alpha: float = SIGNIFICANCE_LEVEL,
+    min_count: int = EMERGING_MIN_DETRACTORS,
+    alternative: Alternative = "two-sided",
+    periods: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Emerging and fading themes: per period and theme, the share of detractors raising it vs. the period before.
+
+    ``count`` = detractors in the period whose comment raises the theme (any of ``theme_ids``), ``base`` =
+    detractors in the period with a themed comment, ``share`` = count / base; ``change_vs_previous`` in
+    percentage points; ``previous_count`` / ``previous_base`` the same figures one period earlier; ``z`` / ``p_value`` from the two-proportion z-test (:func:`trend_test`). The first
+    period has no previous one (``trend`` stable, ``p_value`` null). Themes absent from a period and the one
+    before it get no row; theme -1 ("Other") never does.
+
+    Args:
+        responses: Output of the themes step (``nps_group``, ``comment_status``, ``theme_id``, ``theme_label``,
+            ``theme_ids`` / ``theme_labels`` when present, ``period``). Not modified.
+        alpha: Significance level of ``emerging`` / ``fading``.
+        min_count: Detractors needed (now for emerging, before for fading) to flag a theme.
+        alternative: ``"two-sided"`` (the table), or ``"greater"`` to test for rises only (the alert rule).
+        periods: Period labels in time order; default: those of ``responses``.
+
+    Returns:
+        :data:`nps_text.schema.THEME_TRENDS_COLUMNS`, by period then ``count`` (descending).
+    """
+    needed = ("nps_group", "comment_status", "theme_id", "period")
+    if responses.empty or any(column not in responses.columns for column in needed):
+        return empty_frame("theme_trends")
+    rows = _themed_text_rows(responses)
+    ordered = list(periods) if periods is not None else known_periods(responses)
+    if rows.empty or not ordered:
+        return empty_frame("theme_trends")
+    mentions = theme_mentions(rows)
+    mentions = mentions[mentions["theme_id"] != OUTLIER_THEME_ID]
+    labels = _theme_labels(mentions)
+    records = []
+    previous_counts, previous_base = pd.Series(dtype="int64"), 0
+    for position, period in enumerate(ordered):
+        counts, base = _detractor_counts(rows, mentions, period)
+        previous = ordered[position - 1] if position > 0 else None
+        themes = sorted(set(counts.index.tolist()) | set(previous_counts.index.tolist()))
+        for theme in themes:
+            count, before = int(counts.get(theme, 0)), int(previous_counts.get(theme, 0))
+            if count == 0 and before == 0:
+                continue
+            share = count / base if base else 0.0
+            record: dict[str, object] = {
+                "theme_id": int(theme), "theme_label": labels.get(int(theme), str(theme)), "period": period,
+                "previous_period": previous, "count": count, "base": base, "share": share,
+                "previous_count": before, "previous_base": previous_base, "previous_share": math.nan, "change_vs_previous": math.nan,
+                "z": math.nan, "p_value": math.nan, "trend": "stable",
+            }
+            if previous is not None and previous_base > 0 and base > 0:
+                before_share = before / previous_base
+                z, p_value, trend = trend_test(
+                    count, base, before, previous_base, alpha=alpha, min_count=min_count, alternative=alternative
+                )
+                record.update(
+                    previous_share=before_share, change_vs_previous=100.0 * (share - before_share),
+                    z=z, p_value=p_value, trend=trend,
+                )
+            records.append(record)
+        previous_counts, previous_base = counts, base
+    if not records:
+        return empty_frame("theme_trends")
+    table = pd.DataFrame(records, columns=list(THEME_TRENDS_COLUMNS))
+    table = table.sort_values(["period", "count", "theme_id"], ascending=[True, False, True], kind="stable")
+    table = table.reset_index(drop=True)
+    table["theme_id"] = table["theme_id"].astype("Int64")
+    for column in ("theme_label", "period", "previous_period", "trend"):
+        table[column] = table[column].astype("string")
+    return table
 
 
 def improvement_areas(
@@ -86,10 +260,12 @@ def improvement_areas(
 ) -> pd.DataFrame:
     """Rank themes by the NPS they cost, with lift vs. promoters, trend and example comments.
 
+    Every theme a comment raises counts (``theme_ids``), once per respondent (see the module docstring).
+
     Args:
         responses: Output of :func:`nps_text.themes.assign_themes` (``score``, ``nps_group``,
-            ``comment_status``, ``theme_id``, ``theme_label``, ``comment``; ``period``, ``sentiment`` used when
-            present). Not modified.
+            ``comment_status``, ``theme_id``, ``theme_label``, ``comment``; ``theme_ids``, ``theme_labels``,
+            ``period``, ``sentiment`` used when present). Not modified.
         themes: The themes table (used for representative detractor comments when available).
         previous_period: Period to compare the latest period with; ``None`` = the period before the latest.
 
@@ -103,29 +279,26 @@ def improvement_areas(
     promoters = int((responses["nps_group"] == PROMOTER).sum())
     detractors = int((responses["nps_group"] == DETRACTOR).sum())
     overall = nps(promoters, detractors, total)
-    text_rows = responses[(responses["comment_status"] == STATUS_TEXT) & responses["theme_id"].notna()].copy()
-    text_rows["theme_id"] = text_rows["theme_id"].astype("int64")
+    text_rows = _themed_text_rows(responses)
     text_detractors = int((text_rows["nps_group"] == DETRACTOR).sum())
     text_promoters = int((text_rows["nps_group"] == PROMOTER).sum())
+    mentions = theme_mentions(text_rows)
+    labels = _theme_labels(mentions)
     current, previous = _periods(responses, previous_period)
     if current is not None:
-        current_share = _detractor_share_by_theme(text_rows[text_rows["period"].astype("string") == current])
-        previous_share = (
-            _detractor_share_by_theme(text_rows[text_rows["period"].astype("string") == previous])
-            if previous is not None
-            else pd.Series(dtype="float64")
+        current_counts, current_base = _detractor_counts(text_rows, mentions, current)
+        previous_counts, previous_base = (
+            _detractor_counts(text_rows, mentions, previous) if previous is not None else (pd.Series(dtype="int64"), 0)
         )
-        current_counts = text_rows[
-            (text_rows["period"].astype("string") == current) & (text_rows["nps_group"] == DETRACTOR)
-        ]["theme_id"].value_counts()
     quotes_by_theme: dict[int, list[str]] = {}
     if {"nps_group", "theme_id", "representative_comments"} <= set(themes.columns):
         for _, theme_row in themes[themes["nps_group"] == DETRACTOR].iterrows():
             quotes_by_theme[int(theme_row["theme_id"])] = list(theme_row["representative_comments"])[:EXAMPLE_COMMENTS]
 
     rows = []
-    for theme_id, members in text_rows.groupby("theme_id", sort=True):
+    for theme_id, theme_mentioned in mentions.groupby("theme_id", sort=True):
         theme_id = int(theme_id)
+        members = text_rows.loc[theme_mentioned["_row"].to_numpy()]
         d_t = int((members["nps_group"] == DETRACTOR).sum())
         if theme_id == OUTLIER_THEME_ID or d_t == 0:
             continue
@@ -139,7 +312,7 @@ def improvement_areas(
         examples = quotes_by_theme.get(theme_id) or _example_comments(members)
         row: dict[str, object] = {
             "theme_id": theme_id,
-            "theme_label": str(members["theme_label"].iloc[0]),
+            "theme_label": labels.get(theme_id, str(theme_id)),
             "detractor_count": d_t,
             "share_of_detractors": share_det,
             "nps_impact": 100.0 * d_t / total,
@@ -157,18 +330,22 @@ def improvement_areas(
             "share_of_detractors_current": math.nan,
             "share_of_detractors_previous": math.nan,
             "trend": math.nan,
+            "trend_p_value": math.nan,
             "emerging": False,
         }
         if current is not None:
-            now = float(current_share.get(theme_id, 0.0))
+            count_now = int(current_counts.get(theme_id, 0))
+            now = count_now / current_base if current_base else 0.0
             row["share_of_detractors_current"] = now
             if previous is not None:
-                before = float(previous_share.get(theme_id, 0.0))
+                count_before = int(previous_counts.get(theme_id, 0))
+                before = count_before / previous_base if previous_base else 0.0
                 row["share_of_detractors_previous"] = before
                 row["trend"] = 100.0 * (now - before)
-                row["emerging"] = bool(
-                    int(current_counts.get(theme_id, 0)) >= EMERGING_MIN_DETRACTORS and now >= 2 * before and now > 0
-                )
+                if current_base and previous_base:
+                    _, trend_p, trend = trend_test(count_now, current_base, count_before, previous_base)
+                    row["trend_p_value"] = trend_p
+                    row["emerging"] = trend == "emerging"
         rows.append(row)
     if not rows:
         return empty_frame("improvement_areas")[columns]

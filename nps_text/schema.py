@@ -50,6 +50,9 @@ FOLLOW_UP_ORDER: tuple[str, ...] = ("call_back_detractor", "convert_passive", "t
 CHANGE_DIRECTIONS: tuple[str, ...] = ("drop", "rise", "none")
 """``nps_changes.direction``: a significant drop or rise, or ``none`` (not significant)."""
 
+THEME_TRENDS: tuple[str, ...] = ("emerging", "fading", "stable")
+"""``theme_trends.trend``: a theme's share rose or fell significantly vs. the previous period, or neither."""
+
 # --- dtypes -----------------------------------------------------------------------------------------
 TEXT = "string"
 """Text columns: ``pd.StringDtype()`` (missing = ``pd.NA``); Parquet ``large_string``."""
@@ -60,6 +63,8 @@ FLOAT = "float64"
 BOOL = "bool"
 TEXT_LIST = "list[str]"
 """A cell holding a list of strings (pandas ``object``); Parquet ``list<string>``."""
+INT_LIST = "list[int]"
+"""A cell holding a list of integers (pandas ``object``); Parquet ``list<int64>``."""
 
 _PANDAS_DTYPES: dict[str, Any] = {
     TEXT: pd.StringDtype(),
@@ -68,7 +73,9 @@ _PANDAS_DTYPES: dict[str, Any] = {
     FLOAT: np.dtype("float64"),
     BOOL: np.dtype("bool"),
     TEXT_LIST: np.dtype("object"),
+    INT_LIST: np.dtype("object"),
 }
+_LIST_DTYPES = (TEXT_LIST, INT_LIST)
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,15 @@ _RESPONSES = TableSpec(
         "sentiment_confidence": _share(nullable=True),
         "theme_id": ColumnSpec(NULLABLE_INT, nullable=True, min=OUTLIER_THEME_ID),
         "theme_label": _text(nullable=True),
+        # every theme the comment raises (one per clause/sentence), the primary theme_id first
+        "theme_ids": ColumnSpec(INT_LIST, nullable=True),
+        "theme_labels": ColumnSpec(TEXT_LIST, nullable=True),
         "period": _text(nullable=True, required=False),
     },
     strict=False,
-    row_checks=("nps_group_matches_score", "sentiment_only_with_text", "theme_only_with_text"),
+    row_checks=(
+        "nps_group_matches_score", "sentiment_only_with_text", "theme_only_with_text", "theme_ids_only_with_text",
+    ),
 )
 
 _REJECTED = TableSpec(
@@ -146,6 +158,7 @@ _SENTENCES = TableSpec(
         "sentence": _text(),
         "sentiment": _text(isin=SENTIMENTS),
         "confidence": _share(),
+        "theme_id": ColumnSpec(NULLABLE_INT, nullable=True, min=OUTLIER_THEME_ID),  # null: themes not run
     }
 )
 
@@ -187,6 +200,7 @@ _IMPROVEMENT_AREAS = TableSpec(
         "share_of_detractors_current": _share(nullable=True),
         "share_of_detractors_previous": _share(nullable=True),
         "trend": ColumnSpec(FLOAT, nullable=True),
+        "trend_p_value": _share(nullable=True),
         "emerging": ColumnSpec(BOOL),
     }
 )
@@ -223,6 +237,25 @@ _NPS_CHANGES = TableSpec(
     }
 )
 
+_THEME_TRENDS = TableSpec(
+    columns={
+        "theme_id": ColumnSpec(NULLABLE_INT, min=0),
+        "theme_label": _text(),
+        "period": _text(),
+        "previous_period": _text(nullable=True),
+        "count": ColumnSpec(INT, min=0),
+        "base": ColumnSpec(INT, min=0),
+        "share": _share(),
+        "previous_count": ColumnSpec(INT, min=0),
+        "previous_base": ColumnSpec(INT, min=0),
+        "previous_share": _share(nullable=True),
+        "change_vs_previous": ColumnSpec(FLOAT, nullable=True, min=-100.0, max=100.0),
+        "z": ColumnSpec(FLOAT, nullable=True),
+        "p_value": _share(nullable=True),
+        "trend": _text(isin=THEME_TRENDS),
+    }
+)
+
 # follow_up: its own columns, then the responses' columns (same dtypes), then passthrough columns.
 _FOLLOW_UP_OWN = ("follow_up", "response_id", "score", "nps_group", "comment_status")
 _FOLLOW_UP = TableSpec(
@@ -247,6 +280,7 @@ TABLE_SPECS: dict[str, TableSpec] = {
     "nps_summary": _NPS_SUMMARY,
     "nps_changes": _NPS_CHANGES,
     "follow_up": _FOLLOW_UP,
+    "theme_trends": _THEME_TRENDS,
 }
 """Every output table's contract, by table name (the file stem in the output folder)."""
 
@@ -263,6 +297,7 @@ IMPROVEMENT_AREAS_EXTRA: tuple[str, ...] = _IMPROVEMENT_AREAS.required[7:]
 NPS_SUMMARY_COLUMNS: tuple[str, ...] = _NPS_SUMMARY.required
 NPS_CHANGES_COLUMNS: tuple[str, ...] = _NPS_CHANGES.required
 FOLLOW_UP_COLUMNS: tuple[str, ...] = _FOLLOW_UP.required
+THEME_TRENDS_COLUMNS: tuple[str, ...] = _THEME_TRENDS.required
 
 TABLE_CONTRACTS: dict[str, tuple[str, ...]] = {name: spec.required for name, spec in TABLE_SPECS.items()}
 """Required columns per table (in output order)."""
@@ -308,6 +343,9 @@ _ROW_CHECKS: dict[str, tuple[Callable[[pd.DataFrame], pd.Series | bool], str]] =
     "nps_group_matches_score": (_group_matches_score, "nps_group must follow from score (9-10, 7-8, 0-6)"),
     "sentiment_only_with_text": (_only_with_text("sentiment"), "sentiment must be null unless comment_status is 'text'"),
     "theme_only_with_text": (_only_with_text("theme_id"), "theme_id must be null unless comment_status is 'text'"),
+    "theme_ids_only_with_text": (
+        _only_with_text("theme_ids"), "theme_ids must be null unless comment_status is 'text'",
+    ),
     "groups_add_up": (_groups_add_up, "promoters + passives + detractors must equal responses"),
 }
 
@@ -379,27 +417,44 @@ def coerce_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def arrow_schema(frame: pd.DataFrame) -> Any:
     """The ``pyarrow.Schema`` to write ``frame`` with: as inferred, but a column that is empty or all null is
-    ``list<string>`` for a list column of the contracts (``keywords``, ...) and ``string`` otherwise, never
-    Arrow's ``null`` type, so a table without rows has the same Parquet schema as one with rows.
+    ``list<string>`` / ``list<int64>`` for a list column of the contracts (``keywords``, ``theme_ids``, ...) and
+    ``string`` otherwise, never Arrow's ``null`` type, so a table without rows has the same Parquet schema as
+    one with rows.
     """
     import pyarrow as pa
 
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
     for position, arrow_field in enumerate(schema):
-        if pa.types.is_null(arrow_field.type):
-            kind = pa.list_(pa.string()) if arrow_field.name in _LIST_COLUMNS else pa.string()
+        name = arrow_field.name
+        if pa.types.is_null(arrow_field.type) or (
+            name in _INT_LIST_COLUMNS and pa.types.is_list(arrow_field.type) and pa.types.is_null(arrow_field.type.value_type)
+        ):
+            kind = (
+                pa.list_(pa.int64()) if name in _INT_LIST_COLUMNS
+                else pa.list_(pa.string()) if name in _LIST_COLUMNS
+                else pa.string()
+            )
             schema = schema.set(position, arrow_field.with_type(kind))
     return schema
 
 
 _LIST_COLUMNS = frozenset(
-    name for spec in TABLE_SPECS.values() for name, column in spec.columns.items() if column.dtype == TEXT_LIST
+    name for spec in TABLE_SPECS.values() for name, column in spec.columns.items() if column.dtype in _LIST_DTYPES
+)
+_INT_LIST_COLUMNS = frozenset(
+    name for spec in TABLE_SPECS.values() for name, column in spec.columns.items() if column.dtype == INT_LIST
 )
 
 
 # --- validation -------------------------------------------------------------------------------------
 def _is_text_list(value: object) -> bool:
     return isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(item, str) for item in value)
+
+
+def _is_int_list(value: object) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray)) and all(
+        isinstance(item, (int, np.integer)) and not isinstance(item, bool) for item in value
+    )
 
 
 def _column_checks(name: str, column: ColumnSpec) -> list[pa.Check]:
@@ -414,6 +469,8 @@ def _column_checks(name: str, column: ColumnSpec) -> list[pa.Check]:
         checks.append(pa.Check.ge(column.min, error=f"must be >= {column.min:g}"))
     if column.dtype == TEXT_LIST:
         checks.append(pa.Check(_is_text_list, element_wise=True, error="each cell must be a list of strings"))
+    if column.dtype == INT_LIST:
+        checks.append(pa.Check(_is_int_list, element_wise=True, error="each cell must be a list of integers"))
     return checks
 
 
@@ -426,7 +483,7 @@ def table_schema(table: str, required: frozenset[str] | None = None) -> pa.DataF
     columns = {}
     for name, column in spec.columns.items():
         is_required = column.required if required is None else name in required
-        dtype = None if column.dtype == TEXT_LIST else _PANDAS_DTYPES[column.dtype]
+        dtype = None if column.dtype in _LIST_DTYPES else _PANDAS_DTYPES[column.dtype]
         columns[name] = pa.Column(
             dtype,
             checks=_column_checks(name, column),
@@ -482,6 +539,7 @@ PRODUCED_BY: dict[str, str] = {
     "follow_up": "insights",
     "nps_summary": "nps",
     "nps_changes": "nps",
+    "theme_trends": "insights",
 }
 """The step whose output each table is (named in errors from :func:`check_tables`)."""
 
@@ -587,4 +645,7 @@ def _missing(value: object) -> bool:
 def _message(table: str, stage: str | None, problems: list[str]) -> str:
     where = f" after the {stage} step" if stage else ""
     listed = "\n".join(f"  - {problem}" for problem in problems)
-    return f"table '{table}'{where} breaks its contract ({len(problems)} problem(s)):\n{listed}"
+    # failing values can be personal data, and error messages reach logs and Prefect's result storage
+    from nps_text.pii import redact
+
+    return redact(f"table '{table}'{where} breaks its contract ({len(problems)} problem(s)):\n{listed}")

@@ -1,7 +1,10 @@
-"""The pipeline's steps as plain functions, composed by :mod:`nps_text.flow` (Prefect) and usable without it.
+"""The pipeline's stages as plain functions, composed by :mod:`nps_text.flow` (Prefect) and usable without it.
 
-Each function takes and returns DataFrames (plus small dataclasses) and touches no files, so every step can
-be tested on a five-row frame.
+Each stage takes DataFrames (plus small dataclasses) and only its own config section, owns its output columns
+(their dtypes are the contracts of :mod:`nps_text.schema`, checked with :func:`check_table` at its boundary)
+and touches no files: the cache store, the theme state folder and the pseudonym key come in from the edges.
+So every stage can be tested on a five-row frame. The ``*_step(…, config)`` functions are the older
+whole-config spellings of the same stages.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pandas as pd
 
 from nps_text.cache import ResultStore
 from nps_text.comments import prepare_comments
-from nps_text.config import PipelineConfig
+from nps_text.config import CommentsConfig, InputConfig, NpsConfig, PipelineConfig, PrivacyConfig
 from nps_text.errors import SchemaError
 from nps_text.ingest import RawInput
 from nps_text.nps import add_nps_columns, choose_segments, nps_summary, period_changes
@@ -56,10 +59,15 @@ class NpsTables:
 
 
 def validate_step(raw: RawInput, config: PipelineConfig) -> ValidatedInput:
+    """:func:`validate_stage` with the whole config."""
+    return validate_stage(raw, config.input)
+
+
+def validate_stage(raw: RawInput, section: InputConfig) -> ValidatedInput:
     """Map columns and split records into responses and rejected rows; checks the row-accounting invariant."""
-    mapping = detect_columns(list(raw.frame.columns), config.input.columns)
+    mapping = detect_columns(list(raw.frame.columns), section.columns)
     responses, rejected, info = validate_records(
-        raw.frame, mapping, raw.unparseable, date_format=config.input.date_format
+        raw.frame, mapping, raw.unparseable, date_format=section.date_format
     )
     if len(responses) + len(rejected) != raw.rows_in:
         raise SchemaError(
@@ -71,11 +79,18 @@ def validate_step(raw: RawInput, config: PipelineConfig) -> ValidatedInput:
 
 
 def privacy_step(validated: ValidatedInput, config: PipelineConfig, key: KeySource | None = None) -> ValidatedInput:
+    """:func:`privacy_stage` with the whole config (``comments.redact_pii`` decides ``redact_text``)."""
+    return privacy_stage(validated, config.privacy, redact_text=config.comments.redact_pii, key=key)
+
+
+def privacy_stage(
+    validated: ValidatedInput, section: PrivacyConfig, *, redact_text: bool = True, key: KeySource | None = None
+) -> ValidatedInput:
     """Personal data out, right after validation and before any other step sees the data.
 
     Passthrough columns with personal data get their policy (:mod:`nps_text.privacy`: hash, drop or keep);
     every other text passthrough cell, and every text cell of ``rejected`` (``raw_line`` and ``reason``
-    included), is redacted like a comment (when ``comments.redact_pii``). ``raw_line`` of an unparseable
+    included), is redacted like a comment (when ``redact_text``, the config's ``comments.redact_pii``). ``raw_line`` of an unparseable
     line becomes ``[REDACTED]`` when the input has hashed or dropped columns (the line cannot be split
     reliably). ``key`` is the pseudonym key, or a function returning it (called only if a column is hashed).
     Comments of valid responses are redacted by :func:`comments_step`.
@@ -93,8 +108,7 @@ def privacy_step(validated: ValidatedInput, config: PipelineConfig, key: KeySour
         if column in validated.rejected.columns:
             sample[source] = sample[source] + validated.rejected[column].tolist()
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in sample.items()})
-    by_input = plan_columns(frame, list(mapping.passthrough), config.privacy, id_column=mapping.id)
-    redact_text = config.comments.redact_pii
+    by_input = plan_columns(frame, list(mapping.passthrough), section, id_column=mapping.id)
     # responses: passthrough columns by their output name, the id column as response_id
     on_responses = {target: by_input[source] for source, target in mapping.passthrough.items() if source in by_input}
     if mapping.id is not None and mapping.id in by_input:
@@ -138,12 +152,17 @@ def personal_columns(validated: ValidatedInput) -> list[str]:
 
 
 def comments_step(responses: pd.DataFrame, config: PipelineConfig, cache: ResultStore | None = None) -> pd.DataFrame:
+    """:func:`comments_stage` with the whole config."""
+    return comments_stage(responses, config.comments, cache)
+
+
+def comments_stage(responses: pd.DataFrame, section: CommentsConfig, cache: ResultStore | None = None) -> pd.DataFrame:
     """Comment status, language and PII redaction (languages cached in ``cache``, keyed by the redacted text)."""
     prepared = prepare_comments(
         responses,
-        languages=config.comments.languages,
-        extra_non_informative=config.comments.non_informative,
-        redact=config.comments.redact_pii,
+        languages=section.languages,
+        extra_non_informative=section.non_informative,
+        redact=section.redact_pii,
         cache=cache,
     )
     return check_table(prepared, "responses", stage="comments")
@@ -152,15 +171,26 @@ def comments_step(responses: pd.DataFrame, config: PipelineConfig, cache: Result
 def nps_step(
     responses: pd.DataFrame, mapping: ColumnMapping, config: PipelineConfig, personal: Collection[str] = ()
 ) -> NpsTables:
+    """:func:`nps_stage` with the whole config (``input.columns.segments`` names the segments)."""
+    return nps_stage(responses, mapping, config.nps, config.input.columns.segments, personal)
+
+
+def nps_stage(
+    responses: pd.DataFrame,
+    mapping: ColumnMapping,
+    section: NpsConfig,
+    candidates: list[str] | None = None,
+    personal: Collection[str] = (),
+) -> NpsTables:
     """NPS groups, periods, the summary per segment x period, and flagged changes between periods.
 
+    ``candidates`` are the configured segment columns (``input.columns.segments``; ``None`` = choose).
     ``personal`` columns (:func:`personal_columns`) are never segments; naming one in the config is an error.
     """
-    enriched = add_nps_columns(responses, config.nps.period)
-    candidates = config.input.columns.segments
+    enriched = add_nps_columns(responses, section.period)
     if candidates is None:
         allowed = [column for column in mapping.passthrough.values() if column not in set(personal)]
-        segments = choose_segments(enriched, allowed, config.nps.max_segment_values)
+        segments = choose_segments(enriched, allowed, section.max_segment_values)
     else:
         segments = [mapping.passthrough.get(name, name) for name in candidates]
         forbidden = [name for name in segments if name in set(personal)]
@@ -183,10 +213,10 @@ def nps_step(
         enriched,
         segments,
         period_column="period" if "period" in enriched.columns else None,
-        confidence=config.nps.confidence,
-        min_segment_size=config.nps.min_segment_size,
+        confidence=section.confidence,
+        min_segment_size=section.min_segment_size,
     )
-    changes = period_changes(summary, confidence=config.nps.confidence)
+    changes = period_changes(summary, confidence=section.confidence)
     return NpsTables(
         responses=check_table(enriched, "responses", stage="nps"),
         summary=check_table(summary, "nps_summary", stage="nps"),
@@ -196,19 +226,34 @@ def nps_step(
 
 
 def empty_sentiment(responses: pd.DataFrame) -> pd.DataFrame:
-    """Null sentiment columns (sentiment disabled or no comments)."""
-    enriched = responses.copy()
-    for column in ("sentiment", "sentiment_confidence"):
-        enriched[column] = null_column("responses", column, enriched.index)
-    return enriched
+    """Null sentiment columns (sentiment disabled or no comments); no copy of the other columns."""
+    return responses.assign(**{column: null_column("responses", column, responses.index)
+                                for column in ("sentiment", "sentiment_confidence")})
 
 
 def empty_themes(responses: pd.DataFrame) -> pd.DataFrame:
-    """Null theme columns (themes disabled or no comments)."""
-    enriched = responses.copy()
-    for column in ("theme_id", "theme_label"):
-        enriched[column] = null_column("responses", column, enriched.index)
-    return enriched
+    """Null theme columns (themes disabled or no comments); no copy of the other columns."""
+    return responses.assign(**{column: null_column("responses", column, responses.index)
+                                for column in ("theme_id", "theme_label", "theme_ids", "theme_labels")})
+
+
+def sentiment_texts(responses: pd.DataFrame) -> pd.Series:
+    """The (stripped, redacted) comment of every row that gets a sentiment, indexed like ``responses``:
+    the texts the sentiment stage scores, once per distinct text."""
+    from nps_text.sentiment.annotate import _texts_to_score  # the sentiment step's own selection
+
+    return _texts_to_score(responses, "comment", "comment_status")
+
+
+def theme_texts(responses: pd.DataFrame, clean_text: bool = True) -> list[str]:
+    """The distinct texts the themes stage embeds (cleaned like :func:`nps_text.themes.assign_themes` does),
+    so that their embeddings can be computed ahead, in chunks."""
+    from nps_text.text import clean_for_embedding
+    from nps_text.themes import _text_mask  # the themes step's own selection
+
+    comments = responses.loc[_text_mask(responses), "comment"].astype(str)
+    cleaned = comments.map(clean_for_embedding) if clean_text else comments.str.strip()
+    return [str(text) for text in pd.unique(cleaned.to_numpy(dtype=object))]
 
 
 def order_responses(responses: pd.DataFrame) -> pd.DataFrame:

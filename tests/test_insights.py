@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from nps_text.insights import follow_up, improvement_areas, nps
+from nps_text.insights import follow_up, improvement_areas, nps, theme_trends
 from nps_text.schema import FOLLOW_UP_COLUMNS, IMPROVEMENT_AREAS_COLUMNS
 
 
@@ -106,3 +106,116 @@ def test_follow_up_lists(ten_responses: pd.DataFrame) -> None:
     # Most urgent first: detractors by score (0, 3, 5, 6), then passives, promoters, no comment.
     assert table["response_id"].tolist()[:4] == ["r1", "r2", "r4", "r3"]
     assert table["follow_up"].tolist()[-2:] == ["no_comment", "no_comment"]
+
+
+# --- every complaint counted: respondents per theme, not comments or sentences ------------------------------
+
+
+def test_multi_theme_comments_count_once_per_respondent_and_theme(ten_responses: pd.DataFrame) -> None:
+    frame = ten_responses.copy()
+    # r4 (detractor) names Personal and Preis; r1 names Preis twice (two sentences): still one Preis detractor.
+    frame["theme_ids"] = [[0, 0], [0], [0], [1, 0], [1], None, [0], [1], [1], None]
+    frame["theme_labels"] = [
+        ["Preis", "Preis"], ["Preis"], ["Preis"], ["Personal", "Preis"], ["Personal"], None, ["Preis"],
+        ["Personal"], ["Personal"], None,
+    ]
+    areas = improvement_areas(frame, pd.DataFrame()).set_index("theme_label")
+    assert areas.loc["Preis", "detractor_count"] == 4  # r1, r2, r3, r4: respondents, not sentences
+    assert areas.loc["Personal", "detractor_count"] == 1
+    assert areas.loc["Preis", "share_of_detractors"] == pytest.approx(4 / 4)
+    assert areas["share_of_detractors"].sum() == pytest.approx(5 / 4)  # shares can add up to more than 100%
+    assert areas.loc["Preis", "nps_impact"] == pytest.approx(40.0)
+    # without Preis (r1-r4, r7): promoters r8, r9, r10 and no detractor among the 5 left -> 60
+    assert areas.loc["Preis", "nps_without_theme"] == pytest.approx(100 * 3 / 5)
+    assert areas.loc["Preis", "theme_responses"] == 5
+    assert areas.loc["Preis", "rank"] == 1
+
+
+def test_primary_theme_only_without_theme_ids(ten_responses: pd.DataFrame) -> None:
+    with_lists = ten_responses.assign(
+        theme_ids=[None if pd.isna(t) else [int(t)] for t in ten_responses["theme_id"]],
+        theme_labels=[None if pd.isna(t) else [str(t)] for t in ten_responses["theme_label"]],
+    )
+    pd.testing.assert_frame_equal(improvement_areas(with_lists, pd.DataFrame()), improvement_areas(ten_responses, pd.DataFrame()))
+
+
+# --- emerging and fading themes ------------------------------------------------------------------------------
+
+
+def _two_periods() -> pd.DataFrame:
+    """40 commenting detractors per week. Lieferung: 3 -> 15 (emerging); Preis: 14 -> 2 (fading);
+    App 5 -> 6 (stable). Every App detractor also names Lieferung in week 2 (multi-theme)."""
+    rows = []
+    plan = {"2026-W01": {"Lieferung": 3, "Preis": 14, "App": 5}, "2026-W02": {"Lieferung": 15, "Preis": 2, "App": 6}}
+    ids = {"Lieferung": 0, "Preis": 1, "App": 2}
+    for period, counts in plan.items():
+        themes: list[list[str]] = []
+        for name, count in counts.items():
+            themes += [[name]] * count
+        if period == "2026-W02":  # App detractors also name Lieferung, reusing 6 of the 15 Lieferung mentions
+            themes = [["Lieferung"]] * 9 + [["Preis"]] * 2 + [["App", "Lieferung"]] * 6
+        themes += [["Other"]] * (40 - len(themes))
+        for number, names in enumerate(themes):
+            theme_ids = [ids.get(name, -1) for name in names]
+            rows.append(
+                {"response_id": f"{period}-{number}", "score": 2, "nps_group": "detractor", "comment": " / ".join(names),
+                 "comment_status": "text", "theme_id": theme_ids[0], "theme_label": names[0], "theme_ids": theme_ids,
+                 "theme_labels": names, "period": period}
+            )
+    rows.append({"response_id": "p", "score": 10, "nps_group": "promoter", "comment": None, "comment_status": "empty",
+                 "theme_id": None, "theme_label": None, "theme_ids": None, "theme_labels": None, "period": "2026-W02"})
+    frame = pd.DataFrame(rows)
+    frame["theme_id"] = frame["theme_id"].astype("Int64")
+    return frame
+
+
+def test_theme_trends_flags_emerging_and_fading_with_the_z_test() -> None:
+    from nps_text.schema import THEME_TRENDS_COLUMNS, check_table
+    from nps_text.stats import two_proportion_z_test
+
+    trends = theme_trends(_two_periods())
+    assert list(trends.columns) == list(THEME_TRENDS_COLUMNS)
+    check_table(trends, "theme_trends")
+    latest = trends[trends["period"] == "2026-W02"].set_index("theme_label")
+    assert set(latest.index) == {"Lieferung", "Preis", "App"}  # "Other" (-1) never gets a row
+    lieferung = latest.loc["Lieferung"]
+    assert (lieferung["count"], lieferung["base"], lieferung["previous_count"], lieferung["previous_base"]) == (15, 40, 3, 40)
+    assert lieferung["share"] == pytest.approx(15 / 40)
+    assert lieferung["change_vs_previous"] == pytest.approx(100 * (15 - 3) / 40)
+    z, p = two_proportion_z_test(15, 40, 3, 40, "two-sided")
+    assert lieferung["z"] == pytest.approx(z) and lieferung["p_value"] == pytest.approx(p)
+    assert lieferung["trend"] == "emerging"
+    assert latest.loc["Preis", "trend"] == "fading"
+    assert latest.loc["App", "trend"] == "stable"
+    first = trends[trends["period"] == "2026-W01"]
+    assert first["trend"].eq("stable").all() and first["p_value"].isna().all() and first["previous_period"].isna().all()
+
+
+def test_theme_trends_without_periods_or_themes_is_empty() -> None:
+    frame = _two_periods()
+    assert theme_trends(frame.drop(columns=["period"])).empty
+    assert theme_trends(frame.assign(theme_id=pd.array([None] * len(frame), dtype="Int64"), theme_ids=None)).empty
+    assert list(theme_trends(frame.iloc[0:0]).columns) == list(theme_trends(frame).columns)
+
+
+def test_improvement_areas_emerging_uses_the_same_test() -> None:
+    areas = improvement_areas(_two_periods(), pd.DataFrame()).set_index("theme_label")
+    trends = theme_trends(_two_periods())
+    latest = trends[trends["period"] == "2026-W02"].set_index("theme_label")
+    for label in ("Lieferung", "Preis", "App"):
+        assert areas.loc[label, "emerging"] == (latest.loc[label, "trend"] == "emerging")
+        assert areas.loc[label, "trend_p_value"] == pytest.approx(latest.loc[label, "p_value"])
+        assert areas.loc[label, "trend"] == pytest.approx(latest.loc[label, "change_vs_previous"])
+
+
+def test_the_emerging_theme_alert_reuses_theme_trends() -> None:
+    from nps_text.alerts import emerging_theme_findings
+    from nps_text.alerts_config import EmergingThemeRule
+
+    rule = EmergingThemeRule(name="e", type="emerging_theme", channels=["hook"])
+    findings = emerging_theme_findings(_two_periods(), rule, 0.95)
+    assert [f["theme_label"] for f in findings] == ["Lieferung"]
+    one_sided = theme_trends(_two_periods(), alternative="greater", min_count=rule.min_detractors)
+    row = one_sided[(one_sided["period"] == "2026-W02") & (one_sided["theme_label"] == "Lieferung")].iloc[0]
+    assert findings[0]["p_value"] == pytest.approx(row["p_value"])
+    assert findings[0]["detractor_comments"] == 40 and findings[0]["previous_comments"] == 40

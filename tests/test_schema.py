@@ -29,6 +29,8 @@ def good_responses() -> pd.DataFrame:
             "sentiment_confidence": [0.9, None, 0.8],
             "theme_id": [1, None, 0],
             "theme_label": ["Personal", None, "Preis"],
+            "theme_ids": [[1], None, [0, 1]],  # every theme of the comment, the primary first
+            "theme_labels": [["Personal"], None, ["Preis", "Personal"]],
             "branch": ["Berlin", "Wien", None],  # passthrough
         }
     )

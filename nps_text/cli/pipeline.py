@@ -50,10 +50,14 @@ def _quiet_environment(verbose: bool) -> None:
 @click.option("--to-db", "to_db", default=None, metavar="URL",
               help="Also write every table to this SQLAlchemy URL (no password in it: output.database_password_env "
                    "or PGPASSWORD); overrides output.database.")
+@click.option("--runner", "runner", type=click.Choice(["local", "dask"]), default=None,
+              help="Where the model steps run (overrides runner.runner): local, or mapped over a Dask cluster.")
+@click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:8786",
+              help="Scheduler of an existing Dask cluster (implies --runner dask); default: a LocalCluster.")
 @click.option("--verbose", "-v", is_flag=True, help="Show Prefect's logs.")
 def run_command(
     input_path: str, config_path: str | None, out_dir: str, sql_query: str | None, password_env: str | None,
-    verbose: bool, to_db: str | None = None,
+    verbose: bool, to_db: str | None = None, runner: str | None = None, dask_address: str | None = None,
 ) -> None:
     """Run the whole pipeline on INPUT (CSV, XLSX, Parquet, JSONL or a SQLAlchemy URL).
 
@@ -70,6 +74,8 @@ def run_command(
         nps-text run sqlite:///survey.db --query "select * from responses" --out out/db
 
         NPS_DB_PW=... nps-text run postgresql://nps@db/survey --password-env NPS_DB_PW --query "..."
+
+        nps-text run survey.parquet --runner dask --dask-address tcp://scheduler:8786 --out out/big
     """
     _quiet_environment(verbose)
     from rich.console import Console
@@ -94,7 +100,7 @@ def run_command(
         os.environ[password_env] = password
     params = flow_module.RunParameters(
         input=source, out=out_dir, config=config_path, sql_query=sql_query, password_env=password_env,
-        database=to_db,
+        database=to_db, runner=runner, dask_address=dask_address,  # type: ignore[arg-type]
     )
     with Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -110,7 +116,7 @@ def run_command(
         flow_module.set_progress_hook(hook)
         try:
             with _prefect_api(lambda: progress.update(task_id, description="starting Prefect")):
-                state = flow_module.nps_text_flow(params, return_state=True)
+                state = flow_module.flow_for(params)(params, return_state=True)
         finally:
             flow_module.set_progress_hook(None)
     if state.is_failed():

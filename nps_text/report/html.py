@@ -104,6 +104,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
         charts_note=charts_note,
         trend_capped=trend_capped,
         segments=segments,
+        theme_trends=sections.theme_trends(tables, language, t),
         areas=sections.improvement_areas(tables, config, language, t),
         praise=sections.praise(tables, config, language, t),
         coverage=sections.coverage(tables, language, t),

@@ -331,6 +331,68 @@ def _trend(row: pd.Series, language: str, t: Mapping[str, str]) -> tuple[str | N
     return t["trend_points"].format(value=value, previous=previous), trend_class
 
 
+THEME_TREND_ROWS = 8
+
+
+def _p_text(value: float | None, language: str) -> str:
+    text = "n/a" if value is None else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
+    return text.replace(".", ",") if language == "de" else text
+
+
+def theme_trends(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, str]) -> dict[str, Any] | None:
+    """Emerging and fading themes in the latest period (``theme_trends`` table): every theme flagged, then the
+    largest stable ones, up to ``THEME_TREND_ROWS`` rows. ``None`` without the table or a previous period."""
+    frame = usable(tables, "theme_trends", ("theme_label", "period", "previous_period", "share", "trend"))
+    if frame is None:
+        return None
+    periods = frame["period"].dropna().astype(str)
+    if periods.empty:
+        return None
+    latest = periods.max()
+    rows = frame[frame["period"].astype(str).eq(latest) & frame["previous_period"].notna()]
+    if rows.empty:
+        return None
+    order = {"emerging": 0, "fading": 1, "stable": 2}
+    rows = rows.assign(
+        _order=rows["trend"].astype(str).map(order).fillna(2),
+        _p=pd.to_numeric(rows.get("p_value"), errors="coerce").fillna(1.0),
+        _count=pd.to_numeric(rows.get("count"), errors="coerce").fillna(0),
+    )
+    flagged = rows[rows["_order"] < 2].sort_values(["_order", "_p"], kind="stable")
+    stable = rows[rows["_order"] >= 2].sort_values("_count", ascending=False, kind="stable")
+    shown = pd.concat([flagged, stable.head(max(0, THEME_TREND_ROWS - len(flagged)))])
+    items = []
+    for _, row in shown.iterrows():
+        trend = str(row["trend"])
+        share, before = _float(row.get("share")), _float(row.get("previous_share"))
+        change = _float(row.get("change_vs_previous"))
+        change_text = None
+        if change is not None:
+            change_text = ("+" if change > 0 else "") + format_number(change, language)
+        items.append(
+            {
+                "label": str(row["theme_label"]),
+                "trend": t.get(f"trend_{trend}", trend),
+                "trend_class": {"emerging": "rising", "fading": "falling"}.get(trend, "stable"),
+                "share": format_percent(share, language) if share is not None else "",
+                "previous_share": format_percent(before, language) if before is not None else "",
+                "count": t["of_detractors"].format(
+                    count=int(_float(row.get("count")) or 0), base=int(_float(row.get("base")) or 0)
+                ) if "base" in row and not _missing(row.get("base")) else None,
+                "change": change_text,
+                "p": _p_text(_float(row.get("p_value")), language),
+            }
+        )
+    counts = rows["trend"].astype(str).value_counts()
+    return {
+        "period": latest,
+        "previous": str(rows["previous_period"].iloc[0]),
+        "rows": items,
+        "emerging": int(counts.get("emerging", 0)),
+        "fading": int(counts.get("fading", 0)),
+    }
+
+
 def praise(
     tables: Mapping[str, pd.DataFrame], config: ReportConfig, language: str, t: Mapping[str, str]
 ) -> dict[str, Any]:

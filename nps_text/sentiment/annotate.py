@@ -139,7 +139,8 @@ def annotate_sentiment(
         for position, part in enumerate(parts):
             label, conf = by_segment[part] if len(parts) > 1 else by_text[text]
             rows.append((ids.loc[index], position, part if len(parts) > 1 else text, label, conf))
-    sentences = pd.DataFrame(rows, columns=list(SENTENCES_COLUMNS))
+    sentences = pd.DataFrame(rows, columns=list(SENTENCES_COLUMNS[:5]))
+    sentences["theme_id"] = null_column("sentences", "theme_id", sentences.index)  # set by the themes step
     sentences["sentence_index"] = sentences["sentence_index"].astype("int64")
     sentences["sentiment"] = sentences["sentiment"].astype("string")
     sentences["confidence"] = sentences["confidence"].astype("float64")

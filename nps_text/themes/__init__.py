@@ -12,6 +12,9 @@ Example:
     >>> responses, themes = assign_themes(frame, ThemesConfig(), embed=fake)
     >>> responses["theme_id"].tolist()
     [0, 0]
+
+Every complaint counted: with ``config.sentence_themes`` each clause/sentence of a multi-sentence comment is
+assigned too (:mod:`nps_text.themes.sentences`), giving ``theme_ids`` / ``theme_labels`` (primary first).
 """
 
 from __future__ import annotations
@@ -38,12 +41,16 @@ from nps_text.schema import (
 )
 from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_texts
 from nps_text.themes.config import GuidedTheme, ThemesConfig
-from nps_text.themes.guided import NO_MATCH, match_guided
+from nps_text.themes.guided import NO_MATCH, guided_similarity, match_guided
 from nps_text.themes.keywords import OUTLIER_LABEL, default_label, theme_keywords
+from nps_text.themes.labels import readable_labels, theme_language
 from nps_text.themes.model import compute_centroids, discover_themes
+from nps_text.themes.sentences import assign_units, response_segments
 from nps_text.themes.state import load_state, save_state, stable_ids
 
-__all__ = ["GuidedTheme", "ThemesConfig", "ThemesError", "assign_themes", "themes_table"]
+__all__ = [
+    "GuidedTheme", "ThemesConfig", "ThemesError", "assign_themes", "assign_themes_and_sentences", "themes_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +104,7 @@ def assign_themes(
     *,
     embed: Callable[[Sequence[str]], np.ndarray],
     state_dir: Path | None = None,
+    sentences: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign a theme to every text comment and summarise themes per NPS group.
 
@@ -106,23 +114,57 @@ def assign_themes(
         config: Themes configuration.
         embed: Returns L2-normalised embeddings aligned with the texts it is given (the shared cached encoder).
         state_dir: Folder where stable theme ids persist between runs; ``None`` = no persistence.
+        sentences: The sentiment step's ``sentences`` table: its sentences are the units of the per-sentence
+            themes (``None`` or no rows for a response = the comment is split here).
 
     Returns:
         ``(responses_with_themes, themes)``: a copy of ``responses`` with ``theme_id`` (nullable Int64; null
-        without text, -1 for "Other") and ``theme_label``, and the themes table
-        (:data:`nps_text.schema.THEMES_COLUMNS`, one row per theme within each NPS group).
+        without text, -1 for "Other"), ``theme_label``, ``theme_ids`` / ``theme_labels`` (every theme of the
+        comment, the primary first; null without text), and the themes table
+        (:data:`nps_text.schema.THEMES_COLUMNS`, one row per (primary) theme within each NPS group).
 
     Raises:
         SchemaError: a required column is missing.
         ThemesError: ``embed`` returned the wrong shape.
     """
+    result, themes, _ = assign_themes_and_sentences(
+        responses, sentences, config, embed=embed, state_dir=state_dir
+    )
+    return result, themes
+
+
+def _merge_map(merge: Sequence[Sequence[int]]) -> Callable[[int], int]:
+    def mapped(theme_id: int) -> int:
+        return int(_merge_groups(np.asarray([theme_id], dtype=np.int64), merge)[0])
+
+    return mapped
+
+
+def assign_themes_and_sentences(
+    responses: pd.DataFrame,
+    sentences: pd.DataFrame | None,
+    config: ThemesConfig,
+    *,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    state_dir: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`assign_themes`, and the ``sentences`` table with each sentence's ``theme_id``.
+
+    Returns:
+        ``(responses_with_themes, themes, sentences_with_theme_id)``; the sentences table is returned with a
+        null ``theme_id`` when themes do not run (and is empty when ``sentences`` is ``None``).
+    """
     check_columns(responses, REQUIRED_COLUMNS, "responses (themes input)")
     result = responses.copy()
     result["theme_id"] = pd.Series(pd.NA, index=result.index, dtype="Int64")
     result["theme_label"] = pd.Series(pd.NA, index=result.index, dtype="string")
+    result["theme_ids"] = pd.Series([None] * len(result), index=result.index, dtype=object)
+    result["theme_labels"] = pd.Series([None] * len(result), index=result.index, dtype=object)
+    sentences_out = (sentences if sentences is not None else empty_frame("sentences")).copy()
+    sentences_out["theme_id"] = pd.Series(pd.NA, index=sentences_out.index, dtype="Int64")
     mask = _text_mask(responses)
     if not config.enabled or not mask.any():
-        return result, _empty_themes()
+        return result, _empty_themes(), sentences_out
 
     comments = responses.loc[mask, "comment"].astype(str)
     cleaned = comments.map(clean_for_embedding) if config.clean_text else comments.str.strip()
@@ -138,19 +180,22 @@ def assign_themes(
     filler = (set(DEFAULT_FILLER_WORDS) if config.default_filler else set()) | set(config.filler_words)
     lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
     lemma_docs = [" ".join(words) for words in lemmas]
-    vectors = _centre(_checked_embeddings(embed, distinct))
+    raw_comment_vectors = _checked_embeddings(embed, distinct)
+    vectors = _centre(raw_comment_vectors)
 
     # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
     guided_names = [theme.name for theme in config.guided]
     similarity = None
-    if config.guided and config.guided_method == "keywords+similarity":
-        descriptions = [f"{theme.name}: {', '.join(theme.seed_words)}" for theme in config.guided]
-        seed_vectors = np.asarray(embed(descriptions), dtype=np.float32)
-        raw_vectors = _checked_embeddings(embed, distinct)
-        similarity = lambda: raw_vectors @ seed_vectors.T  # noqa: E731
+    if config.guided and config.guided_method != "keywords":
+        similarity = lambda: guided_similarity(embed, raw_comment_vectors, config.guided)  # noqa: E731
     surface = [_WORD.findall(text.lower()) for text in distinct]
     guided_index = match_guided(
-        lemmas, surface, config.guided, similarity=similarity, min_similarity=config.guided_similarity
+        lemmas,
+        surface,
+        config.guided,
+        similarity=similarity,
+        min_similarity=config.guided_similarity,
+        keywords=config.guided_method != "similarity",
     )
 
     # 2. Discovery on the comments no guided theme claimed.
@@ -179,15 +224,22 @@ def assign_themes(
         keyword_rows = np.sort(rng.choice(len(distinct), size=config.max_fit_comments, replace=False))
     keywords = theme_keywords([lemma_docs[i] for i in keyword_rows], theme_ids[keyword_rows], config.keywords)
     guided_by_id = {theme_id: name for name, theme_id in guided_ids.items()}
+    phrases = readable_labels(
+        distinct, languages, theme_ids, responses.loc[mask], codes, embed, raw_comment_vectors, config,
+        skip=set(config.rename) | set(guided_by_id),
+    )
+    guided_labels = {theme.name: theme.labels for theme in config.guided}
     labels: dict[int, str] = {}
     for theme_id in sorted(set(theme_ids.tolist())):
         words = keywords.get(theme_id, [])
         if theme_id in config.rename:
             labels[theme_id] = config.rename[theme_id]
         elif theme_id in guided_by_id:
-            labels[theme_id] = guided_by_id[theme_id]
+            name = guided_by_id[theme_id]
+            language = theme_language(languages, distinct, theme_ids, theme_id)
+            labels[theme_id] = guided_labels.get(name, {}).get(language, name)
         else:
-            labels[theme_id] = default_label(theme_id, words)
+            labels[theme_id] = phrases.get(theme_id) or default_label(theme_id, words)
         if theme_id in state.themes:
             state.themes[theme_id].label = labels[theme_id]
             state.themes[theme_id].keywords = words
@@ -197,7 +249,65 @@ def assign_themes(
     result.loc[mask, "theme_id"] = row_theme
     result.loc[mask, "theme_label"] = [labels[int(theme)] for theme in row_theme]
     themes = themes_table(result, vectors, codes, keywords, labels, config.representative_comments)
-    return result, themes
+
+    # 5. Every complaint counted: themes per clause/sentence of multi-sentence comments.
+    primary = {index: int(theme) for index, theme in zip(result.index[mask], row_theme, strict=True)}
+    per_response: dict[object, list[int]] = {index: [theme] for index, theme in primary.items()}
+    if config.sentence_themes:
+        merged = _merge_map(config.merge)
+        guided_match = None
+        if config.guided:
+            guided_match = _guided_units(
+                responses, config, [merged(guided_ids[name]) for name in guided_names], set(labels)
+            )
+        units = assign_units(
+            response_segments(responses, mask, sentences),
+            primary,
+            embed=lambda texts: _checked_embeddings(embed, list(texts)),
+            mean=raw_comment_vectors.mean(axis=0) if len(distinct) > 1 else np.zeros(vectors.shape[1], np.float32),
+            centroids=compute_centroids(vectors, theme_ids),
+            min_similarity=config.sentence_similarity,
+            clean_text=config.clean_text,
+            guided=guided_match,
+            sentence_index=sentences_out.index,
+        )
+        per_response = units.theme_ids
+        sentences_out["theme_id"] = units.sentence_theme
+    elif not sentences_out.empty:
+        by_id = dict(zip(result.loc[mask, "response_id"].astype(str), row_theme.tolist(), strict=True))
+        sentences_out["theme_id"] = pd.array(
+            [by_id.get(str(response_id), pd.NA) for response_id in sentences_out["response_id"]], dtype="Int64"
+        )
+    ids_column = [per_response.get(index) for index in result.index]  # None without text
+    result["theme_ids"] = pd.Series(ids_column, index=result.index, dtype=object)
+    result["theme_labels"] = pd.Series(
+        [None if ids is None else [labels[theme] for theme in ids] for ids in ids_column], index=result.index, dtype=object
+    )
+    return result, themes, sentences_out
+
+
+def _guided_units(
+    responses: pd.DataFrame, config: ThemesConfig, guided_theme_ids: list[int], known: set[int]
+) -> Callable[[list[str], list[object]], dict[str, int]]:
+    """Seed-word matching of clauses (keywords only): ``(units, owner rows) -> {unit: theme id}``."""
+    filler = (set(DEFAULT_FILLER_WORDS) if config.default_filler else set()) | set(config.filler_words)
+
+    def match(units: list[str], owners: list[object]) -> dict[str, int]:
+        languages: list[str | None] = [None] * len(units)
+        if "language" in responses.columns:
+            languages = [
+                None if pd.isna(value) else str(value) for value in responses.loc[owners, "language"].tolist()
+            ]
+        lemmas = lemmatize_texts(units, languages, filler_words=filler)
+        surface = [_WORD.findall(unit.lower()) for unit in units]
+        index = match_guided(lemmas, surface, config.guided)
+        return {
+            unit: guided_theme_ids[int(found)]
+            for unit, found in zip(units, index, strict=True)
+            if found != NO_MATCH and guided_theme_ids[int(found)] in known
+        }
+
+    return match
 
 
 def _sentiment_mix(frame: pd.DataFrame) -> tuple[float, float, float]:

@@ -18,6 +18,12 @@ class GuidedTheme(BaseModel):
 
     name: str = Field(min_length=1)
     seed_words: list[str] = Field(min_length=1)
+    phrases: list[str] = Field(
+        default_factory=list, description="Short descriptions in any language, matched by embedding similarity."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Display name per language ('de', 'en'); default: name."
+    )
 
     @field_validator("seed_words")
     @classmethod
@@ -26,6 +32,10 @@ class GuidedTheme(BaseModel):
         if not cleaned:
             raise ValueError("seed_words must hold at least one non-blank word")
         return cleaned
+
+
+TAXONOMY_METHOD: Literal["keywords", "keywords+similarity", "similarity"] = "keywords+similarity"
+TAXONOMY_SIMILARITY = 0.3
 
 
 class ThemesConfig(BaseModel):
@@ -84,14 +94,42 @@ class ThemesConfig(BaseModel):
     )
     default_filler: bool = Field(default=True, description="Use the built-in German/English filler list.")
     clean_text: bool = Field(default=True, description="Strip mentions, URLs, greetings and sign-offs before embedding.")
+    taxonomy: str | None = Field(
+        default=None,
+        description="Built-in starter taxonomy (retail, mobility, hospitality, telecom, banking, software) or a "
+        "YAML file; its categories join 'guided' (your own categories with the same name win).",
+    )
     guided: list[GuidedTheme] = Field(default_factory=list)
-    guided_method: Literal["keywords", "keywords+similarity"] = "keywords"
-    guided_similarity: float = Field(default=0.5, ge=-1.0, le=1.0)
+    guided_method: Literal["keywords", "keywords+similarity", "similarity"] = Field(
+        default="keywords",
+        description="How comments join guided categories; with a taxonomy the default is keywords+similarity.",
+    )
+    guided_similarity: float = Field(
+        default=0.5, ge=-1.0, le=1.0, description="Cosine (centred embeddings) a comment needs to join a category."
+    )
+    sentence_themes: bool = Field(
+        default=True,
+        description="Also theme each clause/sentence, so a comment naming two problems counts for both (theme_ids).",
+    )
+    sentence_similarity: float = Field(
+        default=0.35, ge=-1.0, le=1.0,
+        description="A clause joins a theme only if its centred cosine similarity to the theme is at least this.",
+    )
     rename: dict[int, str] = Field(default_factory=dict, description="Stable theme id -> your name for it.")
     merge: list[list[int]] = Field(default_factory=list, description="Groups of theme ids merged into the first id.")
 
     @model_validator(mode="after")
     def _check(self) -> ThemesConfig:
+        if self.taxonomy:
+            from nps_text.themes.taxonomies import load_taxonomy
+
+            own = {theme.name for theme in self.guided}
+            extra = [GuidedTheme(**item) for item in load_taxonomy(self.taxonomy) if item["name"] not in own]
+            self.guided = [*self.guided, *extra]
+            if "guided_method" not in self.model_fields_set:
+                self.guided_method = TAXONOMY_METHOD
+            if "guided_similarity" not in self.model_fields_set:
+                self.guided_similarity = TAXONOMY_SIMILARITY
         names = [theme.name for theme in self.guided]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

@@ -29,6 +29,43 @@ def _seed_lemmas(theme: GuidedTheme) -> tuple[set[str], tuple[str, ...]]:
     return exact, tuple(prefix for prefix in prefixes if prefix)
 
 
+def guided_similarity(
+    embed: Callable[[Sequence[str]], np.ndarray],
+    comment_vectors: np.ndarray,
+    guided: Sequence[GuidedTheme],
+) -> np.ndarray:
+    """Cosine similarity of each comment to each guided theme, ``(n_comments, n_guided)``.
+
+    A theme is described by its names, its phrases and its keywords as one line ("name: word, word");
+    its similarity is the best over these descriptions (zero-shot classification as BERTopic's
+    ``zeroshot_topic_list`` does it, with several descriptions per category in both languages). Comments and
+    descriptions are centred on the comments' mean vector first, so the scale is the same for every encoder.
+
+    Args:
+        embed: The encoder (L2-normalised rows).
+        comment_vectors: Raw (uncentred) embeddings of the comments.
+        guided: The guided themes.
+    """
+    descriptions: list[str] = []
+    owner: list[int] = []
+    for index, theme in enumerate(guided):
+        texts = [theme.name, *theme.labels.values(), *theme.phrases, f"{theme.name}: {', '.join(theme.seed_words)}"]
+        for text in dict.fromkeys(texts):
+            descriptions.append(text)
+            owner.append(index)
+    mean = comment_vectors.mean(axis=0, keepdims=True) if len(comment_vectors) > 1 else 0.0
+    described = np.asarray(embed(descriptions), dtype=np.float32) - mean
+    described /= np.maximum(np.linalg.norm(described, axis=1, keepdims=True), 1e-12)
+    comments = comment_vectors - mean
+    comments = comments / np.maximum(np.linalg.norm(comments, axis=1, keepdims=True), 1e-12)
+    sims = comments @ described.T
+    owners = np.asarray(owner)
+    result = np.full((len(comment_vectors), len(guided)), -1.0, dtype=np.float32)
+    for index in range(len(guided)):
+        result[:, index] = sims[:, owners == index].max(axis=1)
+    return result
+
+
 def match_guided(
     lemmas: Sequence[Sequence[str]],
     surface_words: Sequence[Sequence[str]],
@@ -36,13 +73,15 @@ def match_guided(
     *,
     similarity: Callable[[], np.ndarray] | None = None,
     min_similarity: float = 0.5,
+    keywords: bool = True,
 ) -> np.ndarray:
     """Index of the guided theme each comment belongs to, or ``-1`` for comments left to discovery.
 
     A comment belongs to the guided theme with the most seed hits among its lemmas and words (ties go to
     the theme listed first). With ``similarity`` (a callable returning a ``(n_comments, n_guided)`` cosine
     matrix between comments and seed descriptions), comments without any seed hit also join the most
-    similar guided theme when it is at least ``min_similarity``.
+    similar guided theme when it is at least ``min_similarity``; with ``keywords=False`` only similarity
+    decides.
 
     Example:
         >>> from nps_text.themes.config import GuidedTheme
@@ -53,10 +92,12 @@ def match_guided(
     matched = np.full(len(lemmas), NO_MATCH, dtype=np.int64)
     if not guided:
         return matched
-    seeds = [_seed_lemmas(theme) for theme in guided]
+    seeds = [_seed_lemmas(theme) for theme in guided] if keywords else []
     for row, (row_lemmas, row_words) in enumerate(zip(lemmas, surface_words, strict=True)):
         words = {word.lower() for word in row_lemmas} | {word.lower() for word in row_words}
         best, best_hits = NO_MATCH, 0
+        if not seeds:
+            break
         for index, (exact, prefixes) in enumerate(seeds):
             hits = len(words & exact) + sum(1 for word in words if prefixes and word.startswith(prefixes))
             if hits > best_hits:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nps_text.insights import theme_trends
+
 SCRIPT_COMMENT = "Toller Laden <script>alert(1)</script> wirklich"
 IMG_COMMENT = "Bad app <img src=x onerror=alert(2)> crashes"
 FORMULA_COMMENT = "=HYPERLINK(\"http://evil.example\",\"click\")"
@@ -260,6 +262,7 @@ def build_run(seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         "nps_changes": changes,
         "themes": themes,
         "improvement_areas": improvement_areas,
+        "theme_trends": theme_trends(responses),
         "follow_up": follow_up.reset_index(drop=True),
         "sentences": sentences.reset_index(drop=True),
         "rejected": rejected,

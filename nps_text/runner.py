@@ -1,0 +1,287 @@
+"""Where the model steps run: locally (default) or on a Dask cluster, over chunks of distinct comments.
+
+The model steps (sentiment, and the embeddings that themes cluster) never see the responses table: they
+get the distinct redacted comment texts in chunks (``runner.chunk_size``, 2,000 by default), one Prefect
+task call per chunk, and the flow joins the results back (:func:`join_sentiment`). Locally the chunks run
+one after the other; with ``runner: dask`` the flow runs under Prefect's ``DaskTaskRunner`` (prefect-dask)
+and maps the chunk tasks over a ``distributed`` cluster: a ``LocalCluster`` of ``dask_workers`` processes,
+or an existing scheduler at ``dask_address``. Both give identical tables: the chunks are the same, and
+every chunk's result depends only on its texts.
+
+Workers load models lazily, once per process (:func:`sentiment_backend`, the encoder registry's own
+process cache), from the config and model name the task receives; the result store travels pickled
+(without its connection) and each process opens its own (SQLite WAL, safe for concurrent writers).
+Encoders or sentiment backends registered by your own code must be registered on the workers too: name
+the registering modules in ``runner.plugins``; they are imported in the flow and in every chunk task.
+
+Example:
+    >>> chunked(["a", "b", "c"], 2)
+    [['a', 'b'], ['c']]
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from nps_text.schema import SENTENCES_COLUMNS, empty_frame, null_column
+
+if TYPE_CHECKING:
+    from nps_text.cache import ResultStore
+    from nps_text.sentiment.base import SentimentBackend
+    from nps_text.sentiment.config import SentimentConfig
+
+DEFAULT_CHUNK_SIZE = 2000
+
+
+class RunnerConfig(BaseModel):
+    """Where the model steps run (the pipeline config's ``runner:`` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runner: Literal["local", "dask"] = Field(
+        default="local", description="local: one process; dask: map the model steps over a Dask cluster"
+    )
+    dask_address: str | None = Field(
+        default=None, description="Scheduler of an existing cluster, e.g. tcp://host:8786; None = a LocalCluster"
+    )
+    dask_workers: int = Field(default=2, ge=1, description="Worker processes of the LocalCluster (no dask_address)")
+    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=1, description="Distinct comments per model task")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Modules imported before the model steps, on every worker too (they register encoders or backends)",
+    )
+
+
+# --- the task runner -------------------------------------------------------------------------------------
+def dask_task_runner(config: RunnerConfig) -> Any:
+    """Prefect's ``DaskTaskRunner`` for ``config``: the scheduler at ``dask_address``, else a temporary
+    ``LocalCluster`` of ``dask_workers`` single-threaded worker processes (torn down after the run)."""
+    from prefect_dask import DaskTaskRunner
+
+    if config.dask_address:
+        return DaskTaskRunner(address=config.dask_address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": config.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        },
+    )
+
+
+def load_plugins(names: Sequence[str]) -> None:
+    """Import the ``runner.plugins`` modules (idempotent: Python imports a module once per process)."""
+    for name in names:
+        importlib.import_module(name)
+
+
+# --- chunks of distinct texts ----------------------------------------------------------------------------
+def chunked(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """``items`` in consecutive chunks of at most ``size``."""
+    return [list(items[start : start + size]) for start in range(0, len(items), max(1, size))]
+
+
+def distinct_texts(texts: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """``(codes, distinct)``: each row's position in ``distinct`` (first-seen order)."""
+    codes, uniques = pd.factorize(texts, sort=False)
+    return codes, [str(text) for text in uniques]
+
+
+# --- per-process model caches (each Dask worker loads a model once) ---------------------------------------
+_LOCK = threading.Lock()
+_STORES: dict[str, ResultStore] = {}
+_BACKENDS: dict[tuple[str, str, str], SentimentBackend] = {}
+
+
+def process_store(store: ResultStore | None) -> ResultStore | None:
+    """This process's store for ``store``'s file (one connection per process; counters start at zero)."""
+    if store is None:
+        return None
+    from nps_text.cache import ResultStore
+
+    key = str(store.path)
+    with _LOCK:
+        if key not in _STORES:
+            _STORES[key] = ResultStore(store.path, max_size_mb=(store.max_bytes or 0) / (1024 * 1024) or None,
+                                       busy_timeout_s=store.busy_timeout_s)
+        return _STORES[key]
+
+
+def close_process_stores() -> None:
+    """Close this process's stores (end of a local run)."""
+    with _LOCK:
+        for store in _STORES.values():
+            store.close()
+        _STORES.clear()
+
+
+def _embedder(model: str, batch_size: int, store: ResultStore | None) -> Any:
+    from nps_text.embeddings import CachedEmbedder
+
+    return CachedEmbedder(model, store, batch_size)
+
+
+def sentiment_backend(
+    section: SentimentConfig, encoder: str, batch_size: int, store: ResultStore | None
+) -> tuple[SentimentBackend, Any]:
+    """The sentiment backend for ``section``, loaded once per process, and the embedder it uses."""
+    from nps_text.sentiment import get_sentiment_backend
+
+    embed = _embedder(encoder, batch_size, store)
+    key = (section.model_dump_json(), encoder, str(store.path) if store is not None else "")
+    with _LOCK:
+        if key not in _BACKENDS:
+            _BACKENDS[key] = get_sentiment_backend(section.model, section, embed)
+    return _BACKENDS[key], embed
+
+
+@dataclass
+class ChunkReport:
+    """What a chunk task cost: embedder descriptions and cache hits/misses (merged into the manifest)."""
+
+    embeddings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def merge(self, other: ChunkReport) -> None:
+        for name, info in other.embeddings.items():
+            mine = self.embeddings.setdefault(name, {**info, "texts": 0, "seconds": 0.0})
+            if mine.get("version") is None:
+                mine["version"] = info.get("version")
+            mine["texts"] = int(mine["texts"]) + int(info.get("texts") or 0)
+            mine["seconds"] = round(float(mine["seconds"]) + float(info.get("seconds") or 0.0), 3)
+        for kind, counts in other.cache.items():
+            mine_counts = self.cache.setdefault(kind, {"hits": 0, "misses": 0})
+            for name in ("hits", "misses"):
+                mine_counts[name] += int(counts.get(name, 0))
+
+
+def _stats_delta(store: ResultStore | None, before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    if store is None:
+        return {}
+    after = store.stats()
+    return {
+        kind: {name: counts[name] - before.get(kind, {}).get(name, 0) for name in ("hits", "misses")}
+        for kind, counts in after.items()
+    }
+
+
+def _describe(embedder: Any) -> dict[str, dict[str, Any]]:
+    return {embedder.model: embedder.describe()} if embedder.loaded else {}
+
+
+# --- the chunk functions (Prefect tasks in nps_text.flow wrap them) ---------------------------------------
+def score_sentiment_chunk(
+    texts: list[str],
+    section: SentimentConfig,
+    encoder: str,
+    batch_size: int,
+    store: ResultStore | None,
+    plugins: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame, ChunkReport]:
+    """Sentiment of distinct texts: ``(per_text, sentences, report)``.
+
+    ``per_text`` has ``sentiment`` and ``sentiment_confidence``, one row per text in order; ``sentences``
+    has ``text`` (the position of its text in ``texts``) and the sentence columns but ``response_id``.
+    """
+    from nps_text.sentiment import annotate_sentiment
+
+    load_plugins(plugins)
+    local = process_store(store)
+    before = local.stats() if local is not None else {}
+    backend, embed = sentiment_backend(section, encoder, batch_size, local)
+    frame = pd.DataFrame(
+        {
+            "response_id": pd.Series([str(i) for i in range(len(texts))], dtype="string"),
+            "comment": pd.Series(texts, dtype="string"),
+            "comment_status": pd.Series(["text"] * len(texts), dtype="string"),
+        }
+    )
+    scored, sentences = annotate_sentiment(frame, section, embed=embed, backend=backend, cache=local)
+    per_text = scored[["sentiment", "sentiment_confidence"]].reset_index(drop=True)
+    sentences = sentences.rename(columns={"response_id": "text"})
+    sentences["text"] = sentences["text"].astype("int64")
+    report = ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before))
+    return per_text, sentences, report
+
+
+def embed_chunk(
+    texts: list[str], model: str, batch_size: int, store: ResultStore | None, plugins: Sequence[str] = ()
+) -> tuple[np.ndarray, ChunkReport]:
+    """Embeddings of distinct texts (cached in the store by content hash) and what they cost."""
+    load_plugins(plugins)
+    local = process_store(store)
+    before = local.stats() if local is not None else {}
+    embedder = _embedder(model, batch_size, local)
+    vectors = np.asarray(embedder(texts), dtype=np.float32)
+    return vectors, ChunkReport(embeddings=_describe(embedder), cache=_stats_delta(local, before))
+
+
+# --- joining results back ----------------------------------------------------------------------------------
+def join_sentiment(
+    responses: pd.DataFrame,
+    rows: pd.Series,
+    codes: np.ndarray,
+    per_text: pd.DataFrame,
+    sentences: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sentiment columns on ``responses`` and the ``sentences`` table, from per-distinct-text results.
+
+    ``rows`` are the texts scored (indexed like ``responses``), ``codes`` their positions in the distinct
+    texts; ``per_text`` and ``sentences`` (column ``text`` = distinct position) come from the chunks, in order.
+    """
+    sentiment = null_column("responses", "sentiment", responses.index)
+    confidence = null_column("responses", "sentiment_confidence", responses.index)
+    if len(rows):
+        sentiment.loc[rows.index] = per_text["sentiment"].to_numpy()[codes]
+        confidence.loc[rows.index] = per_text["sentiment_confidence"].to_numpy(dtype="float64")[codes]
+    enriched = responses.assign(sentiment=sentiment, sentiment_confidence=confidence)
+    if not len(rows) or sentences.empty:
+        return enriched, empty_frame("sentences")
+    ids = responses.loc[rows.index, "response_id"] if "response_id" in responses.columns else pd.Series(rows.index)
+    left = pd.DataFrame({"response_id": ids.to_numpy(), "text": codes, "_row": np.arange(len(codes))})
+    joined = left.merge(sentences, on="text", how="inner", sort=False)
+    joined = joined.sort_values(["_row", "sentence_index"], kind="stable").reset_index(drop=True)
+    for column in SENTENCES_COLUMNS:
+        if column not in joined.columns:  # e.g. theme_id, set later by the themes stage
+            joined[column] = null_column("sentences", column, joined.index)
+    table = joined[list(SENTENCES_COLUMNS)]
+    table["response_id"] = table["response_id"].astype("string")
+    table["sentence_index"] = table["sentence_index"].astype("int64")
+    table["sentiment"] = table["sentiment"].astype("string")
+    table["confidence"] = table["confidence"].astype("float64")
+    return enriched, table
+
+
+class PrecomputedEmbed:
+    """An ``embed(texts)`` callable answering from precomputed vectors; other texts go to ``fallback``."""
+
+    def __init__(self, texts: Sequence[str], vectors: np.ndarray, fallback: Any) -> None:
+        self._rows = {text: row for row, text in enumerate(texts)}
+        self._vectors = vectors
+        self._fallback = fallback
+        self.seconds = 0.0
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        start = time.perf_counter()
+        rows = [self._rows.get(text) for text in texts]
+        if all(row is not None for row in rows):
+            result = self._vectors[np.asarray(rows, dtype=np.int64)] if rows else self._vectors[:0]
+        else:
+            missing = [text for text, row in zip(texts, rows, strict=True) if row is None]
+            extra = np.asarray(self._fallback(missing), dtype=np.float32)
+            lookup = dict(zip(missing, extra, strict=True))
+            result = np.vstack([self._vectors[row] if row is not None else lookup[text]
+                                for text, row in zip(texts, rows, strict=True)])
+        self.seconds += time.perf_counter() - start
+        return result

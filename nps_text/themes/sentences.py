@@ -1,0 +1,185 @@
+"""Every complaint counted: themes per clause or sentence, so a comment naming two problems raises both.
+
+The topic model is fit on whole comments (:func:`nps_text.themes.assign_themes`); that comment-level theme is
+the response's primary ``theme_id``. Then each comment with more than one unit is looked at unit by unit:
+
+* units: the comment's sentences (the ``sentences`` table of the sentiment step, or
+  :func:`nps_text.sentiment.segment.split_segments` when there is none), each split further at ";", at
+  "und" / "sowie" / "and" and at commas where both sides have at least ``MIN_CLAUSE_WORDS`` words
+  ("Lieferung kam zu spät und der Kundenservice war nicht erreichbar" -> two units);
+* a unit matching a guided theme's seed words (keywords) joins it; otherwise it joins the theme whose centroid
+  (over the comments of the fit) is most cosine-similar, if at least ``sentence_similarity`` (the vectors are
+  centred with the comments' mean, as in the fit) and the unit has at least ``MIN_UNIT_WORDS`` words, so filler
+  ("Unfassbar.", "sonst alles wie immer") joins nothing.
+
+Embeddings of the units come from the same (cached) ``embed`` function as the comments, distinct texts only.
+``theme_ids`` = the primary theme, then every other theme a unit joined, in order of appearance (theme -1 only
+as a primary). A sentence's ``theme_id`` is the theme of its most similar matching unit, -1 when none matched;
+in a single-unit comment it is the comment's theme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nps_text.schema import OUTLIER_THEME_ID
+from nps_text.sentiment.segment import split_segments
+from nps_text.text import clean_for_embedding
+
+MIN_CLAUSE_WORDS = 3
+MIN_UNIT_WORDS = 2
+"""A one-word sentence ("Unfassbar.", "Danke!") never adds a theme by similarity (seed words still count)."""
+_COORDINATION = re.compile(r"\s*;\s*|\s*,?\s+(?:und|sowie|and|as well as)\s+|\s*,\s+", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def split_theme_clauses(sentence: str, min_words: int = MIN_CLAUSE_WORDS) -> list[str]:
+    """Split one sentence at ";", "und"/"sowie"/"and" and commas; parts under ``min_words`` words stay attached.
+
+    Example:
+        >>> split_theme_clauses("Lieferung kam zu spät und der Kundenservice war nicht erreichbar")
+        ['Lieferung kam zu spät', 'der Kundenservice war nicht erreichbar']
+        >>> split_theme_clauses("Schnell, freundlich und kompetent")
+        ['Schnell, freundlich und kompetent']
+    """
+    text = sentence.strip()
+    pieces: list[str] = []
+    position = 0
+    for match in _COORDINATION.finditer(text):
+        pieces.append(text[position : match.start()])
+        pieces.append(match.group())  # the separator, to glue short parts back as they were written
+        position = match.end()
+    pieces.append(text[position:])
+    parts = pieces[0::2]
+    separators = pieces[1::2]
+    merged: list[str] = []
+    for index, part in enumerate(parts):
+        words = len(_WORD.findall(part))
+        if merged and (words < min_words or len(_WORD.findall(merged[-1])) < min_words):
+            merged[-1] = merged[-1] + separators[index - 1] + part
+        else:
+            merged.append(part)
+    cleaned = [part.strip(" ,;") for part in merged]
+    return [part for part in cleaned if part] or [text]
+
+
+@dataclass(frozen=True)
+class SentenceThemes:
+    """The result of :func:`assign_units`: per response its theme list, per sentence row its theme."""
+
+    theme_ids: dict[object, list[int]]
+    """Response index label -> theme ids (primary first)."""
+    sentence_theme: pd.Series
+    """Aligned with the sentences table given (or empty): theme id per sentence row."""
+    units: int
+    """Distinct units embedded."""
+
+
+def response_segments(
+    responses: pd.DataFrame, mask: pd.Series, sentences: pd.DataFrame | None
+) -> dict[object, list[tuple[object | None, str]]]:
+    """Per text response (index label): its sentences as ``(sentences-table row label or None, text)``."""
+    by_id: dict[str, list[tuple[object, str]]] = {}
+    if sentences is not None and not sentences.empty and {"response_id", "sentence"} <= set(sentences.columns):
+        order = sentences.sort_values("sentence_index", kind="stable") if "sentence_index" in sentences else sentences
+        for label, response_id, text in zip(order.index, order["response_id"], order["sentence"], strict=True):
+            if pd.notna(text):
+                by_id.setdefault(str(response_id), []).append((label, str(text)))
+    segments: dict[object, list[tuple[object | None, str]]] = {}
+    ids = responses["response_id"].astype(str) if "response_id" in responses.columns else None
+    for index in responses.index[mask]:
+        found = by_id.get(str(ids.loc[index])) if ids is not None else None
+        if found:
+            segments[index] = list(found)
+        else:
+            segments[index] = [(None, part) for part in split_segments(str(responses.at[index, "comment"]))]
+    return segments
+
+
+def assign_units(
+    segments: dict[object, list[tuple[object | None, str]]],
+    primary: dict[object, int],
+    *,
+    embed: Embed,
+    mean: np.ndarray,
+    centroids: dict[int, np.ndarray],
+    min_similarity: float,
+    clean_text: bool = True,
+    guided: Callable[[list[str], list[object]], dict[str, int]] | None = None,
+    sentence_index: pd.Index | None = None,
+) -> SentenceThemes:
+    """Themes of the units of multi-unit comments (see the module docstring).
+
+    Args:
+        segments: :func:`response_segments`.
+        primary: Response index label -> its comment-level theme id.
+        embed: The themes step's embed function (L2-normalised vectors, one per text).
+        mean: Mean raw embedding of the fitted comments (the centring of the fit).
+        centroids: Theme id -> unit-length centroid in the centred space (no -1).
+        min_similarity: A unit joins a theme only at this cosine similarity or above.
+        clean_text: Clean units like comments before embedding.
+        guided: ``(unit texts, response labels) -> {unit text: theme id}`` for units matching guided seed words.
+        sentence_index: Index of the sentences table (the result's ``sentence_theme`` is aligned with it).
+    """
+    units_by_response: dict[object, list[list[str]]] = {}
+    for response, parts in segments.items():
+        units_by_response[response] = [split_theme_clauses(text) for _, text in parts]
+    multi = [response for response, units in units_by_response.items() if sum(len(u) for u in units) > 1]
+    cleaned: dict[str, str] = {}
+    owners: dict[str, object] = {}
+    for response in multi:
+        for units in units_by_response[response]:
+            for unit in units:
+                if unit not in cleaned:
+                    cleaned[unit] = (clean_for_embedding(unit) if clean_text else unit).strip()
+                    owners.setdefault(unit, response)
+    distinct = list(dict.fromkeys(text for text in cleaned.values() if text))
+    unit_theme: dict[str, tuple[int, float]] = {}
+    if distinct and centroids:
+        raw = np.asarray(embed(distinct), dtype=np.float32)
+        centred = raw - mean[None, :]
+        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+        ids = sorted(centroids)
+        sims = centred @ np.vstack([centroids[i] for i in ids]).T
+        best = sims.argmax(axis=1)
+        by_clean = {
+            text: (ids[int(column)], float(sims[row, column])) for row, (text, column) in enumerate(zip(distinct, best, strict=True))
+        }
+        for unit, text in cleaned.items():
+            words = len(_WORD.findall(text))
+            if text in by_clean and by_clean[text][1] >= min_similarity and words >= MIN_UNIT_WORDS:
+                unit_theme[unit] = by_clean[text]
+    if guided is not None and cleaned:
+        units = list(cleaned)
+        for unit, theme in guided(units, [owners[unit] for unit in units]).items():
+            unit_theme[unit] = (theme, 1.0)  # a seed-word match wins over similarity
+
+    theme_ids: dict[object, list[int]] = {}
+    sentence_theme: dict[object, int] = {}
+    for response, parts in segments.items():
+        main = int(primary[response])
+        if response not in set(multi):
+            theme_ids[response] = [main]
+            for label, _ in parts:
+                if label is not None:
+                    sentence_theme[label] = main
+            continue
+        found = [main]
+        for (label, _), units in zip(parts, units_by_response[response], strict=True):
+            matches = [unit_theme[unit] for unit in units if unit in unit_theme]
+            for theme, _ in matches:
+                if theme != OUTLIER_THEME_ID and theme not in found:
+                    found.append(theme)
+            if label is not None:
+                sentence_theme[label] = max(matches, key=lambda item: item[1])[0] if matches else OUTLIER_THEME_ID
+        theme_ids[response] = found
+    index = sentence_index if sentence_index is not None else pd.Index([])
+    series = pd.Series([sentence_theme.get(label, pd.NA) for label in index], index=index, dtype="Int64")
+    return SentenceThemes(theme_ids=theme_ids, sentence_theme=series, units=len(distinct))

@@ -1,0 +1,159 @@
+"""Model stages over chunks of distinct comments, locally and on a two-worker Dask LocalCluster.
+
+This module is also the ``runner.plugins`` entry of the Dask test: importing it (in the flow and in every
+worker process) registers the hashing test encoder and a deterministic test sentiment backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nps_text.embeddings import register_encoder
+from nps_text.sentiment import register_sentiment_backend
+from tests.conftest import HashingEncoder
+
+PLUGIN = __name__  # "tests.test_runner"
+
+
+class WordSentiment:
+    """Deterministic probabilities from the words of a text (no model); same text, same result."""
+
+    name = "test-words"
+    version = "1"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            digest = hashlib.md5(str(text).lower().encode()).digest()
+            weights = np.array([digest[0] + 1, digest[1] + 1, digest[2] + 1], dtype=np.float32)
+            rows.append(weights / weights.sum())
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), 3)
+
+
+register_encoder(HashingEncoder.name, HashingEncoder)
+register_sentiment_backend("test-words", lambda config, embed: WordSentiment())
+
+
+def _responses() -> pd.DataFrame:
+    comments = ["Lieferung zu spät. Aber nett.", "Top!", None, "Lieferung zu spät. Aber nett.", "  Top! ", "-",
+                "Preis zu hoch", "App stürzt ab. Support gut. Danke"]
+    return pd.DataFrame(
+        {
+            "response_id": pd.Series([f"r{i}" for i in range(len(comments))], dtype="string"),
+            "comment": pd.Series(comments, dtype="string"),
+            "comment_status": pd.Series(
+                ["text", "text", "empty", "text", "text", "non_informative", "text", "text"], dtype="string"
+            ),
+        }
+    )
+
+
+def test_chunked_sentiment_equals_the_whole_frame_step() -> None:
+    from nps_text.runner import chunked, distinct_texts, join_sentiment, score_sentiment_chunk
+    from nps_text.schema import check_table
+    from nps_text.sentiment import SentimentConfig, annotate_sentiment
+    from nps_text.steps import sentiment_texts
+
+    responses = _responses()
+    config = SentimentConfig(model="test-words")
+    expected, expected_sentences = annotate_sentiment(responses, config, backend=WordSentiment())
+
+    rows = sentiment_texts(responses)
+    codes, distinct = distinct_texts(rows)
+    assert len(distinct) == 4  # duplicates (after stripping) are scored once
+    parts = [score_sentiment_chunk(chunk, config, "test-hashing", 8, None) for chunk in chunked(distinct, 2)]
+    per_text = pd.concat([part for part, _, _ in parts], ignore_index=True)
+    offsets = np.cumsum([0] + [len(part) for part, _, _ in parts])
+    sentences = pd.concat([s.assign(text=s["text"] + o) for (_, s, _), o in zip(parts, offsets, strict=False)],
+                          ignore_index=True)
+    got, got_sentences = join_sentiment(responses, rows, codes, per_text, sentences)
+    pd.testing.assert_frame_equal(got, expected)
+    pd.testing.assert_frame_equal(check_table(got_sentences, "sentences"), check_table(expected_sentences, "sentences"))
+
+
+def test_precomputed_embed_falls_back_for_other_texts() -> None:
+    from nps_text.runner import PrecomputedEmbed
+
+    calls: list[list[str]] = []
+
+    def fallback(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.full((len(texts), 2), 9.0, dtype=np.float32)
+
+    embed = PrecomputedEmbed(["a", "b"], np.array([[1, 0], [0, 1]], dtype=np.float32), fallback)
+    assert embed(["b", "a"]).tolist() == [[0, 1], [1, 0]] and not calls
+    assert embed(["a", "z"]).tolist() == [[1, 0], [9, 9]] and calls == [["z"]]
+
+
+def test_runner_config_and_cli_options(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nps_text.cli import cli
+    from nps_text.config import PipelineConfig, load_config
+    from nps_text.flow import RunParameters, flow_for, nps_text_flow, run_config
+
+    assert PipelineConfig().runner.runner == "local" and PipelineConfig().runner.dask_workers == 2
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"runner": {"runner": "dask", "dask_workers": 3}}))
+    assert load_config(path).runner.dask_workers == 3
+    assert flow_for(RunParameters(input="x.csv")) is nps_text_flow
+    params = RunParameters(input="x.csv", config=str(path), dask_address="tcp://10.0.0.1:8786")
+    assert run_config(params).runner.dask_address == "tcp://10.0.0.1:8786"
+    dask_flow = flow_for(params)
+    assert type(dask_flow.task_runner).__name__ == "DaskTaskRunner" and dask_flow.task_runner.address == "tcp://10.0.0.1:8786"
+    local = flow_for(RunParameters(input="x.csv", config=str(path)))
+    assert local.task_runner.cluster_kwargs["n_workers"] == 3
+    assert flow_for(RunParameters(input="x.csv", config=str(path), runner="local")) is nps_text_flow
+    result = CliRunner().invoke(cli, ["run", "--help"])
+    assert "--runner" in result.output and "--dask-address" in result.output
+
+
+def _survey(path: Path) -> Path:
+    phrases = ["Lieferung kam zu spät", "Beratung war super freundlich", "Preis ist zu hoch", "App stürzt ständig ab",
+               "Personal sehr nett", "Wartezeit an der Hotline zu lang"]
+    lines = ["id;score;comment;channel;date"]
+    for i in range(300):
+        comment = f"{phrases[i % 6]}. {phrases[(i * 7) % 6]} #{i % 37}" if i % 5 else ("" if i % 2 else "k.A.")
+        lines.append(f"{i};{i % 11};{comment};{'AB'[i % 2]};{1 + i % 28:02d}.01.2026")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_dask_run_gives_the_same_tables_as_a_local_run(tmp_path: Path) -> None:
+    from nps_text.flow import RunParameters, flow_for
+
+    source = _survey(tmp_path / "survey.csv")
+    settings = {
+        "embeddings": {"model": "test-hashing"},
+        "sentiment": {"model": "test-words"},
+        "themes": {"reduction": "pca", "min_theme_size": 5, "encoder": "test-hashing"},
+        "output": {"formats": ["parquet"]},
+        "report": {"enabled": False},
+        "runner": {"chunk_size": 20, "plugins": [PLUGIN], "dask_workers": 2},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    manifests = {}
+    for runner in ("local", "dask"):
+        params = RunParameters(input=str(source), out=str(tmp_path / runner), config=str(config), runner=runner)
+        chosen = flow_for(params)
+        assert (type(chosen.task_runner).__name__ == "DaskTaskRunner") == (runner == "dask")
+        manifests[runner] = chosen(params)
+    local = {p.name: pd.read_parquet(p) for p in sorted((tmp_path / "local").glob("*.parquet"))}
+    dask = {p.name: pd.read_parquet(p) for p in sorted((tmp_path / "dask").glob("*.parquet"))}
+    assert local.keys() == dask.keys() and {"sentences.parquet", "themes.parquet"} <= local.keys()
+    assert local["responses.parquet"]["sentiment"].notna().sum() > 100
+    assert local["responses.parquet"]["theme_id"].notna().sum() > 100
+    for name, frame in local.items():
+        pd.testing.assert_frame_equal(frame, dask[name], obj=name)
+    assert manifests["dask"]["config"]["runner"]["runner"] == "dask"
+    assert manifests["local"]["models"]["embeddings"]["test-hashing"]["version"] == "test"
