@@ -547,6 +547,7 @@ def run_stages(
     logger.info("%d valid responses, %d rejected", len(validated.responses), len(validated.rejected))
     with edges.stage("comments"):
         responses = comments_task(validated.responses, config.comments, edges.store)
+    validated.responses = validated.responses.iloc[:0]  # only its mapping, rejected rows and counts are needed
     with edges.stage("nps"):
         nps_tables = nps_task(responses, validated, config.nps, config.input.columns.segments)
     responses = nps_tables.responses

@@ -118,23 +118,39 @@ def _flatten_cell(value: Any) -> Any:
     return value
 
 
+WRITE_CHUNK_ROWS = 100_000
+"""Rows converted at a time when writing Parquet (one row group each) and CSV: memory stays flat in the rows."""
+
+
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to Parquet atomically."""
+    """Write ``frame`` to Parquet atomically, with pyarrow, in row groups of :data:`WRITE_CHUNK_ROWS` rows."""
     path = Path(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from nps_text.schema import arrow_schema  # no Arrow "null" columns: the schema never depends on emptiness
 
+    schema = arrow_schema(frame)
     with atomic_path(path) as part:
-        frame.to_parquet(part, index=False, schema=arrow_schema(frame))
+        if len(frame) <= WRITE_CHUNK_ROWS:
+            frame.to_parquet(part, index=False, schema=schema)
+            return path
+        with pq.ParquetWriter(part, schema) as writer:
+            for start in range(0, len(frame), WRITE_CHUNK_ROWS):
+                chunk = frame.iloc[start : start + WRITE_CHUNK_ROWS]
+                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
     return path
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, delimiter: str = ",", bom: bool = True) -> Path:
-    """Write ``frame`` as formula-safe CSV (UTF-8, with BOM by default so Excel detects the encoding)."""
+    """Write ``frame`` as formula-safe CSV (UTF-8, with BOM by default so Excel detects the encoding), made
+    formula-safe and written :data:`WRITE_CHUNK_ROWS` rows at a time."""
     path = Path(path)
-    with atomic_path(path) as part:
-        flatten_for_spreadsheet(frame).to_csv(
-            part, index=False, sep=delimiter, encoding="utf-8-sig" if bom else "utf-8", lineterminator="\n"
-        )
+    with atomic_path(path) as part, open(part, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):
+            flatten_for_spreadsheet(frame.iloc[start : start + WRITE_CHUNK_ROWS]).to_csv(
+                handle, index=False, sep=delimiter, lineterminator="\n", header=start == 0
+            )
     return path
 
 

@@ -304,3 +304,21 @@ def _decoded_table(path: Path) -> bytes:
             return "".join(connection.execute(f'select * from "{n}"').df().to_csv() for n in names).encode()
     except Exception:  # noqa: BLE001
         return b""
+
+
+def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    from nps_text import writers
+
+    frame = pd.DataFrame({"text": pd.Series(["x", None, "=1+2", "y"] * 5, dtype="string"), "n": range(20),
+                          "keywords": [["a", "b"]] * 20, "theme_id": pd.Series([pd.NA] * 20, dtype="Int64")})
+    writers.write_parquet(frame, tmp_path / "one.parquet")
+    writers.write_csv(frame, tmp_path / "one.csv")
+    monkeypatch.setattr(writers, "WRITE_CHUNK_ROWS", 3)
+    writers.write_parquet(frame, tmp_path / "many.parquet")
+    writers.write_csv(frame, tmp_path / "many.csv")
+    assert pq.ParquetFile(tmp_path / "many.parquet").num_row_groups == 7
+    assert pq.read_schema(tmp_path / "one.parquet") == pq.read_schema(tmp_path / "many.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "many.parquet"))
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "many.csv").read_bytes()

@@ -161,3 +161,6 @@ def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> Non
     cli.add_command(sentiment_command)
     train.add_command(train_sentiment_command)
     evaluate.add_command(evaluate_sentiment_command)
+    from nps_text.training.commands import register as register_quality_commands
+
+    register_quality_commands(cli, train, evaluate)  # train calibrate / train commercial / evaluate checklist

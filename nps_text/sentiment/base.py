@@ -5,6 +5,7 @@ A backend turns texts into class probabilities in :data:`nps_text.schema.SENTIME
 
     ``default``   our fine-tuned e5 model in ``models/sentiment-e5-small`` (torch + transformers)
     ``baseline``  a logistic head on frozen e5 embeddings (``models/sentiment-baseline``)
+    ``commercial`` the same kind of head trained only on commercially usable data (``models/sentiment-commercial``)
 anything else     a Hugging Face text-classification model: a local folder, or a hub id (the only path
                   that may go online, and only because the user named it)
 
@@ -42,6 +43,7 @@ BackendFactory = Callable[[SentimentConfig, EmbedFunction | None], SentimentBack
 
 DEFAULT_MODEL_NAME = "sentiment-e5-small"
 BASELINE_MODEL_NAME = "sentiment-baseline"
+COMMERCIAL_MODEL_NAME = "sentiment-commercial"
 
 
 def models_dir() -> Path:
@@ -62,7 +64,19 @@ def _baseline_factory(config: SentimentConfig, embed: EmbedFunction | None) -> S
     return LogisticHeadBackend(models_dir() / BASELINE_MODEL_NAME, embed=embed)
 
 
-_BACKENDS: dict[str, BackendFactory] = {"default": _default_factory, "baseline": _baseline_factory}
+def _commercial_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
+    from nps_text.sentiment.baseline import LogisticHeadBackend
+
+    backend = LogisticHeadBackend(models_dir() / COMMERCIAL_MODEL_NAME, embed=embed)
+    backend.name = "commercial"
+    return backend
+
+
+_BACKENDS: dict[str, BackendFactory] = {
+    "default": _default_factory,
+    "baseline": _baseline_factory,
+    "commercial": _commercial_factory,
+}
 
 
 def register_sentiment_backend(name: str, factory: BackendFactory) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _SENTIMENTS = ("positive", "neutral", "negative")
@@ -11,7 +13,8 @@ class SentimentConfig(BaseModel):
     """Which sentiment backend to use and how.
 
     ``model`` is a registered backend name (``"default"`` = our offline model in ``models/``,
-    ``"baseline"`` = logistic head on frozen embeddings) or a Hugging Face model id / local path.
+    ``"baseline"`` = logistic head on frozen embeddings, ``"commercial"`` = such a head trained only on
+    commercially usable data) or a Hugging Face model id / local path.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -25,6 +28,19 @@ class SentimentConfig(BaseModel):
     )
     quantize: bool = Field(default=True, description="int8 dynamic quantisation of Linear layers (CPU speed).")
     threads: int | None = Field(default=None, ge=1, description="torch threads; None = all cores torch sees.")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="Inference engine for our e5 model: auto = ONNX Runtime on CPU (measured faster), torch on a GPU.",
+    )
+    device: str = Field(default="auto", description="auto = cuda when torch sees a GPU, else cpu; or e.g. cpu, cuda:1.")
+    comment_from: Literal["sentences", "document"] = Field(
+        default="sentences",
+        description=(
+            "How a multi-sentence comment's label is derived when per_sentence is on: 'sentences' = the "
+            "token-weighted mean of its sentences' probabilities (one model pass over the tokens); "
+            "'document' = the whole comment scored once more."
+        ),
+    )
     label_map: dict[str, str] | None = Field(
         default=None, description="Model label name -> positive/neutral/negative, for unusual label names."
     )

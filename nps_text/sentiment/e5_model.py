@@ -41,6 +41,7 @@ class E5ClassifierMeta:
     base_sha256: str = ""
     kind: str = ARTIFACT_KIND
     training: dict[str, Any] = field(default_factory=dict)
+    temperature: float = 1.0  # logits / temperature before the softmax (fitted by `nps-text train calibrate`)
 
     @classmethod
     def read(cls, folder: Path) -> E5ClassifierMeta:

@@ -154,6 +154,7 @@ class TransformerBackend:
         batch_size: int = 64,
         label_map: dict[str, str] | None = None,
         token_budget: int | None = _TOKEN_BUDGET,
+        temperature: float = 1.0,
     ) -> None:
         self.runner = runner
         self.windowing = windowing
@@ -163,6 +164,7 @@ class TransformerBackend:
         self.version = version
         self.batch_size = batch_size
         self.token_budget = token_budget
+        self.temperature = float(temperature)  # calibration: logits are divided by it before the softmax
 
     @property
     def device(self) -> str:
@@ -182,7 +184,7 @@ class TransformerBackend:
         weights = np.zeros(len(texts), dtype=np.float64)
         for chosen in length_batches([len(w) for w in windows], self.batch_size, self.token_budget):
             input_ids, attention_mask = pad_numpy([windows[i] for i in chosen], self.pad_id)
-            logits = self.runner.logits(input_ids, attention_mask).astype(np.float64)
+            logits = self.runner.logits(input_ids, attention_mask).astype(np.float64) / self.temperature
             logits -= logits.max(axis=1, keepdims=True)
             probabilities = np.exp(logits)
             probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -237,6 +239,7 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
         batch_size=_batch_size(config.batch_size, device),
         label_map=config.label_map,
         token_budget=None if device != "cpu" else _TOKEN_BUDGET,
+        temperature=meta.temperature,
     )
 
 

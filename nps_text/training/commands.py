@@ -1,0 +1,97 @@
+"""CLI verbs for model quality work: ``train calibrate``, ``train commercial``, ``evaluate checklist``.
+
+Registered by :func:`nps_text.cli.sentiment.register` (thin over :mod:`nps_text.training`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+
+@click.command("calibrate")
+@click.option("--model", default="default", show_default=True,
+              help="default or an e5 artifact folder (its nps_text_sentiment.json gets the temperature).")
+@click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option("--calibration-csv", default=None,
+              help="Fit on this labelled CSV (text, label) instead of the built-in unseen rows (use a validation split).")
+@click.option("--per-source", default=400, show_default=True, type=int, help="Calibration rows per source.")
+@click.option("--test-per-split", default=300, show_default=True, type=int,
+              help="Rows sampled per held-out test split to report ECE before/after.")
+@click.option("--dry-run", is_flag=True, help="Report only; do not write the temperature.")
+def train_calibrate_command(
+    model: str, data_dir: str | None, seed: int, calibration_csv: str | None, per_source: int, test_per_split: int,
+    dry_run: bool,
+) -> None:
+    """Fit temperature scaling for a sentiment model and store it in the model's config.
+
+    Prints ECE (15 bins) and NLL before/after on the calibration rows and on held-out test samples.
+
+    Example:
+
+        nps-text train calibrate --model default
+    """
+    from nps_text.training.calibrate import calibrate_model
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = calibrate_model(
+        model, data_dir, seed, calibration_csv, per_source=per_source, test_per_split=test_per_split, write=not dry_run
+    )
+    click.echo(json.dumps(report, indent=2))
+
+
+@click.command("commercial")
+@click.option("--out", "out_dir", default="models/sentiment-commercial", show_default=True)
+@click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option("--write-eval-split", "eval_dir", default=None,
+              help="Only write the held-out MAMS split as CSV into this folder (no training).")
+def train_commercial_command(out_dir: str, data_dir: str | None, seed: int, eval_dir: str | None) -> None:
+    """Train the commercially usable sentiment head (CC0 clothing reviews + Apache-2.0 MAMS only).
+
+    Example:
+
+        nps-text train commercial --out models/sentiment-commercial
+    """
+    from nps_text.training.commercial_train import train_commercial, write_commercial_eval_split
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if eval_dir:
+        click.echo(f"wrote {write_commercial_eval_split(eval_dir, data_dir, seed)}")
+        return
+    click.echo(json.dumps(train_commercial(out_dir, data_dir, seed), indent=2))
+
+
+@click.command("checklist")
+@click.option("--model", default="default", show_default=True,
+              help="default, baseline, commercial, a local model folder or a Hugging Face model id.")
+@click.option("--cases", "cases_path", default=None, type=click.Path(exists=True, path_type=Path),
+              help="A cases YAML (default: the shipped behavioural tests).")
+@click.option("--no-failures", is_flag=True, help="Do not list the failing cases.")
+@click.option("--json", "json_path", default=None, help="Also write the results as JSON.")
+def evaluate_checklist_command(model: str, cases_path: Path | None, no_failures: bool, json_path: str | None) -> None:
+    """Behavioural tests (CheckList-style, German + English): pass rate per capability and overall.
+
+    Example:
+
+        nps-text evaluate checklist --model baseline
+    """
+    from nps_text.sentiment import SentimentConfig, get_sentiment_backend
+    from nps_text.training.checklist import load_cases, run_checklist
+
+    backend = get_sentiment_backend(model, SentimentConfig(model=model))
+    result = run_checklist(backend, load_cases(cases_path), model=f"{model} ({backend.version})")
+    click.echo(result.format(show_failures=not no_failures))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> None:
+    """Attach ``train calibrate``, ``train commercial`` and ``evaluate checklist``."""
+    train.add_command(train_calibrate_command)
+    train.add_command(train_commercial_command)
+    evaluate.add_command(evaluate_checklist_command)
