@@ -619,4 +619,24 @@ def nps_text_flow(params: RunParameters) -> dict[str, Any]:
     Runs its tasks locally; for ``runner: dask`` call :func:`flow_for` ``(params)`` instead (the same flow
     under Prefect's ``DaskTaskRunner``), as ``nps-text run`` does.
     """
-    return run_pipeline(params)
+    try:
+        return run_pipeline(params)
+    except Exception as exc:
+        raise _redacted(exc) from None
+
+
+def _redacted(exc: Exception) -> Exception:
+    """``exc`` with personal data in its message redacted.
+
+    Prefect writes a failed flow's exception into its result storage whatever ``persist_result`` says
+    (``flow_engine.handle_exception(write_result=True)``), so the message must hold nothing personal.
+    """
+    from nps_text.pii import redact
+
+    message = redact(str(exc))
+    if message == str(exc):
+        return exc
+    try:
+        return type(exc)(message)
+    except Exception:  # noqa: BLE001 - an exception type that takes other arguments
+        return RuntimeError(f"{type(exc).__name__}: {message}")

@@ -322,3 +322,13 @@ def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: P
     assert pq.read_schema(tmp_path / "one.parquet") == pq.read_schema(tmp_path / "many.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "many.parquet"))
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "many.csv").read_bytes()
+
+
+def test_a_failed_flow_stores_no_personal_data_in_its_exception() -> None:
+    from nps_text.errors import SchemaError
+    from nps_text.flow import _redacted
+
+    clean = _redacted(SchemaError("bad value 'max.mustermann@example.com' in column x"))
+    assert isinstance(clean, SchemaError) and "example.com" not in str(clean) and "[EMAIL]" in str(clean)
+    unchanged = ValueError("no personal data here")
+    assert _redacted(unchanged) is unchanged
