@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
+import itertools
 import json
 import re
 import sys
@@ -35,10 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nps_text.config import CSV_DELIMITERS, InputConfig
-from nps_text.decoding import decode_text
+from nps_text.decoding import open_text
 from nps_text.errors import InputError, NpsTextError
 
 SQL_URL_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql", "mariadb", "mssql", "oracle", "duckdb:")
@@ -53,6 +56,10 @@ XLSX_MAX_UNCOMPRESSED = 1 << 30
 XLSX_MAX_RATIO = 200
 XLSX_RATIO_MIN_BYTES = 10 << 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_SHORTENED = re.compile(r"… \[[\d,]+ more characters\]$")
+CHUNK_ROWS = 50_000
+"""Records are parsed and turned into compact (Arrow) text columns this many at a time."""
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 UNPARSEABLE_COLUMNS = ["row_number", "raw_line", "reason"]
@@ -67,7 +74,8 @@ class RawInput:
     """What was read: every record as text, plus the records that could not be parsed."""
 
     frame: pd.DataFrame
-    """One row per parsed record; all values as ``str`` or ``None``; column ``row_number`` (1-based) first."""
+    """One row per parsed record; column ``row_number`` (1-based, ``int64``) first, then every input column as
+    text: dtype ``pd.StringDtype()`` (Arrow-backed, compact), values ``str`` or missing (``pd.NA``)."""
     unparseable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNPARSEABLE_COLUMNS))
     source: str = ""
     source_hash: str = ""
@@ -188,56 +196,116 @@ def _shorten(text: str, limit: int = RAW_LINE_SHOWN) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… [{len(text) - limit} more characters]"
 
 
-def _finish(
-    columns: list[Any], rows: list[list[Any]], numbers: list[int], details: dict[str, Any]
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Rows of raw values -> the text frame with ``row_number`` first, plus rows quarantined for oversize."""
-    if len(columns) > MAX_COLUMNS:
-        raise InputError(f"the input has {len(columns)} columns; at most {MAX_COLUMNS} are supported")
-    names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
-    width = len(names)
-    padded = [row if len(row) == width else list(row[:width]) + [None] * (width - len(row)) for row in rows]
-    cells: list[list[str | None]] = [list(column) for column in zip(*padded, strict=True)] if padded else []
-    oversized: dict[int, tuple[int, int]] = {}
-    removed = 0
-    for position, values in enumerate(cells):
+class _Table:
+    """Rows of raw cell values -> compact text columns (Arrow ``large_string``), :data:`CHUNK_ROWS` at a time.
+
+    Each chunk's cells become text (:func:`_to_text`), lose their control characters (counted in
+    ``details``), and rows with a cell over :data:`MAX_FIELD_CHARS` are set aside as unparseable. Columns may
+    grow (JSON keys found later): earlier rows get nulls there.
+    """
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        self.details = details
+        self.raw_columns: list[Any] = []
+        self.names: list[str] = []
+        self.chunks: list[list[pa.Array]] = []
+        self.numbers: list[np.ndarray] = []
+        self.size = 0
+        self.pending: list[Any] = []
+        self.pending_numbers: list[int] = []
+        self.oversized: list[dict[str, Any]] = []
+
+    def set_columns(self, columns: list[Any]) -> None:
+        if len(columns) > MAX_COLUMNS:
+            raise InputError(f"the input has {len(columns)} columns; at most {MAX_COLUMNS} are supported")
+        for _ in columns[len(self.raw_columns) :]:
+            self.chunks.append([pa.nulls(self.size, pa.large_string())] if self.size else [])
+        self.raw_columns = list(columns)
+        self.names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
+
+    def add(self, row: Any, number: int) -> None:
+        self.pending.append(row)
+        self.pending_numbers.append(number)
+        if len(self.pending) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        width = len(self.names)
+        rows, numbers = self.pending, np.asarray(self.pending_numbers, dtype="int64")
+        self.pending, self.pending_numbers = [], []
+        padded = (row if len(row) == width else list(row[:width]) + [None] * (width - len(row)) for row in rows)
+        cells = [list(column) for column in zip(*padded, strict=True)] if width else []
+        del rows
+        arrays: list[pa.Array] = []
+        while cells:
+            arrays.append(self._text_array(cells.pop(0)))
+        keep = self._set_aside_oversized(arrays, numbers)
+        if keep is not None:
+            arrays = [array.filter(keep) for array in arrays]
+            numbers = numbers[keep.to_numpy(zero_copy_only=False)]
+        for chunks, array in zip(self.chunks, arrays, strict=True):
+            chunks.append(array)
+        self.numbers.append(numbers)
+        self.size += len(numbers)
+
+    def _text_array(self, values: list[Any]) -> pa.Array:
         if any(value is not None and value.__class__ is not str for value in values):
-            values = cells[position] = [_to_text(value) for value in values]
-        joined = "\n".join(value for value in values if value)
-        if _CONTROL.search(joined):
-            for index, value in enumerate(values):
-                if value:
-                    values[index], count = _CONTROL.subn("", value)
-                    removed += count
-        if len(joined) > MAX_FIELD_CHARS:
-            for index, value in enumerate(values):
-                if value and len(value) > MAX_FIELD_CHARS:
-                    oversized.setdefault(index, (position, len(value)))
-    if removed:
-        details["control_characters_removed"] = details.get("control_characters_removed", 0) + removed
-    bad: list[dict[str, Any]] = []
-    for index, (position, length) in sorted(oversized.items()):
-        line = "\t".join(_shorten(values[index] or "", 200) for values in cells)
-        bad.append(
-            {
-                "row_number": numbers[index],
-                "raw_line": _shorten(line),
-                "reason": f"column {names[position]!r} has {length:,} characters, "
-                f"more than the limit of {MAX_FIELD_CHARS:,}",
-            }
-        )
-    keep = [index for index in range(len(padded)) if index not in oversized]
-    if cells:
-        data = {
-            name: pd.Series([values[index] for index in keep] if oversized else values, dtype=object)
-            for name, values in zip(names, cells, strict=True)
-        }
-        frame = pd.DataFrame(data, columns=names)
-    else:
-        frame = pd.DataFrame(columns=names, dtype=object)
-    kept_numbers = [numbers[index] for index in keep]
-    frame.insert(0, "row_number", pd.Series(kept_numbers, dtype="int64"))
-    return frame.reset_index(drop=True), bad
+            values = [_to_text(value) for value in values]
+        try:
+            array = pa.array(values, type=pa.large_string())
+        except (UnicodeError, pa.ArrowException):  # lone surrogates (JSON "\ud800") are not UTF-8
+            array = pa.array(
+                [None if value is None else value.encode("utf-8", "replace").decode("utf-8") for value in values],
+                type=pa.large_string(),
+            )
+        return self.strip_controls(array)
+
+    def strip_controls(self, array: pa.Array) -> pa.Array:
+        """Control characters removed (counted in ``details``)."""
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        removed = pc.sum(pc.count_substring_regex(array, _CONTROL_RE2)).as_py() or 0
+        if removed:
+            array = pc.replace_substring_regex(array, _CONTROL_RE2, "")
+            self.details["control_characters_removed"] = self.details.get("control_characters_removed", 0) + removed
+        return array
+
+    def _set_aside_oversized(self, arrays: list[pa.Array], numbers: np.ndarray) -> pa.Array | None:
+        """Rows with a cell over :data:`MAX_FIELD_CHARS` into ``oversized``; the mask of rows to keep, or None."""
+        first: dict[int, tuple[int, int]] = {}
+        for position, array in enumerate(arrays):
+            if len(array) == 0 or (pc.max(pc.binary_length(array)).as_py() or 0) <= MAX_FIELD_CHARS:
+                continue  # bytes >= characters
+            lengths = pc.utf8_length(array).to_numpy(zero_copy_only=False)
+            for index in np.flatnonzero(np.nan_to_num(lengths.astype("float64")) > MAX_FIELD_CHARS):
+                first.setdefault(int(index), (position, int(lengths[index])))
+        if not first:
+            return None
+        for index, (position, length) in sorted(first.items()):
+            line = "\t".join(_shorten(array[index].as_py() or "", 200) for array in arrays)
+            self.oversized.append(
+                {
+                    "row_number": int(numbers[index]),
+                    "raw_line": _shorten(line),
+                    "reason": f"column {self.names[position]!r} has {length:,} characters, "
+                    f"more than the limit of {MAX_FIELD_CHARS:,}",
+                }
+            )
+        keep = np.ones(len(numbers), dtype=bool)
+        keep[list(first)] = False
+        return pa.array(keep)
+
+    def frame(self) -> pd.DataFrame:
+        """The text frame with ``row_number`` first."""
+        self.flush()
+        numbers = np.concatenate(self.numbers) if self.numbers else np.empty(0, dtype="int64")
+        data: dict[str, Any] = {"row_number": pd.Series(numbers, dtype="int64")}
+        for name, chunks in zip(self.names, self.chunks, strict=True):
+            column = pa.chunked_array(chunks, type=pa.large_string())
+            data[name] = pd.Series(pd.arrays.ArrowStringArray(column))
+        return pd.DataFrame(data, columns=["row_number", *self.names])
 
 
 def _clean_header(column: Any, index: int) -> str:
@@ -270,11 +338,25 @@ def _raw_input(
     fmt: str,
     details: dict[str, Any],
 ) -> RawInput:
-    frame, oversized = _finish(columns, rows, numbers, details)
-    unparseable = pd.DataFrame(bad + oversized, columns=UNPARSEABLE_COLUMNS)
-    unparseable["raw_line"] = [_CONTROL.sub("", _shorten(str(line))) for line in unparseable["raw_line"]]
+    """Rows held in memory (Excel, SQL) -> :class:`RawInput`."""
+    table = _Table(details)
+    table.set_columns(columns)
+    for row, number in zip(rows, numbers, strict=True):
+        table.add(row, number)
+    return _table_input(table, bad, fmt)
+
+
+def _table_input(table: _Table, bad: list[dict[str, Any]], fmt: str) -> RawInput:
+    frame = table.frame()
+    unparseable = pd.DataFrame(bad + table.oversized, columns=UNPARSEABLE_COLUMNS)
+    unparseable["raw_line"] = [_CONTROL.sub("", _shown(str(line))) for line in unparseable["raw_line"]]
     unparseable = unparseable.sort_values("row_number", kind="stable").reset_index(drop=True)
-    return RawInput(frame=frame, unparseable=unparseable, format=fmt, details=details)
+    return RawInput(frame=frame, unparseable=unparseable, format=fmt, details=table.details)
+
+
+def _shown(line: str) -> str:
+    """``raw_line`` as shown: shortened once (lines set aside while reading are shortened already)."""
+    return line if len(line) <= RAW_LINE_SHOWN or _SHORTENED.search(line) else _shorten(line)
 
 
 # --- CSV ---------------------------------------------------------------------------------------------
@@ -304,19 +386,29 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=lambda delimiter: counts[delimiter]) if max(counts.values()) else ","
 
 
+def _text_lines(path: Path, config: InputConfig) -> tuple[Iterator[str], dict[str, Any]]:
+    """The decoded lines of a text file, streamed (see :func:`nps_text.decoding.open_text`)."""
+    return open_text(lambda: path.open("rb"), config.encoding, str(path))
+
+
 def _read_csv(path: Path, config: InputConfig) -> RawInput:
-    text, details = decode_text(path.read_bytes(), config.encoding, str(path))
-    if not text.strip():
-        raise InputError(f"input file is empty: {path}")
-    delimiter = config.delimiter or _sniff_delimiter(text)
+    lines, details = _text_lines(path, config)
+    head: list[str] = []
+    size = 0
+    for line in lines:  # the first MiB for the delimiter
+        head.append(line)
+        size += len(line)
+        if size >= 1 << 20:
+            break
+    delimiter = config.delimiter or _sniff_delimiter("".join(head))
     details["delimiter"] = delimiter
     header: list[str] | None = None
-    rows: list[list[Any]] = []
-    numbers: list[int] = []
+    table = _Table(details)
     bad: list[dict[str, Any]] = []
     number = 0
-    with _csv_field_limit(len(text) + 1):
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    with _csv_field_limit(path.stat().st_size + 1):  # no field has more characters than the file has bytes
+        reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
+        del head
         try:
             for record in reader:
                 if not any(cell.strip() for cell in record):
@@ -328,6 +420,7 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
                             f"{path}: the header has {len(header)} columns (delimiter {delimiter!r}); "
                             f"at most {MAX_COLUMNS} are supported"
                         )
+                    table.set_columns(list(header))
                     continue
                 number += 1
                 if len(record) > len(header):
@@ -335,14 +428,13 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
                         bad.append(
                             {
                                 "row_number": number,
-                                "raw_line": delimiter.join(record),
+                                "raw_line": _shorten(delimiter.join(record)),
                                 "reason": f"line has {len(record)} fields but the header has {len(header)}",
                             }
                         )
                         continue
                     record = record[: len(header)]
-                rows.append([cell if cell != "" else None for cell in record])
-                numbers.append(number)
+                table.add([cell if cell != "" else None for cell in record], number)
         except csv.Error as exc:
             raise InputError(f"{path}: CSV cannot be parsed near line {reader.line_num}: {exc}") from exc
     if header is None:
@@ -352,7 +444,7 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
             f"{path}: found only one column {_shorten(header[0], 80)!r} (delimiter {delimiter!r}); "
             "an NPS export needs at least a score and a comment column; set input.delimiter if detection failed"
         )
-    return _raw_input(list(header), rows, numbers, bad, "csv", details)
+    return _table_input(table, bad, "csv")
 
 
 # --- Excel -------------------------------------------------------------------------------------------
@@ -480,53 +572,117 @@ def _read_parquet(path: Path) -> RawInput:
     try:
         import pyarrow.parquet as pq
 
-        width = len(pq.read_schema(path).names)
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
     except Exception as exc:
         _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
+    width = len(schema.names)
     if width > MAX_COLUMNS:
         raise InputError(f"{path}: the input has {width} columns; at most {MAX_COLUMNS} are supported")
+    index_columns = {name for name in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(name, str)}
+    names = [name for name in schema.names if name not in index_columns]
+    table = _Table({})
+    table.set_columns(names)
+    number = 0
     try:
-        frame = pd.read_parquet(path)
+        for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names, use_pandas_metadata=False):
+            table.flush()
+            arrays = [_parquet_text(table, batch.column(position)) for position in range(batch.num_columns)]
+            first = number + 1
+            number += batch.num_rows
+            for chunks, array in zip(table.chunks, arrays, strict=True):
+                chunks.append(array)
+            _check_oversized(table, arrays, np.arange(first, number + 1, dtype="int64"))
+    except InputError:
+        raise
     except Exception as exc:
         _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
-    rows = frame.to_numpy(dtype=object).tolist()
-    return _raw_input(list(frame.columns), rows, list(range(1, len(rows) + 1)), [], "parquet", {})
+    return _table_input(table, [], "parquet")
+
+
+def _parquet_text(table: _Table, array: pa.Array) -> pa.Array:
+    """A Parquet column as text: strings stay Arrow; other types through :func:`_to_text`, like the other formats."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
+        return table.strip_controls(array.cast(pa.large_string()))
+    return table._text_array(array.to_pylist())
+
+
+def _check_oversized(table: _Table, arrays: list[pa.Array], numbers: np.ndarray) -> None:
+    """Rows of the chunk just added with an oversized cell go to ``table.oversized`` (and out of the chunk)."""
+    keep = table._set_aside_oversized(arrays, numbers)
+    if keep is not None:
+        for chunks in table.chunks:
+            chunks[-1] = chunks[-1].filter(keep)
+        numbers = numbers[keep.to_numpy(zero_copy_only=False)]
+    table.numbers.append(numbers)
+    table.size += len(numbers)
 
 
 def _read_json_lines(path: Path, config: InputConfig) -> RawInput:
-    text, details = decode_text(path.read_bytes(), config.encoding, str(path))
-    lines = _json_document_lines(text.lstrip()) or text.splitlines()
-    rows: list[dict[str, Any]] = []
-    numbers: list[int] = []
+    lines, details = _text_lines(path, config)
+    head: list[str] = []
+    for line in lines:  # up to the first line with text
+        head.append(line)
+        if line.strip():
+            break
+    start = "".join(head).lstrip()
+    records: Iterator[str]
+    document = None
+    if start.startswith("[") or (start.startswith("{") and not _complete_object(start.split("\n", 1)[0])):
+        document = _json_document_lines("".join(itertools.chain(head, lines)).lstrip())
+        if document is None:  # not one document after all: read it line by line (the text is in memory)
+            lines, details = _text_lines(path, config)
+            head = []
+    if document is not None:
+        records = iter(document)
+    else:
+        records = (line for physical in itertools.chain(head, lines) for line in physical.splitlines())
+    table = _Table(details)
     bad: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
     number = 0
-    for line in lines:
+    for line in records:
         if not line.strip():
             continue
         number += 1
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            bad.append({"row_number": number, "raw_line": line, "reason": f"invalid JSON: {exc.msg} at column {exc.colno}"})
+            bad.append(
+                {"row_number": number, "raw_line": _shorten(line), "reason": f"invalid JSON: {exc.msg} at column {exc.colno}"}
+            )
             continue
         except RecursionError:
-            bad.append({"row_number": number, "raw_line": line, "reason": "invalid JSON: nested too deeply"})
+            bad.append({"row_number": number, "raw_line": _shorten(line), "reason": "invalid JSON: nested too deeply"})
             continue
         if not isinstance(record, dict):
-            bad.append({"row_number": number, "raw_line": line, "reason": f"JSON line is a {type(record).__name__}, not an object"})
+            bad.append(
+                {"row_number": number, "raw_line": _shorten(line), "reason": f"JSON line is a {type(record).__name__}, not an object"}
+            )
             continue
+        known = len(keys)
         for key in record:
             keys.setdefault(str(key), None)
         if len(keys) > MAX_COLUMNS:
             raise InputError(f"{path}: the records have more than {MAX_COLUMNS} distinct keys; at most {MAX_COLUMNS} are supported")
-        rows.append({str(key): _json_cell(value) for key, value in record.items()})
-        numbers.append(number)
-    columns = list(keys)
-    table = [[row.get(column) for column in columns] for row in rows]
-    return _raw_input(columns, table, numbers, bad, "jsonl", details)
+        if len(keys) != known:
+            table.flush()
+            table.set_columns(list(keys))
+        row = {str(key): _json_cell(value) for key, value in record.items()}
+        table.add([row.get(column) for column in keys], number)
+    return _table_input(table, bad, "jsonl")
+
+
+def _complete_object(line: str) -> bool:
+    try:
+        json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
 
 
 def _json_document_lines(text: str) -> list[str] | None:

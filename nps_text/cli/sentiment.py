@@ -149,7 +149,9 @@ def evaluate_sentiment_command(
 
     config = _config(model, batch_size, no_quantize)
     backend = get_sentiment_backend(model, config)
-    scores = evaluate_sentiment(_read(input_path), backend, text_column=text_column, label_column=label_column)
+    scores = evaluate_sentiment(
+        _read(input_path), backend, text_column=text_column, label_column=label_column, config=config
+    )
     click.echo(f"model       {model} ({backend.version})")
     click.echo(scores.format())
     if json_path:

@@ -17,7 +17,7 @@ from nps_text.sentiment.base import (
     get_sentiment_backend,
 )
 from nps_text.sentiment.config import SentimentConfig
-from nps_text.sentiment.segment import split_segments
+from nps_text.sentiment.segment import _WORD, split_segments
 
 
 def _texts_to_score(responses: pd.DataFrame, text_column: str, status_column: str | None) -> pd.Series:
@@ -42,7 +42,94 @@ def _texts_to_score(responses: pd.DataFrame, text_column: str, status_column: st
 def cache_version(backend: SentimentBackend, config: SentimentConfig | None = None) -> str:
     """The backend's version plus the settings that change its outputs: the sentiment cache key's version."""
     settings = config or SentimentConfig()
-    return f"{backend.version}|{settings_digest({'max_tokens': settings.max_tokens, 'label_map': settings.label_map, 'quantize': settings.quantize})}"
+    derived = settings.comment_from if settings.per_sentence else "document"
+    digest = settings_digest(
+        {
+            "max_tokens": settings.max_tokens,
+            "label_map": settings.label_map,
+            "quantize": settings.quantize,
+            "comment_from": derived,
+        }
+    )
+    return f"{backend.version}|{digest}"
+
+
+def _weight(text: str) -> float:
+    """Weight of a sentence in its comment's label: its length in words (a proxy for its tokens)."""
+    return float(max(len(_WORD.findall(text)), 1))
+
+
+def _probabilities(
+    backend: SentimentBackend, texts: Sequence[str], cache: ResultStore | None, kind: str, version: str
+) -> dict[str, np.ndarray]:
+    """Probabilities per distinct text (cached under ``kind`` when a store is given)."""
+    distinct = list(dict.fromkeys(texts))
+    if not distinct:
+        return {}
+
+    def predict(missing: list[str]) -> np.ndarray:
+        return check_probabilities(backend.predict_proba(missing), len(missing), backend.name)
+
+    if cache is None:
+        return dict(zip(distinct, predict(distinct), strict=True))
+    found = cached_results(cache, kind, backend.name, version, distinct, predict, codec="vector")
+    return {text: np.asarray(found[text], dtype=np.float32) for text in distinct}
+
+
+def score_comments(
+    backend: SentimentBackend,
+    texts: Sequence[str],
+    config: SentimentConfig | None = None,
+    cache: ResultStore | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]], dict[str, np.ndarray]]:
+    """Comment and sentence probabilities with one model pass over each comment's tokens.
+
+    A comment with one segment is scored once and that result is both its comment and its sentence
+    sentiment. A comment with several segments has each segment scored; its comment probabilities are
+    the word-weighted mean of its segments' (``comment_from="sentences"``, the default) or come from
+    scoring the whole comment once more (``"document"``: ~1.6 passes on typical NPS comments).
+    Cached per text under kind ``sentiment`` (comments) and ``sentence_sentiment`` (segments).
+
+    Returns:
+        ``(comment_probabilities, segments, segment_probabilities)``, the first two keyed by distinct text.
+    """
+    settings = config or SentimentConfig()
+    version = cache_version(backend, settings)
+    distinct = list(dict.fromkeys(texts))
+    segments = {text: (split_segments(text) if settings.per_sentence else []) or [text] for text in distinct}
+    multi = [text for text in distinct if len(segments[text]) > 1]
+    segment_probabilities = _probabilities(
+        backend, [seg for text in multi for seg in segments[text]], cache, "sentence_sentiment", version
+    )
+
+    def predict_comments(missing: list[str]) -> np.ndarray:
+        rows = []
+        direct = [text for text in missing if len(segments[text]) == 1 or settings.comment_from == "document"]
+        scored = dict(zip(direct, check_probabilities(backend.predict_proba(direct), len(direct), backend.name), strict=True)) if direct else {}
+        for text in missing:
+            if text in scored:
+                rows.append(scored[text])
+                continue
+            parts = segments[text]
+            weights = np.asarray([_weight(part) for part in parts])
+            stacked = np.vstack([segment_probabilities[part] for part in parts])
+            rows.append(weights @ stacked / weights.sum())
+        return np.asarray(rows, dtype=np.float32).reshape(len(missing), 3)
+
+    if cache is None:
+        comment_probabilities = dict(zip(distinct, predict_comments(distinct), strict=True))
+    else:
+        found = cached_results(cache, "sentiment", backend.name, version, distinct, predict_comments, codec="vector")
+        comment_probabilities = {text: np.asarray(found[text], dtype=np.float32) for text in distinct}
+    for text in distinct:  # a one-segment comment's sentence is the comment itself
+        if len(segments[text]) == 1:
+            segment_probabilities[text] = comment_probabilities[text]
+    return comment_probabilities, segments, segment_probabilities
+
+
+def _label(probabilities: np.ndarray) -> tuple[str, float]:
+    best = int(np.argmax(probabilities))
+    return SENTIMENTS[best], float(probabilities[best])
 
 
 def score_texts(
@@ -86,8 +173,9 @@ def annotate_sentiment(
     """Add ``sentiment`` and ``sentiment_confidence`` to ``responses``; build the ``sentences`` table.
 
     Rows whose status is not ``"text"`` (or, with ``status_column=None``, whose text is null or blank) get
-    nulls, never "neutral". Each distinct text, and each distinct sentence, is scored once. A comment with
-    a single segment reuses the comment's result for its one sentence.
+    nulls, never "neutral". One model pass per comment (:func:`score_comments`): each distinct
+    single-sentence comment is scored once and its result is also its sentence's; a multi-sentence
+    comment's sentences are scored and its label derived from them (``config.comment_from``).
 
     Args:
         responses: the responses table (not modified).
@@ -98,6 +186,7 @@ def annotate_sentiment(
         backend: an already loaded backend (overrides ``config.model``; for tests and callers that reuse one).
         cache: the run's result store: comment and sentence probabilities are cached per model version and
             text hash (kinds ``sentiment`` and ``sentence_sentiment``), so a re-run scores only new texts.
+            Comments and sentences go to the model in one call each, length-bucketed by the backend.
 
     Returns:
         ``(responses_with_sentiment, sentences)``; ``sentences`` has :data:`SENTENCES_COLUMNS`.
@@ -116,29 +205,18 @@ def annotate_sentiment(
         return result, empty_sentences
     backend = backend or get_sentiment_backend(config.model, config, embed)
 
-    distinct = list(dict.fromkeys(texts.tolist()))
-    version = cache_version(backend, config)
-    labels, confidences = score_texts(backend, distinct, cache, kind="sentiment", version=version)
-    by_text = {text: (label, float(conf)) for text, label, conf in zip(distinct, labels, confidences, strict=True)}
+    comment_probabilities, segments, segment_probabilities = score_comments(backend, texts.tolist(), config, cache)
+    by_text = {text: _label(probabilities) for text, probabilities in comment_probabilities.items()}
     sentiment.loc[texts.index] = [by_text[text][0] for text in texts]
     confidence.loc[texts.index] = [by_text[text][1] for text in texts]
     result["sentiment"], result["sentiment_confidence"] = sentiment, confidence
 
-    segments = {text: split_segments(text) if config.per_sentence else [text] for text in distinct}
-    multi = list(dict.fromkeys(seg for parts in segments.values() if len(parts) > 1 for seg in parts))
-    segment_labels, segment_confidences = score_texts(
-        backend, multi, cache, kind="sentence_sentiment", version=version
-    )
-    by_segment = {
-        seg: (label, float(conf)) for seg, label, conf in zip(multi, segment_labels, segment_confidences, strict=True)
-    }
     ids = result["response_id"] if "response_id" in result.columns else pd.Series(result.index, index=result.index)
     rows = []
     for index, text in texts.items():
-        parts = segments[text]
-        for position, part in enumerate(parts):
-            label, conf = by_segment[part] if len(parts) > 1 else by_text[text]
-            rows.append((ids.loc[index], position, part if len(parts) > 1 else text, label, conf))
+        for position, part in enumerate(segments[text]):
+            label, conf = _label(segment_probabilities[part])
+            rows.append((ids.loc[index], position, part, label, conf))
     sentences = pd.DataFrame(rows, columns=list(SENTENCES_COLUMNS[:5]))
     sentences["theme_id"] = null_column("sentences", "theme_id", sentences.index)  # set by the themes step
     sentences["sentence_index"] = sentences["sentence_index"].astype("int64")

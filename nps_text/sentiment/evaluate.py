@@ -9,8 +9,9 @@ import pandas as pd
 
 from nps_text.errors import InputError
 from nps_text.schema import SENTIMENTS
-from nps_text.sentiment.annotate import score_texts
+from nps_text.sentiment.annotate import score_comments
 from nps_text.sentiment.base import SentimentBackend
+from nps_text.sentiment.config import SentimentConfig
 from nps_text.sentiment.labels import canonical_label
 
 _NUMERIC_LABELS = {"-1": "negative", "0": "neutral", "1": "positive"}
@@ -89,9 +90,18 @@ def scores_from_labels(gold: list[str], predicted: list[str]) -> SentimentScores
 
 
 def evaluate_sentiment(
-    frame: pd.DataFrame, backend: SentimentBackend, *, text_column: str, label_column: str
+    frame: pd.DataFrame,
+    backend: SentimentBackend,
+    *,
+    text_column: str,
+    label_column: str,
+    config: SentimentConfig | None = None,
 ) -> SentimentScores:
-    """Score ``backend`` on the rows of ``frame`` that have both a text and a label."""
+    """Score ``backend`` on the rows of ``frame`` that have both a text and a label.
+
+    Comment labels are derived exactly as the pipeline does (:func:`score_comments` with ``config``,
+    default: per-sentence on, comment label from its sentences), so the scores are the product's.
+    """
     for column in (text_column, label_column):
         if column not in frame.columns:
             raise InputError(f"column {column!r} not found; the file has {list(frame.columns)}")
@@ -102,6 +112,6 @@ def evaluate_sentiment(
     gold = normalise_gold_labels(rows[label_column]).tolist()
     texts = rows[text_column].astype(str).str.strip().tolist()
     distinct = list(dict.fromkeys(texts))
-    labels, _ = score_texts(backend, distinct)
-    by_text = dict(zip(distinct, labels, strict=True))
+    probabilities, _, _ = score_comments(backend, distinct, config)
+    by_text = {text: SENTIMENTS[int(np.argmax(probabilities[text]))] for text in distinct}
     return scores_from_labels(gold, [by_text[text] for text in texts])

@@ -252,7 +252,7 @@ def theme_phrases(
     head_df: dict[int, Counter[tuple[str, ...]]] = {theme_id: Counter() for theme_id in rows_by_theme}
     total_df: Counter[tuple[str, ...]] = Counter()
     for theme_id, rows in rows_by_theme.items():
-        for row in rows:
+        for row in rows.tolist():
             heads = {mention.head_key for mention in mentions.get(int(row), [])}
             head_df[theme_id].update(heads)
             total_df.update(heads)
@@ -275,7 +275,7 @@ def theme_phrases(
         completions: dict[tuple[str, ...], Counter[tuple[tuple[str, ...], bool]]] = defaultdict(Counter)
         completion_surface: dict[tuple[tuple[str, ...], tuple[str, ...], bool], Counter[str]] = defaultdict(Counter)
         problem_of: dict[tuple[tuple[str, ...], bool], bool] = {}
-        for row in rows:
+        for row in rows.tolist():
             seen = set()
             for mention in mentions.get(int(row), []):
                 surface[mention.head_key][mention.head_surface] += 1
