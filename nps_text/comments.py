@@ -12,8 +12,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import cast
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nps_text.cache import ResultStore, cached_results
 from nps_text.pii import redact
@@ -136,6 +139,11 @@ def detect_languages(
     return [codes[text] for text in texts]
 
 
+CHUNK_TEXTS = 50_000
+"""Distinct comments are redacted and their languages detected this many at a time (flat memory)."""
+_STATUSES = np.array([STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT], dtype=object)
+
+
 def prepare_comments(
     responses: pd.DataFrame,
     *,
@@ -146,25 +154,67 @@ def prepare_comments(
 ) -> pd.DataFrame:
     """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status`` and ``language``.
 
-    Empty comments become null; ``language`` is set for ``text`` comments only.
+    Empty comments become null; ``language`` is set for ``text`` comments only. Status, redaction and
+    language are computed once per distinct comment, :data:`CHUNK_TEXTS` distinct comments at a time; the
+    new columns are compact (Arrow-backed ``string``).
     """
-    enriched = responses.copy()
     extra = tuple(extra_non_informative)
-    raw = enriched["comment"] if "comment" in enriched.columns else pd.Series(None, index=enriched.index, dtype=object)
-    statuses = [comment_status(value, extra) for value in raw.tolist()]
-    cleaned: list[str | None] = []
-    for value, status in zip(raw.tolist(), statuses, strict=True):
-        if status == STATUS_EMPTY:
-            cleaned.append(None)
-            continue
-        text = str(value).strip()
-        cleaned.append(redact_pii(text) if redact else text)
-    enriched["comment"] = pd.Series(cleaned, index=enriched.index, dtype=object)
-    enriched["comment_status"] = pd.Series(statuses, index=enriched.index, dtype=object)
-    text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
-    detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
-    language: list[str | None] = [None] * len(enriched)
-    for index, code in zip(text_rows, detected, strict=True):
-        language[index] = code
-    enriched["language"] = pd.Series(language, index=enriched.index, dtype=object)
-    return enriched
+    if "comment" in responses.columns:
+        codes, uniques = pd.factorize(responses["comment"])
+        distinct = _arrow_text(uniques)
+        raw_distinct = uniques if distinct is None else None
+    else:
+        codes, distinct, raw_distinct = np.full(len(responses), -1, dtype="int64"), None, None
+    count = len(distinct) if distinct is not None else (len(raw_distinct) if raw_distinct is not None else 0)
+    status_of = np.zeros(count + 1, dtype="int8")  # index count: a missing comment (empty)
+    cleaned_parts: list[pa.Array] = []
+    language_parts: list[pa.Array] = []
+    for start in range(0, count, CHUNK_TEXTS):
+        if distinct is not None:
+            values: list[object] = distinct.slice(start, CHUNK_TEXTS).to_pylist()
+        else:
+            values = list(cast(pd.Index, raw_distinct)[start : start + CHUNK_TEXTS])
+        statuses = [comment_status(value, extra) for value in values]
+        cleaned: list[str | None] = []
+        for value, status in zip(values, statuses, strict=True):
+            if status == STATUS_EMPTY:
+                cleaned.append(None)
+                continue
+            text = str(value).strip()
+            cleaned.append(redact_pii(text) if redact else text)
+        del values
+        codes_chunk = [_STATUS_CODES[status] for status in statuses]
+        status_of[start : start + len(codes_chunk)] = codes_chunk
+        text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
+        detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
+        language: list[str | None] = [None] * len(cleaned)
+        for index, code in zip(text_rows, detected, strict=True):
+            language[index] = code
+        cleaned_parts.append(pa.array(cleaned, type=pa.large_string()))
+        language_parts.append(pa.array(language, type=pa.large_string()))
+    row_codes = np.where(codes < 0, count, codes)
+    take = pa.array(row_codes, mask=codes < 0)
+    cleaned_all = pa.chunked_array(cleaned_parts, type=pa.large_string()).combine_chunks() if cleaned_parts else pa.array([], pa.large_string())
+    language_all = pa.chunked_array(language_parts, type=pa.large_string()).combine_chunks() if language_parts else pa.array([], pa.large_string())
+    index = responses.index
+    return responses.assign(
+        comment=pd.Series(pd.arrays.ArrowStringArray(cleaned_all.take(take)), index=index),
+        comment_status=pd.Series(_STATUSES[status_of[row_codes]], index=index, dtype=pd.StringDtype()),
+        language=pd.Series(pd.arrays.ArrowStringArray(language_all.take(take)), index=index),
+    )
+
+
+_STATUS_CODES = {STATUS_EMPTY: 0, STATUS_NON_INFORMATIVE: 1, STATUS_TEXT: 2}
+
+
+def _arrow_text(values: pd.Index) -> pa.ChunkedArray | None:
+    """The distinct comments as Arrow text without a Python object per value; None when some are not strings
+    (a frame built by hand: they stay Python objects)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        arrow = values.array.__arrow_array__()
+    elif all(isinstance(value, str) for value in values):
+        arrow = pa.array(list(values), type=pa.large_string())
+    else:
+        return None
+    chunked = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
+    return chunked.cast(pa.large_string())

@@ -279,8 +279,8 @@ class _Table:
             if len(array) == 0 or (pc.max(pc.binary_length(array)).as_py() or 0) <= MAX_FIELD_CHARS:
                 continue  # bytes >= characters
             lengths = pc.utf8_length(array).to_numpy(zero_copy_only=False)
-            for index in np.flatnonzero(np.nan_to_num(lengths.astype("float64")) > MAX_FIELD_CHARS):
-                first.setdefault(int(index), (position, int(lengths[index])))
+            for hit in np.flatnonzero(np.nan_to_num(lengths.astype("float64")) > MAX_FIELD_CHARS).tolist():
+                first.setdefault(hit, (position, int(lengths[hit])))
         if not first:
             return None
         for index, (position, length) in sorted(first.items()):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from nps_text.config import PrivacyConfig
@@ -134,6 +135,21 @@ def personal_by_content(values: Iterable[object], *, sample_size: int = 500, thr
         return None
     kind, count = max(counts.items(), key=lambda item: item[1])
     return kind if sum(counts.values()) / len(sample) >= threshold else None
+
+
+def content_sample(columns: Iterable[pd.Series], sample_size: int = 500) -> pd.Series:
+    """The first ``sample_size`` non-empty values of ``columns`` read one after the other (what
+    :func:`personal_by_content` looks at), without turning whole columns into Python objects."""
+    found: list[object] = []
+    for series in columns:
+        step = max(4 * sample_size, 1_000)
+        for start in range(0, len(series), step):
+            for value in series.iloc[start : start + step].dropna().tolist():
+                if str(value).strip():
+                    found.append(value)
+                    if len(found) >= sample_size:
+                        return pd.Series(found, dtype=object)
+    return pd.Series(found, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -239,6 +255,21 @@ def _normalise(value: str) -> str:
     return text
 
 
+def _per_distinct(values: pd.Series, function: Callable[[str], object]) -> np.ndarray:
+    """``function`` of each string cell, computed once per distinct value; other cells stay as they are."""
+    codes, uniques = pd.factorize(values)
+    distinct = uniques.tolist()
+    results = np.empty(len(distinct) + 1, dtype=object)
+    for index, value in enumerate(distinct):
+        results[index] = function(value) if isinstance(value, str) else value
+    results[len(distinct)] = None
+    out = results[np.where(codes < 0, len(distinct), codes)]
+    missing = codes < 0
+    if missing.any() and values.dtype == object:  # keep the original missing markers of an object column
+        out[missing] = values.to_numpy(dtype=object)[missing]
+    return out
+
+
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     """HMAC-SHA256 pseudonyms ``anon_<16 hex>`` of the values (nulls and empty strings stay as they are).
 
@@ -246,20 +277,20 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
         >>> pseudonymise(pd.Series(["Max@Example.de ", "max@example.de", None]), b"k" * 32).tolist()
         ['anon_...', 'anon_...', None]  # doctest: +SKIP
     """
-    cache: dict[str, str] = {}
 
-    def one(value: object) -> object:
-        if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-            return None
-        text = str(value)
+    def one(text: str) -> object:
         if not text.strip():
-            return value
-        if text not in cache:
-            digest = hmac.new(key, _normalise(text).encode("utf-8"), hashlib.sha256).hexdigest()
-            cache[text] = f"anon_{digest[:16]}"
-        return cache[text]
+            return text
+        digest = hmac.new(key, _normalise(text).encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"anon_{digest[:16]}"
 
-    return pd.Series([one(value) for value in values.tolist()], index=values.index, dtype=object)
+    codes, uniques = pd.factorize(values)
+    distinct = uniques.tolist()
+    results = np.empty(len(distinct) + 1, dtype=object)
+    for index, value in enumerate(distinct):
+        results[index] = one(str(value)) if not isinstance(value, str) or value.strip() else value
+    results[len(distinct)] = None
+    return pd.Series(results[np.where(codes < 0, len(distinct), codes)], index=values.index, dtype=object)
 
 
 def redact_cells(values: pd.Series) -> pd.Series:
@@ -267,17 +298,7 @@ def redact_cells(values: pd.Series) -> pd.Series:
     value is redacted once."""
     if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
         return values
-    cache: dict[str, str] = {}
-
-    def one(value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        if value not in cache:
-            cache[value] = redact(value)
-        return cache[value]
-
-    redacted = [one(value) for value in values.tolist()]
-    return pd.Series(redacted, index=values.index, dtype=values.dtype)
+    return pd.Series(_per_distinct(values, redact), index=values.index, dtype=values.dtype)
 
 
 def apply_policies(

@@ -97,17 +97,18 @@ def privacy_stage(
     """
     from dataclasses import replace
 
-    from nps_text.privacy import REDACTED_LINE, apply_policies, plan_columns, redact_cells
+    from nps_text.privacy import REDACTED_LINE, apply_policies, content_sample, plan_columns, redact_cells
 
     mapping = validated.mapping
-    sample = {source: validated.responses[target].tolist() for source, target in mapping.passthrough.items()}
+    found = {source: [validated.responses[target]] for source, target in mapping.passthrough.items()}
     if mapping.id is not None:
-        sample[mapping.id] = validated.responses["response_id"].tolist()
-    for source in sample:  # rows that failed validation count too (all of them, when none passed)
+        found[mapping.id] = [validated.responses["response_id"]]
+    for source, columns in found.items():  # rows that failed validation count too (all of them, when none passed)
         column = source if source not in REJECTED_COLUMNS else f"input_{source}"
         if column in validated.rejected.columns:
-            sample[source] = sample[source] + validated.rejected[column].tolist()
-    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in sample.items()})
+            columns.append(validated.rejected[column])
+    # detection reads only the first non-empty values of each column: no copy of whole columns
+    frame = pd.DataFrame({name: content_sample(columns, section.sample_size) for name, columns in found.items()})
     by_input = plan_columns(frame, list(mapping.passthrough), section, id_column=mapping.id)
     # responses: passthrough columns by their output name, the id column as response_id
     on_responses = {target: by_input[source] for source, target in mapping.passthrough.items() if source in by_input}

@@ -10,9 +10,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from nps_text.config import ColumnsConfig
@@ -270,57 +271,58 @@ def validate_records(
     cannot be read stays null and is counted in :attr:`ValidationInfo.dates_unparsed`.
     """
     raw_columns = [column for column in frame.columns if column != "row_number"]
-    reasons: list[str | None] = []
-    scores: list[int | None] = []
-    ids: list[str | None] = []
-    first_seen: dict[str, int] = {}
-    score_values = frame[mapping.score].tolist()
-    id_values = frame[mapping.id].tolist() if mapping.id else [str(n) for n in frame["row_number"]]
-    for row_number, raw_score, raw_id in zip(frame["row_number"].tolist(), score_values, id_values, strict=True):
-        response_id = None if raw_id is None else str(raw_id).strip() or None
-        score, reason = parse_score(raw_score)
-        if reason is None and response_id is None:
-            reason = f"response id (column {mapping.id!r}) is empty"
-        if reason is None and response_id is not None:
-            if response_id in first_seen:
-                reason = f"duplicate response_id {response_id[:80]!r} (first seen in row {first_seen[response_id]})"
-            else:
-                first_seen[response_id] = int(row_number)
-        reasons.append(reason)
-        scores.append(score)
-        ids.append(response_id)
-
-    valid = pd.Series([reason is None for reason in reasons], index=frame.index, dtype=bool)
+    row_numbers = frame["row_number"].to_numpy(dtype="int64")
+    scores, reasons = _parse_scores(frame[mapping.score])
+    if mapping.id:
+        ids = _stripped_ids(frame[mapping.id])
+        empty_id = ids.isna().to_numpy(dtype=bool)
+        reasons[(reasons == None) & empty_id] = f"response id (column {mapping.id!r}) is empty"  # noqa: E711
+    else:
+        ids = pd.Series(frame["row_number"].astype("int64").astype(str), index=frame.index, dtype="string")
+        empty_id = np.zeros(len(frame), dtype=bool)
+    candidates = np.asarray(reasons == None, dtype=bool)  # noqa: E711
+    candidate_ids = ids[candidates]
+    duplicated = candidate_ids.duplicated(keep="first").to_numpy(dtype=bool)
+    if duplicated.any():
+        positions = np.flatnonzero(candidates)
+        first_row = pd.Series(row_numbers[positions[~duplicated]], index=candidate_ids[~duplicated].to_numpy(dtype=object))
+        for position in positions[duplicated]:
+            response_id = str(ids.iat[position])
+            reasons[position] = (
+                f"duplicate response_id {response_id[:80]!r} (first seen in row {int(first_row[response_id])})"
+            )
+    valid_mask = np.asarray(reasons == None, dtype=bool)  # noqa: E711
+    valid = pd.Series(valid_mask, index=frame.index, dtype=bool)
+    score_values = np.where(np.isnan(scores), 0, scores).astype("int64")
     columns: dict[str, pd.Series] = {
-        "response_id": pd.Series(ids, index=frame.index, dtype="string"),
-        "score": pd.Series(scores, index=frame.index, dtype="Int64"),
+        "response_id": ids,
+        "score": pd.Series(pd.arrays.IntegerArray(score_values, np.isnan(scores)), index=frame.index),
         "comment": frame[mapping.comment] if mapping.comment else pd.Series(None, index=frame.index, dtype=object),
     }
     info = ValidationInfo()
     if mapping.date:
-        valid_dates = frame.loc[valid, mapping.date].tolist()
-        stamps, date_info = parse_dates(valid_dates, date_format)
-        all_stamps: list[pd.Timestamp | None] = [None] * len(frame)
-        for position, stamp in zip(valid.to_numpy().nonzero()[0], stamps, strict=True):
-            all_stamps[position] = stamp
-        columns["date"] = pd.to_datetime(pd.Series(all_stamps, index=frame.index, dtype=object))
-        info = _info(date_info)
+        columns["date"], info = _parse_date_column(frame[mapping.date], valid_mask, date_format)
     for source, target in mapping.passthrough.items():
         columns[target] = frame[source]
-    responses = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=frame.index)
-    responses = responses.loc[valid].reset_index(drop=True)
+    if valid_mask.all():
+        responses = pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+    else:
+        keep = np.flatnonzero(valid_mask)
+        responses = pd.DataFrame({name: column.iloc[keep].reset_index(drop=True) for name, column in columns.items()})
     responses["score"] = responses["score"].astype("int64")
-    responses["comment"] = responses["comment"].astype(object)
+    if not isinstance(responses["comment"].dtype, pd.StringDtype):
+        responses["comment"] = responses["comment"].astype(object)
 
-    rejected_rows = frame.loc[~valid, raw_columns].copy()
+    invalid = ~valid
+    rejected_rows = frame.loc[invalid, raw_columns].copy()
     rejected_rows.columns = [column if column not in REJECTED_COLUMNS else f"input_{column}" for column in raw_columns]
     rejected = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "row_number": frame.loc[~valid, "row_number"].astype("int64"),
-                    "response_id": pd.Series(ids, index=frame.index, dtype="string").loc[~valid],
-                    "reason": pd.Series(reasons, index=frame.index, dtype="string").loc[~valid],
+                    "row_number": frame.loc[invalid, "row_number"].astype("int64"),
+                    "response_id": ids.loc[invalid].astype("string"),
+                    "reason": pd.Series(reasons[~valid_mask], index=frame.index[~valid_mask], dtype="string"),
                 }
             ),
             rejected_rows,
@@ -342,6 +344,60 @@ def validate_records(
         {column: "string" for column in rejected.columns if column not in ("row_number", "response_id", "reason")}
     )
     return Validation(responses, rejected, info)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _parse_scores(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores as float with NaN, reasons as an object array with None)`` per row; text parsed once per
+    distinct value."""
+    if isinstance(values.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(values)
+        distinct: list[object] = [None if _missing(value) else value for value in uniques.tolist()] + [None]
+        codes = np.where(codes < 0, len(distinct) - 1, codes)
+    else:  # any other column (a frame built by hand): every value on its own, as it is
+        distinct = values.tolist()
+        codes = np.arange(len(distinct))
+    parsed = [parse_score(value) for value in distinct]
+    scores = np.array([np.nan if score is None else score for score, _ in parsed], dtype="float64")
+    reasons = np.array([reason for _, reason in parsed] or [None], dtype=object)
+    return scores[codes] if len(distinct) else np.empty(0), reasons[codes] if len(distinct) else np.empty(0, dtype=object)
+
+
+def _stripped_ids(values: pd.Series) -> pd.Series:
+    """Response ids without surrounding whitespace; empty ones missing (``string`` dtype)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        stripped = values.astype(pd.StringDtype()).str.strip()
+    else:
+        stripped = pd.Series(
+            [None if value is None else str(value).strip() for value in values.tolist()], index=values.index, dtype="string"
+        )
+    return stripped.mask(stripped == "")
+
+
+def _parse_date_column(values: pd.Series, valid: np.ndarray, date_format: str) -> tuple[pd.Series, ValidationInfo]:
+    """Dates of the valid rows (NaT elsewhere); each distinct text parsed once, counts per row."""
+    codes, uniques = pd.factorize(values[valid])
+    distinct = [None if _missing(value) else value for value in uniques.tolist()]
+    stamps, date_info = parse_dates(distinct, date_format)
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    unparsed = [index for index, stamp in enumerate(stamps) if stamp is None and _clean_text(distinct[index])]
+    date_info = replace(
+        date_info,
+        parsed=int(sum(counts[index] for index, stamp in enumerate(stamps) if stamp is not None)),
+        unparsed=int(sum(counts[index] for index in unparsed)),
+    )
+    distinct_stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series([*stamps, None], dtype=object)))
+    row_codes = np.full(len(values), len(distinct), dtype="int64")
+    row_codes[valid] = np.where(codes < 0, len(distinct), codes)
+    dates = pd.Series(distinct_stamps.take(row_codes), index=values.index)
+    return dates, _info(date_info)
+
+
+def _clean_text(value: object) -> bool:
+    return value is not None and bool(str(value).strip())
 
 
 def _info(date_info: DateColumnInfo) -> ValidationInfo:

@@ -56,6 +56,7 @@ def test_prepare_comments() -> None:
     frame = pd.DataFrame({"comment": ["Die Lieferung war zu spät", "Great service, thanks!", None, "k.A.", "  x@y.de  "]})
     result = prepare_comments(frame)
     assert result["comment_status"].tolist() == ["text", "text", "empty", "non_informative", "text"]
-    assert result["language"].tolist()[:4] == ["de", "en", None, None]
-    assert result["comment"].tolist()[2:] == [None, "k.A.", "[EMAIL]"]
+    # compact Arrow-backed text columns: missing is pd.NA
+    assert result["language"].astype(object).where(result["language"].notna(), None).tolist()[:4] == ["de", "en", None, None]
+    assert result["comment"].astype(object).where(result["comment"].notna(), None).tolist()[2:] == [None, "k.A.", "[EMAIL]"]
     assert frame["comment"].iloc[4] == "  x@y.de  "  # the caller's frame is untouched

@@ -33,12 +33,13 @@ class SentimentConfig(BaseModel):
         description="Inference engine for our e5 model: auto = ONNX Runtime on CPU (measured faster), torch on a GPU.",
     )
     device: str = Field(default="auto", description="auto = cuda when torch sees a GPU, else cpu; or e.g. cpu, cuda:1.")
-    comment_from: Literal["sentences", "document"] = Field(
-        default="sentences",
+    comment_from: Literal["document", "sentences"] = Field(
+        default="document",
         description=(
-            "How a multi-sentence comment's label is derived when per_sentence is on: 'sentences' = the "
-            "token-weighted mean of its sentences' probabilities (one model pass over the tokens); "
-            "'document' = the whole comment scored once more."
+            "How a multi-sentence comment's label is derived when per_sentence is on: 'document' = the whole "
+            "comment scored once (single-sentence comments: that one pass is also the sentence result); "
+            "'sentences' = the word-weighted mean of its sentences' probabilities (fewer tokens, but measured "
+            "0.035 micro-F1 worse on the held-out splits)."
         ),
     )
     label_map: dict[str, str] | None = Field(

@@ -6,7 +6,8 @@ The steps, each deterministic for a given input and seed:
    input size), UMAP to a few dimensions and HDBSCAN, inside ``BERTopic.fit_transform``.
 2. Merge themes whose centroids (in the original embedding space) are near-duplicates, then, if a target
    count is set, keep merging the closest pair until it is reached.
-3. Outliers (-1) join their nearest theme, except the least similar ``max_outlier_share`` of comments.
+3. Outliers (-1) join their nearest theme (``BERTopic.reduce_outliers(strategy="embeddings")``, themes merged
+   with ``merge_topics`` first), except the least similar ``max_outlier_share`` of comments.
 4. Comments outside the fit sample join their nearest theme in chunks, under the same similarity cut-off.
 
 Keywords come from BERTopic's class-based TF-IDF over spaCy lemmas (see :mod:`nps_text.text`).
@@ -117,35 +118,55 @@ def assign_nearest(
     return labels, best
 
 
-def reduce_outliers(
-    embeddings: np.ndarray, labels: np.ndarray, *, max_share: float
-) -> tuple[np.ndarray, float]:
-    """Give outliers their nearest theme, keeping only the least similar ``max_share`` of all comments as -1.
-
-    Returns the new labels and the similarity cut-off used (outliers below it stay -1).
-    """
+def outlier_cutoff(embeddings: np.ndarray, labels: np.ndarray, *, max_share: float) -> float:
+    """Cosine similarity (to the nearest theme centroid) below which outliers stay -1, so that at most the least
+    similar ``max_share`` of all comments remain outliers (-1.0 when none need to stay)."""
     centroids = compute_centroids(embeddings, labels)
     outliers = np.flatnonzero(labels == OUTLIER_THEME_ID)
     if not centroids or outliers.size == 0:
-        return labels.copy(), -1.0
-    nearest, sims = assign_nearest(embeddings[outliers], centroids)
+        return -1.0
+    _, sims = assign_nearest(embeddings[outliers], centroids)
     keep_as_outliers = int(np.floor(max_share * len(labels)))
-    new_labels = labels.copy()
     if keep_as_outliers >= outliers.size:
-        return new_labels, float(sims.max()) + 1e-6
-    order = np.argsort(sims, kind="stable")  # least similar first
-    cutoff = float(sims[order[keep_as_outliers]]) if keep_as_outliers < order.size else -1.0
-    reassign = order[keep_as_outliers:]
-    new_labels[outliers[reassign]] = nearest[reassign]
-    return new_labels, cutoff
+        return float(sims.max()) + 1e-6
+    return float(np.sort(sims, kind="stable")[keep_as_outliers])
+
+
+class _Smoothed:
+    """BERTopic ``hdbscan_model``: HDBSCAN, then :func:`smooth_labels` (so BERTopic's topics are the smoothed ones)."""
+
+    def __init__(self, clusterer: Any, neighbors: int) -> None:
+        self.clusterer = clusterer
+        self.neighbors = neighbors
+        self.labels_: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def fit(self, reduced: np.ndarray, y: Any = None) -> _Smoothed:
+        labels = np.asarray(self.clusterer.fit(reduced).labels_, dtype=np.int64)
+        if self.neighbors and (labels != OUTLIER_THEME_ID).any():
+            labels = smooth_labels(reduced, labels, self.neighbors)
+        self.labels_ = labels
+        return self
+
+
+class _Reduced:
+    """BERTopic ``umap_model`` that hands back vectors reduced beforehand (once, for the EOM/leaf check)."""
+
+    def __init__(self, reduced: np.ndarray) -> None:
+        self.reduced = reduced
+
+    def fit(self, embeddings: np.ndarray, y: Any = None) -> _Reduced:
+        return self
+
+    def transform(self, embeddings: np.ndarray) -> np.ndarray:
+        return self.reduced if len(embeddings) == len(self.reduced) else embeddings
 
 
 def _cluster(
     lemma_docs: Sequence[str], embeddings: np.ndarray, config: ThemesConfig, min_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """UMAP + HDBSCAN through BERTopic on precomputed embeddings: raw topic per document, reduced vectors."""
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """UMAP + HDBSCAN through BERTopic on precomputed embeddings: the fitted model (its topic embeddings in
+    the embedding space), raw topic per document, reduced vectors."""
     from bertopic import BERTopic
-    from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from sklearn.feature_extraction.text import CountVectorizer
@@ -173,16 +194,17 @@ def _cluster(
     selection = "eom"
     if under_segmented(HDBSCAN(min_cluster_size=min_size).fit(reduced).labels_):
         selection = "leaf"  # EOM lumped most comments together: take the finer leaf clusters instead
+    clusterer = HDBSCAN(min_cluster_size=min_size, cluster_selection_method=selection)
     topic_model = BERTopic(
-        umap_model=BaseDimensionalityReduction(),  # reduced above, once
-        hdbscan_model=HDBSCAN(min_cluster_size=min_size, cluster_selection_method=selection),
+        umap_model=_Reduced(reduced),  # reduced above, once
+        hdbscan_model=_Smoothed(clusterer, config.smoothing_neighbors) if config.smoothing_neighbors else clusterer,
         vectorizer_model=CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         calculate_probabilities=False,
         verbose=False,
     )
-    topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=reduced)
-    return np.asarray(topics, dtype=np.int64), reduced
+    topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=embeddings)
+    return topic_model, np.asarray(topics, dtype=np.int64), reduced
 
 
 def under_segmented(labels: np.ndarray, max_largest_share: float = 0.5, min_themes: int = 3) -> bool:
@@ -219,6 +241,33 @@ def smooth_labels(reduced: np.ndarray, labels: np.ndarray, neighbors: int) -> np
     return smoothed
 
 
+def _merge_and_reduce_outliers(
+    topic_model: Any, docs: list[str], embeddings: np.ndarray, topics: np.ndarray, config: ThemesConfig
+) -> tuple[np.ndarray, float]:
+    """Steps 2-3 with BERTopic's own ``merge_topics`` and ``reduce_outliers(strategy="embeddings")``.
+
+    Which themes merge is decided by :func:`merge_near_duplicates` (centroid similarity, ``target_themes``);
+    BERTopic's ``reduce_topics`` measured worse (benchmarks/README.md). The outlier threshold is the cut-off
+    that keeps ``max_outlier_share`` of the comments in -1.
+    """
+    merged = merge_near_duplicates(embeddings, topics, similarity=config.merge_similarity, target=config.target_themes)
+    groups: dict[int, set[int]] = {}
+    for old, new in zip(topics.tolist(), merged.tolist(), strict=True):
+        if old != OUTLIER_THEME_ID:
+            groups.setdefault(new, set()).add(old)
+    to_merge = [sorted(group) for group in groups.values() if len(group) > 1]
+    if to_merge:
+        topic_model.merge_topics(docs, to_merge)
+    topics = np.asarray(topic_model.topics_, dtype=np.int64)
+    cutoff = outlier_cutoff(embeddings, topics, max_share=config.max_outlier_share)
+    if (topics == OUTLIER_THEME_ID).any() and len(set(topics.tolist())) > 1:
+        reassigned = topic_model.reduce_outliers(
+            docs, topics.tolist(), strategy="embeddings", embeddings=embeddings, threshold=cutoff
+        )
+        topics = np.asarray(reassigned, dtype=np.int64)
+    return renumber_by_size(topics), cutoff
+
+
 def discover_themes(
     lemma_docs: Sequence[str],
     embed_rows: Callable[[np.ndarray], np.ndarray],
@@ -252,15 +301,13 @@ def discover_themes(
     fit_embeddings = _unit(embed_rows(fit_rows))
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
-    raw, reduced = _cluster([lemma_docs[i] for i in fit_rows], fit_embeddings, config, min_size)
+    fit_docs = [lemma_docs[i] for i in fit_rows]
+    topic_model, raw, _ = _cluster(fit_docs, fit_embeddings, config, min_size)
     if not (raw != OUTLIER_THEME_ID).any():
-        raw = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
-    elif config.smoothing_neighbors:
-        raw = smooth_labels(reduced, raw, config.smoothing_neighbors)
-    labels = merge_near_duplicates(
-        fit_embeddings, raw, similarity=config.merge_similarity, target=config.target_themes
-    )
-    labels, cutoff = reduce_outliers(fit_embeddings, labels, max_share=config.max_outlier_share)
+        labels = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
+        cutoff = -1.0
+    else:
+        labels, cutoff = _merge_and_reduce_outliers(topic_model, fit_docs, fit_embeddings, raw, config)
     centroids = compute_centroids(fit_embeddings, labels)
 
     all_labels = np.full(n_comments, OUTLIER_THEME_ID, dtype=np.int64)

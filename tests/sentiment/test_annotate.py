@@ -49,6 +49,8 @@ def test_does_not_mutate_the_input(keyword_config: SentimentConfig) -> None:
 
 def test_each_distinct_text_and_sentence_is_scored_once(keyword_backend, keyword_config) -> None:
     annotate_sentiment(_responses(), keyword_config)
+    # "Alles gut" (one sentence) is one pass for comment and sentence; the mixed comment is scored
+    # as a whole (its label) and per sentence, each distinct text once although it occurs twice
     assert sorted(keyword_backend.seen) == sorted(
         [
             "Beratung super, aber die Lieferung dauerte ewig",
@@ -57,6 +59,31 @@ def test_each_distinct_text_and_sentence_is_scored_once(keyword_backend, keyword
             "aber die Lieferung dauerte ewig",
         ]
     )
+
+
+def test_single_sentence_comments_are_scored_exactly_once(keyword_backend, keyword_config) -> None:
+    frame = pd.DataFrame({"comment": ["Alles gut.", "Service schlecht", "Alles gut."]})
+    annotated, sentences = annotate_sentiment(frame, keyword_config, status_column=None)
+    assert sorted(keyword_backend.seen) == ["Alles gut.", "Service schlecht"]
+    assert sentences["sentence"].tolist() == ["Alles gut.", "Service schlecht", "Alles gut."]
+    assert sentences["sentiment"].tolist() == annotated["sentiment"].tolist()
+    assert sentences["confidence"].tolist() == pytest.approx(annotated["sentiment_confidence"].tolist())
+
+
+def test_comment_from_sentences_is_the_word_weighted_mean_of_its_sentences(keyword_backend, keyword_config) -> None:
+    frame = pd.DataFrame({"comment": ["Beratung super, aber die Lieferung dauerte wirklich ewig"]})
+    config = keyword_config.model_copy(update={"comment_from": "sentences"})
+    annotated, sentences = annotate_sentiment(frame, config, status_column=None)
+    assert sentences["sentiment"].tolist() == ["positive", "negative"]
+    # weights 2 and 6 words: P(negative) = (2 * 0.05 + 6 * 0.8) / 8
+    assert annotated["sentiment"].tolist() == ["negative"]
+    assert annotated["sentiment_confidence"].iloc[0] == pytest.approx((2 * 0.05 + 6 * 0.8) / 8, abs=1e-6)
+
+
+def test_comment_from_sentences_never_scores_the_whole_mixed_comment(keyword_backend, keyword_config) -> None:
+    config = keyword_config.model_copy(update={"comment_from": "sentences"})
+    annotate_sentiment(_responses(), config)
+    assert sorted(keyword_backend.seen) == sorted(["Alles gut", "Beratung super", "aber die Lieferung dauerte ewig"])
 
 
 def test_sentences_table_splits_mixed_comments(keyword_config: SentimentConfig) -> None:
