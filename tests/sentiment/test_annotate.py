@@ -80,6 +80,13 @@ def test_comment_from_sentences_is_the_word_weighted_mean_of_its_sentences(keywo
     assert annotated["sentiment_confidence"].iloc[0] == pytest.approx((2 * 0.05 + 6 * 0.8) / 8, abs=1e-6)
 
 
+def test_a_one_segment_comment_keeps_its_full_text_as_the_sentence(keyword_backend, keyword_config) -> None:
+    frame = pd.DataFrame({"comment": ["Alles gut 👍 ...", "!!!"]})
+    annotated, sentences = annotate_sentiment(frame, keyword_config, status_column=None)
+    assert sentences["sentence"].tolist() == ["Alles gut 👍 ...", "!!!"]
+    assert sorted(keyword_backend.seen) == ["!!!", "Alles gut 👍 ..."]
+
+
 def test_comment_from_sentences_never_scores_the_whole_mixed_comment(keyword_backend, keyword_config) -> None:
     config = keyword_config.model_copy(update={"comment_from": "sentences"})
     annotate_sentiment(_responses(), config)
