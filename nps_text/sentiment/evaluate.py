@@ -112,6 +112,6 @@ def evaluate_sentiment(
     gold = normalise_gold_labels(rows[label_column]).tolist()
     texts = rows[text_column].astype(str).str.strip().tolist()
     distinct = list(dict.fromkeys(texts))
-    probabilities, _, _ = score_comments(backend, distinct, config)
+    probabilities, _, _ = score_comments(backend, distinct, config, sentences=False)
     by_text = {text: SENTIMENTS[int(np.argmax(probabilities[text]))] for text in distinct}
     return scores_from_labels(gold, [by_text[text] for text in texts])

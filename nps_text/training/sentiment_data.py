@@ -21,8 +21,9 @@ What we use and why:
       no one can train on it and evaluate on airline tweets), label confidence >= 0.6; a seeded sample of 3,800 (20 % held out).
     * The hand-written behavioural test cases (``checklist_cases.yaml``, :mod:`nps_text.training.checklist`)
       are removed from the training set (normalised text match) and :func:`split_corpus` asserts none is left.
-    * MAMS is not used for training: every MAMS sentence has two or more aspects of *differing*
-      polarity by construction, so it has no sentence-level label.
+    * MAMS is not used for the default model: every MAMS sentence has two or more aspects of *differing*
+      polarity by construction, so it has no sentence-level label. (The commercial head,
+      :mod:`nps_text.training.commercial_train`, uses the sentences whose non-neutral aspects agree.)
 """
 
 from __future__ import annotations

@@ -66,3 +66,9 @@ def test_evaluate_sentiment_with_the_keyword_backend(keyword_backend) -> None:
     assert keyword_backend.seen.count("great") == 1  # distinct texts once
     with pytest.raises(InputError, match="not found"):
         evaluate_sentiment(frame, keyword_backend, text_column="comment", label_column="label")
+
+
+def test_evaluate_scores_each_comment_once_like_the_pipeline(keyword_backend) -> None:
+    frame = pd.DataFrame({"text": ["Beratung super, aber die Lieferung dauerte ewig"], "label": ["neg"]})
+    evaluate_sentiment(frame, keyword_backend, text_column="text", label_column="label")
+    assert keyword_backend.seen == ["Beratung super, aber die Lieferung dauerte ewig"]  # no sentence pass needed
