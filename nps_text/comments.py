@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -139,9 +138,10 @@ def detect_languages(
     return [codes[text] for text in texts]
 
 
-CHUNK_TEXTS = 50_000
-"""Distinct comments are redacted and their languages detected this many at a time (flat memory)."""
+CHUNK_ROWS = 50_000
+"""Comments are prepared this many rows at a time (flat memory); within a chunk, once per distinct text."""
 _STATUSES = np.array([STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT], dtype=object)
+_STATUS_CODES = {STATUS_EMPTY: 0, STATUS_NON_INFORMATIVE: 1, STATUS_TEXT: 2}
 
 
 def prepare_comments(
@@ -154,57 +154,68 @@ def prepare_comments(
 ) -> pd.DataFrame:
     """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status`` and ``language``.
 
-    Empty comments become null; ``language`` is set for ``text`` comments only. Status, redaction and
-    language are computed once per distinct comment, :data:`CHUNK_TEXTS` distinct comments at a time; the
-    new columns are compact (Arrow-backed ``string``).
+    Empty comments become null; ``language`` is set for ``text`` comments only. The rows are prepared
+    :data:`CHUNK_ROWS` at a time, and within a chunk status, redaction and language once per distinct comment
+    (languages across chunks come from ``cache``); the new columns are compact (Arrow-backed ``string``).
     """
     extra = tuple(extra_non_informative)
-    if "comment" in responses.columns:
-        codes, uniques = pd.factorize(responses["comment"])
-        distinct = _arrow_text(uniques)
-        raw_distinct = uniques if distinct is None else None
+    index = responses.index
+    if "comment" not in responses.columns or len(responses) == 0:
+        comments = pd.Series(None, index=index, dtype=object)
     else:
-        codes, distinct, raw_distinct = np.full(len(responses), -1, dtype="int64"), None, None
-    count = len(distinct) if distinct is not None else (len(raw_distinct) if raw_distinct is not None else 0)
-    status_of = np.zeros(count + 1, dtype="int8")  # index count: a missing comment (empty)
+        comments = responses["comment"]
     cleaned_parts: list[pa.Array] = []
     language_parts: list[pa.Array] = []
-    for start in range(0, count, CHUNK_TEXTS):
-        if distinct is not None:
-            values: list[object] = distinct.slice(start, CHUNK_TEXTS).to_pylist()
-        else:
-            values = list(cast(pd.Index, raw_distinct)[start : start + CHUNK_TEXTS])
-        statuses = [comment_status(value, extra) for value in values]
-        cleaned: list[str | None] = []
-        for value, status in zip(values, statuses, strict=True):
-            if status == STATUS_EMPTY:
-                cleaned.append(None)
-                continue
-            text = str(value).strip()
-            cleaned.append(redact_pii(text) if redact else text)
-        del values
-        codes_chunk = [_STATUS_CODES[status] for status in statuses]
-        status_of[start : start + len(codes_chunk)] = codes_chunk
-        text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
-        detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
-        language: list[str | None] = [None] * len(cleaned)
-        for index, code in zip(text_rows, detected, strict=True):
-            language[index] = code
-        cleaned_parts.append(pa.array(cleaned, type=pa.large_string()))
-        language_parts.append(pa.array(language, type=pa.large_string()))
-    row_codes = np.where(codes < 0, count, codes)
-    take = pa.array(row_codes, mask=codes < 0)
-    cleaned_all = pa.chunked_array(cleaned_parts, type=pa.large_string()).combine_chunks() if cleaned_parts else pa.array([], pa.large_string())
-    language_all = pa.chunked_array(language_parts, type=pa.large_string()).combine_chunks() if language_parts else pa.array([], pa.large_string())
-    index = responses.index
+    status_parts: list[np.ndarray] = []
+    for start in range(0, len(comments), CHUNK_ROWS):
+        cleaned, language, status = _prepare_chunk(
+            comments.iloc[start : start + CHUNK_ROWS], extra, redact, languages, cache
+        )
+        cleaned_parts.append(cleaned)
+        language_parts.append(language)
+        status_parts.append(status)
+    statuses = np.concatenate(status_parts) if status_parts else np.zeros(0, dtype="int8")
     return responses.assign(
-        comment=pd.Series(pd.arrays.ArrowStringArray(cleaned_all.take(take)), index=index),
-        comment_status=pd.Series(_STATUSES[status_of[row_codes]], index=index, dtype=pd.StringDtype()),
-        language=pd.Series(pd.arrays.ArrowStringArray(language_all.take(take)), index=index),
+        comment=_text_series(cleaned_parts, index),
+        comment_status=pd.Series(_STATUSES[statuses], index=index, dtype=pd.StringDtype()),
+        language=_text_series(language_parts, index),
     )
 
 
-_STATUS_CODES = {STATUS_EMPTY: 0, STATUS_NON_INFORMATIVE: 1, STATUS_TEXT: 2}
+def _prepare_chunk(
+    comments: pd.Series, extra: tuple[str, ...], redact: bool, languages: Sequence[str], cache: ResultStore | None
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """``(cleaned comment, language, status code)`` per row of one chunk, computed per distinct comment."""
+    codes, uniques = pd.factorize(comments)
+    distinct = _arrow_text(uniques)
+    values: list[object] = distinct.to_pylist() if distinct is not None else list(uniques)
+    del distinct
+    statuses = [comment_status(value, extra) for value in values]
+    cleaned: list[str | None] = []
+    for value, status in zip(values, statuses, strict=True):
+        if status == STATUS_EMPTY:
+            cleaned.append(None)
+            continue
+        text = str(value).strip()
+        cleaned.append(redact_pii(text) if redact else text)
+    del values
+    text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
+    detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
+    language: list[str | None] = [None] * len(cleaned)
+    for index, code in zip(text_rows, detected, strict=True):
+        language[index] = code
+    status_of = np.array([_STATUS_CODES[status] for status in statuses] + [_STATUS_CODES[STATUS_EMPTY]], dtype="int8")
+    missing = codes < 0
+    take = pa.array(np.where(missing, 0, codes), mask=missing)
+    return (
+        pa.array(cleaned, type=pa.large_string()).take(take),
+        pa.array(language, type=pa.large_string()).take(take),
+        status_of[np.where(missing, len(statuses), codes)],
+    )
+
+
+def _text_series(parts: list[pa.Array], index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts, type=pa.large_string())), index=index)
 
 
 def _arrow_text(values: pd.Index) -> pa.ChunkedArray | None:

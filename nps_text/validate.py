@@ -281,16 +281,18 @@ def validate_records(
         ids = pd.Series(frame["row_number"].astype("int64").astype(str), index=frame.index, dtype="string")
         empty_id = np.zeros(len(frame), dtype=bool)
     candidates = np.asarray(reasons == None, dtype=bool)  # noqa: E711
-    candidate_ids = ids[candidates]
-    duplicated = candidate_ids.duplicated(keep="first").to_numpy(dtype=bool)
+    id_codes, _ = pd.factorize(ids[candidates])  # duplicates found on integer codes, not on Python strings
+    _, first_index = np.unique(id_codes, return_index=True)
+    duplicated = np.ones(len(id_codes), dtype=bool)
+    duplicated[first_index] = False
     if duplicated.any():
         positions = np.flatnonzero(candidates)
-        first_row = pd.Series(row_numbers[positions[~duplicated]], index=candidate_ids[~duplicated].to_numpy(dtype=object))
-        for position in positions[duplicated]:
+        first_position = np.empty(int(id_codes.max()) + 1, dtype="int64")
+        first_position[id_codes[first_index]] = positions[first_index]
+        for position, code in zip(positions[duplicated].tolist(), id_codes[duplicated].tolist(), strict=True):
             response_id = str(ids.iat[position])
-            reasons[position] = (
-                f"duplicate response_id {response_id[:80]!r} (first seen in row {int(first_row[response_id])})"
-            )
+            first_seen = int(row_numbers[first_position[code]])
+            reasons[position] = f"duplicate response_id {response_id[:80]!r} (first seen in row {first_seen})"
     valid_mask = np.asarray(reasons == None, dtype=bool)  # noqa: E711
     valid = pd.Series(valid_mask, index=frame.index, dtype=bool)
     score_values = np.where(np.isnan(scores), 0, scores).astype("int64")
