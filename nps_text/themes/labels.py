@@ -327,7 +327,9 @@ def _phrases(
 ) -> list[tuple[str, float]]:
     """Candidate phrases (with scores) from the theme's top heads and their completions."""
     phrases: list[tuple[str, float]] = []
-    for head in top_heads:
+    # Subject first: the label names the theme's main subject (its top head), then what is said about it;
+    # a problem completion of a lesser subject must not outrank the subject most comments are about.
+    for head in top_heads[:1]:
         head_text = surface[head].most_common(1)[0][0]
         head_count = head_df[head]
         for (key, before), count in completions[head].most_common(6):
