@@ -8,8 +8,9 @@ token-weighted mean over its windows; results come back in input order.
 
 Runners (chosen with no configuration, see :func:`select_device` / :func:`select_runtime`):
     * GPU (``torch.cuda.is_available()``): torch, fp16/bf16, large batches.
-    * CPU, our e5 model: ONNX Runtime (``nps_text.sentiment.onnx_runtime``; measured faster, same
-      int8 recipe for the frozen lower layers), falling back to torch when onnxruntime is missing.
+    * CPU, our e5 model: torch with its int8 lower layers. ONNX Runtime (``runtime: onnx``,
+      ``nps_text.sentiment.onnx_runtime``, the same int8 recipe) is opt-in: on a quiet 2-core machine it
+      measured 0.90x torch's speed (``benchmarks/sentiment_speed.py --n 1000``), so it is not the default.
     * CPU, any other HF model: torch with int8 dynamic quantisation of ``Linear`` layers.
 """
 
@@ -65,9 +66,10 @@ def gpu_dtype(device: str) -> torch.dtype:
 
 
 def select_runtime(runtime: str, device: str, onnx_ok: bool) -> str:
-    """``torch`` or ``onnx``: ONNX Runtime for CPU inference where available (``auto``), torch on a GPU."""
-    if runtime == "auto":
-        return "onnx" if device == "cpu" and onnx_ok else "torch"
+    """``torch`` or ``onnx``: ``auto`` is torch (measured faster than ONNX Runtime on CPU, and the GPU path);
+    ``onnx`` only on CPU and only where onnxruntime is installed."""
+    if runtime == "auto" or (runtime == "onnx" and not onnx_ok):
+        return "torch"
     if runtime == "onnx" and device != "cpu":
         return "torch"  # the ONNX graph is a CPU artifact; a GPU runs torch
     return runtime
