@@ -105,19 +105,11 @@ def train_commercial(
     out_dir: str | Path, data_dir: str | Path | None = None, seed: int = 13, encoder_name: str = "e5-small"
 ) -> dict[str, Any]:
     """Fit the logistic head on commercially usable rows and save it (``head.npz`` + ``meta.json``)."""
-    from nps_text.embeddings import embed_texts, get_encoder
-    from nps_text.sentiment.baseline import META_FILE, train_baseline_head
+    from nps_text.sentiment.baseline import META_FILE
+    from nps_text.training.baseline_train import fit_head
 
     train = commercial_corpus(data_dir, seed)["train"]
-    encoder = get_encoder(encoder_name)
-    target = train_baseline_head(
-        train["text"].tolist(),
-        train["label"].tolist(),
-        lambda texts: embed_texts(list(texts), encoder),
-        out_dir,
-        encoder=encoder_name,
-        seed=seed,
-    )
+    target = fit_head(train, out_dir, encoder_name, seed)
     meta = json.loads((target / META_FILE).read_text(encoding="utf-8"))
     rows_per_source = {str(k): int(v) for k, v in train.groupby("source").size().items()}
     meta.update(
