@@ -75,15 +75,17 @@ def sentiment_command(
 @click.option("--out", "out_dir", default=_DEFAULT_OUT, show_default=True, help="Folder for the trained model.")
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
 @click.option("--seed", default=13, show_default=True, type=int)
-@click.option("--epochs", default=3, show_default=True, type=int)
+@click.option("--epochs", default=2, show_default=True, type=int)
 @click.option("--num-layers", default=12, show_default=True, type=int, help="e5 layers kept (of 12).")
 @click.option("--trained-layers", default=6, show_default=True, type=int, help="Top layers fine-tuned.")
+@click.option("--class-balance", default=0.5, show_default=True, type=float,
+              help="Class-balanced loss: weight (N / (3 n_class)) ** this; 0 = plain cross-entropy.")
 @click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")
 @click.option("--write-eval-splits", "eval_dir", default=None,
               help="Only write the held-out evaluation sets as CSV into this folder (no training).")
 def train_sentiment_command(
     out_dir: str, data_dir: str | None, seed: int, epochs: int, num_layers: int, trained_layers: int,
-    baseline: bool, eval_dir: str | None,
+    class_balance: float, baseline: bool, eval_dir: str | None,
 ) -> None:
     """Train our default sentiment model (seeded, reproducible) from the shared labelled data.
 
@@ -117,7 +119,8 @@ def train_sentiment_command(
 
         try:
             config = TrainSentimentConfig(
-                seed=seed, epochs=epochs, num_layers=num_layers, frozen_layers=num_layers - trained_layers
+                seed=seed, epochs=epochs, num_layers=num_layers, frozen_layers=num_layers - trained_layers,
+                class_balance=class_balance,
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import BertConfig, BertModel
 
 QK = 32
+_DEQUANT_BLOCKS = 1 << 16  # Q4_0 blocks dequantised per slice
 _MAGIC = b"E5S1"
 _UNK_PLACEHOLDER = "\u0000<nps-text-unk>\u0000"  # the literal text "<unk>" must not match the unknown piece
 _SPACE_RUN = re.compile(" {2,}")
@@ -100,11 +101,15 @@ def dequantize_q4_0(buffer: bytes | memoryview, rows: int, cols: int) -> np.ndar
         raise ModelError(f"Q4_0 row length {cols} is not a multiple of {QK}")
     blocks = rows * cols // QK
     raw = np.frombuffer(buffer, dtype=np.uint8, count=blocks * 18).reshape(blocks, 18)
-    scales = _fp16_scales(np.ascontiguousarray(raw[:, :2]).reshape(-1)).reshape(blocks, 1)
-    nibbles = raw[:, 2:]
-    low = (nibbles & 0x0F).astype(np.int8) - 8
-    high = (nibbles >> 4).astype(np.int8) - 8
-    values = np.concatenate([low, high], axis=1).astype(np.float32) * scales
+    values = np.empty((blocks, QK), dtype=np.float32)
+    for start in range(0, blocks, _DEQUANT_BLOCKS):  # in slices: no full-size temporaries (peak memory)
+        part = raw[start : start + _DEQUANT_BLOCKS]
+        scales = _fp16_scales(np.ascontiguousarray(part[:, :2]).reshape(-1)).reshape(-1, 1)
+        nibbles = part[:, 2:]
+        out = values[start : start + _DEQUANT_BLOCKS]
+        out[:, : QK // 2] = (nibbles & 0x0F).astype(np.int8) - 8
+        out[:, QK // 2 :] = (nibbles >> 4).astype(np.int8) - 8
+        out *= scales
     return values.reshape(rows, cols)
 
 

