@@ -3,12 +3,12 @@
 Usage:
     python benchmarks/sentiment_speed.py [--n 1000] [--repeats 2] [--max-rows 0] [--skip-quality]
 
-* old path = torch, int8 lower layers, every comment scored as a document *and* each sentence of a
-  multi-sentence comment scored again (``runtime="torch"``, ``comment_from="document"``): the path
-  before issue 10.
-* new path = the defaults: ONNX Runtime on CPU (same int8 recipe as torch, see
-  ``nps_text/sentiment/onnx_runtime.py``), token-budget length buckets, comments and sentences each
-  scored once (a single-sentence comment is one forward pass for both results).
+* old path = torch, int8 lower layers, fp32 top layers (``cpu_precision="fp32"``), token-budget length
+  buckets, comments and sentences each scored once (a single-sentence comment is one forward pass for
+  both results).
+* new path = the defaults: the same, with the fine-tuned top layers in bf16 where the CPU multiplies bf16
+  natively (``cpu_precision="auto"``; on a CPU without it both paths are the same).
+* ``--with-onnx`` adds ONNX Runtime (``runtime="onnx"``, same int8 recipe, fp32 top layers).
 * ``--with-sentences`` adds a third column: the new runtime with ``comment_from="sentences"`` (one pass
   over each comment's tokens; comment label = word-weighted mean of its sentences).
 
@@ -35,7 +35,9 @@ def sample_comments(splits: dict, n: int, seed: int = 7, low: int = 12, high: in
     """``n`` distinct held-out comments of ``low``..``high`` words, half German and half English."""
     import pandas as pd
 
-    frame = pd.concat([frame for name, frame in splits.items() if name != "train"], ignore_index=True)
+    from nps_text.training.sentiment_data import TEST_SPLITS
+
+    frame = pd.concat([frame for name, frame in splits.items() if name in TEST_SPLITS], ignore_index=True)
     words = frame["text"].str.split().map(len)
     frame = frame[(words >= low) & (words <= high)].drop_duplicates("text")
     parts = []
@@ -65,6 +67,7 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--with-sentences", action="store_true", help="also measure comment_from=sentences")
+    parser.add_argument("--with-onnx", action="store_true", help="also measure ONNX Runtime")
     args = parser.parse_args()
 
     from nps_text.sentiment import SentimentConfig, get_sentiment_backend
@@ -72,9 +75,11 @@ def main() -> None:
     from nps_text.training.sentiment_data import split_corpus
 
     paths = {
-        "old": SentimentConfig(runtime="torch", comment_from="document"),
+        "old": SentimentConfig(runtime="torch", cpu_precision="fp32"),
         "new": SentimentConfig(),
     }
+    if args.with_onnx:
+        paths["onnx"] = SentimentConfig(runtime="onnx")
     if args.with_sentences:
         paths["sent"] = SentimentConfig(comment_from="sentences")
     backends, loads = {}, {}
@@ -109,8 +114,10 @@ def main() -> None:
         return
     print("held-out split       rows   " + "   ".join(f"{name:>4s} micro/macro" for name in paths))
     pooled: dict[str, tuple[list[str], list[str]]] = {name: ([], []) for name in paths}
+    from nps_text.training.sentiment_data import TEST_SPLITS
+
     for split, frame in splits.items():
-        if split == "train":
+        if split not in TEST_SPLITS:
             continue
         rows = frame.head(args.max_rows) if args.max_rows else frame
         line = f"{split:20s} {len(rows):5d}"

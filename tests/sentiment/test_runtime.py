@@ -181,3 +181,31 @@ def test_default_model_onnx_agrees_with_torch() -> None:
     from_onnx, from_torch = onnx_backend.predict_proba(texts), torch_backend.predict_proba(texts)
     assert (from_onnx.argmax(axis=1) == from_torch.argmax(axis=1)).all()
     np.testing.assert_allclose(from_onnx, from_torch, atol=0.1)
+
+
+def test_cpu_precision_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.sentiment import transformer
+
+    monkeypatch.setattr(transformer, "cpu_bf16_supported", lambda: True)
+    assert transformer.use_cpu_bf16("auto") and transformer.use_cpu_bf16("bf16")
+    assert not transformer.use_cpu_bf16("fp32")
+    monkeypatch.setattr(transformer, "cpu_bf16_supported", lambda: False)
+    assert not transformer.use_cpu_bf16("auto") and transformer.use_cpu_bf16("bf16")
+
+
+def test_bf16_layers_stay_close_to_fp32() -> None:
+    torch = pytest.importorskip("torch")
+    from nps_text.sentiment.e5_head import Bf16Layer
+
+    model = _tiny_classifier()
+    ids = torch.randint(3, 50, (4, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    with torch.inference_mode():
+        reference = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)
+        layers = model.bert.encoder.layer
+        for index in range(len(layers)):
+            layers[index] = Bf16Layer(layers[index])
+        out = model(input_ids=ids, attention_mask=mask).logits
+    assert out.dtype == torch.float32
+    assert torch.allclose(torch.softmax(out, dim=-1), reference, atol=0.03)
