@@ -80,12 +80,14 @@ def sentiment_command(
 @click.option("--trained-layers", default=6, show_default=True, type=int, help="Top layers fine-tuned.")
 @click.option("--class-balance", default=0.5, show_default=True, type=float,
               help="Class-balanced loss: weight (N / (3 n_class)) ** this; 0 = plain cross-entropy.")
+@click.option("--sources", default=None,
+              help="Comma-separated training sources (default: all), e.g. germeval,sb10k,hotel,semeval_restaurants.")
 @click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")
 @click.option("--write-eval-splits", "eval_dir", default=None,
               help="Only write the held-out evaluation sets as CSV into this folder (no training).")
 def train_sentiment_command(
     out_dir: str, data_dir: str | None, seed: int, epochs: int, num_layers: int, trained_layers: int,
-    class_balance: float, baseline: bool, eval_dir: str | None,
+    class_balance: float, sources: str | None, baseline: bool, eval_dir: str | None,
 ) -> None:
     """Train our default sentiment model (seeded, reproducible) from the shared labelled data.
 
@@ -122,6 +124,7 @@ def train_sentiment_command(
             config = TrainSentimentConfig(
                 seed=seed, epochs=epochs, num_layers=num_layers, frozen_layers=num_layers - trained_layers,
                 class_balance=class_balance,
+                sources=[name.strip() for name in sources.split(",") if name.strip()] if sources else None,
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc

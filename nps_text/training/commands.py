@@ -1,4 +1,5 @@
-"""CLI verbs for model quality work: ``train calibrate``, ``train commercial``, ``evaluate checklist``.
+"""CLI verbs for model quality work: ``train calibrate``, ``train commercial``, ``train average``,
+``evaluate checklist``.
 
 Registered by :func:`nps_text.cli.sentiment.register` (thin over :mod:`nps_text.training`).
 """
@@ -66,6 +67,30 @@ def train_commercial_command(out_dir: str, data_dir: str | None, seed: int, eval
     click.echo(json.dumps(train_commercial(out_dir, data_dir, seed), indent=2))
 
 
+@click.command("average")
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--weights", required=True, help="One weight per artifact, comma-separated, e.g. 0.7,0.3.")
+@click.option("--out", "out_dir", required=True, help="Folder for the averaged model.")
+def train_average_command(artifacts: tuple[str, ...], weights: str, out_dir: str) -> None:
+    """Average fine-tuned e5 sentiment models in weight space (a "model soup"; same base and layer split).
+
+    One model, one pass per comment: unlike an ensemble it costs nothing at inference. Calibrate the result
+    afterwards (`nps-text train calibrate --model OUT`).
+
+    Example:
+
+        nps-text train average /tmp/v1 /tmp/v2 --weights 0.7,0.3 --out models/sentiment-e5-small
+    """
+    from nps_text.training.sentiment_train import average_artifacts
+
+    try:
+        values = [float(value) for value in weights.split(",")]
+        summary = average_artifacts(list(artifacts), values, out_dir)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo(json.dumps({"out": out_dir, "weights": [item["weight"] for item in summary["average_of"]]}))
+
+
 @click.command("checklist")
 @click.option("--model", default="default", show_default=True,
               help="default, baseline, commercial, a local model folder or a Hugging Face model id.")
@@ -94,4 +119,5 @@ def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> Non
     """Attach ``train calibrate``, ``train commercial`` and ``evaluate checklist``."""
     train.add_command(train_calibrate_command)
     train.add_command(train_commercial_command)
+    train.add_command(train_average_command)
     evaluate.add_command(evaluate_checklist_command)

@@ -47,6 +47,7 @@ class TrainSentimentConfig:
     )
     source_weights: dict[str, float] = field(default_factory=lambda: {"germeval": 2.0})
     class_balance: float = 0.5  # loss weight per class (N / (K * n_class)) ** class_balance; 0 = plain CE
+    sources: list[str] | None = None  # train on these sources of split_corpus only (None = all)
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -57,7 +58,12 @@ class TrainSentimentConfig:
 
 
 def select_training_rows(train: pd.DataFrame, config: TrainSentimentConfig) -> pd.DataFrame:
-    """Cap the big sources (seeded) so one training run fits a shared 2-core machine."""
+    """Keep ``config.sources`` (all when ``None``) and cap the big ones (seeded) so one run fits a 2-core machine."""
+    if config.sources is not None:
+        unknown = sorted(set(config.sources) - set(train["source"]))
+        if unknown:
+            raise ValueError(f"unknown training sources {unknown}; known: {sorted(set(train['source']))}")
+        train = train[train["source"].isin(config.sources)]
     parts = []
     for source, group in train.groupby("source", sort=True):
         cap = config.max_per_source.get(str(source))
@@ -252,4 +258,50 @@ def train_sentiment_model(
     )
     save_trained_part(model, out_dir, meta)
     checkpoint.unlink(missing_ok=True)
+    return summary
+
+
+def average_artifacts(folders: Sequence[str | Path], weights: Sequence[float], out_dir: str | Path) -> dict[str, Any]:
+    """Weight-space average ("model soup") of e5 artifacts fine-tuned from the same base with the same layer split.
+
+    The trained layers and heads are averaged with ``weights`` (normalised to sum 1); the result is a normal
+    artifact whose ``training`` records each ingredient's recipe and weight. Temperature is reset to 1.0
+    (run ``nps-text train calibrate`` on the result).
+    """
+    from safetensors.torch import load_file, save_file
+
+    from nps_text.sentiment.e5_model import ARTIFACT_WEIGHTS, E5ClassifierMeta
+
+    if len(folders) < 2 or len(folders) != len(weights):
+        raise ValueError("give at least two artifacts and one weight per artifact")
+    if any(weight < 0 for weight in weights) or sum(weights) <= 0:
+        raise ValueError(f"weights must be >= 0 and not all 0, got {list(weights)}")
+    total = float(sum(weights))
+    metas = [E5ClassifierMeta.read(Path(folder)) for folder in folders]
+    first = metas[0]
+    for folder, meta in zip(folders, metas, strict=True):
+        if (meta.labels, meta.num_layers, meta.frozen_layers, meta.prefix, meta.base_sha256) != (
+            first.labels, first.num_layers, first.frozen_layers, first.prefix, first.base_sha256
+        ):
+            raise ValueError(f"{folder} differs from {folders[0]} in labels, layers, prefix or base: cannot average")
+    states = [load_file(str(Path(folder) / ARTIFACT_WEIGHTS)) for folder in folders]
+    averaged = {}
+    for key in states[0]:
+        if any(key not in state or state[key].shape != states[0][key].shape for state in states):
+            raise ValueError(f"tensor {key} is missing or differs in shape between the artifacts")
+        mixed = sum(state[key].float() * (weight / total) for state, weight in zip(states, weights, strict=True))
+        averaged[key] = mixed.half().contiguous()  # type: ignore[union-attr]
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    save_file(averaged, str(target / ARTIFACT_WEIGHTS))
+    summary = {
+        "average_of": [
+            {"artifact": Path(folder).name, "weight": round(weight / total, 4), "training": meta.training}
+            for folder, weight, meta in zip(folders, weights, metas, strict=True)
+        ]
+    }
+    E5ClassifierMeta(
+        labels=first.labels, num_layers=first.num_layers, frozen_layers=first.frozen_layers, prefix=first.prefix,
+        max_length=first.max_length, base=first.base, base_sha256=first.base_sha256, training=summary,
+    ).write(target)
     return summary
