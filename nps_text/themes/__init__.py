@@ -303,16 +303,17 @@ def _fit(
     )
     guided_labels = {theme.name: theme.labels for theme in config.guided}
     labels: dict[int, str] = {}
+    own_labels: dict[str, str] = {}  # before renames: what a re-run shows once a rename is removed
     for theme_id in sorted(set(theme_ids.tolist())):
         words = keywords.get(theme_id, [])
-        if theme_id in config.rename:
-            labels[theme_id] = config.rename[theme_id]
-        elif theme_id in guided_by_id:
+        if theme_id in guided_by_id:
             name = guided_by_id[theme_id]
             language = theme_language(languages, distinct, theme_ids, theme_id)
-            labels[theme_id] = guided_labels.get(name, {}).get(language, name)
+            own = guided_labels.get(name, {}).get(language, name)
         else:
-            labels[theme_id] = phrases.get(theme_id) or default_label(theme_id, words)
+            own = phrases.get(theme_id) or default_label(theme_id, words)
+        own_labels[str(theme_id)] = own
+        labels[theme_id] = config.rename.get(theme_id, own)
         if theme_id in state.themes:
             state.themes[theme_id].label = labels[theme_id]
             state.themes[theme_id].keywords = words
@@ -323,6 +324,7 @@ def _fit(
         cutoff=float(discovered.outlier_cutoff),
         fitted=len(distinct),
         outlier_keywords=list(keywords.get(OUTLIER_THEME_ID, [])),
+        labels=own_labels,
     )
     incremental.save_texts(state_dir, incremental.text_keys(distinct), theme_ids)
     save_state(state, state_dir)
@@ -377,13 +379,8 @@ def _reuse_fit(
     keywords[OUTLIER_THEME_ID] = list(state.fit.outlier_keywords)
     labels: dict[int, str] = {}
     for theme_id in sorted(set(theme_ids.tolist())):
-        record = state.themes.get(theme_id)
-        if theme_id in config.rename:
-            labels[theme_id] = config.rename[theme_id]
-        elif record is not None and record.label:
-            labels[theme_id] = record.label
-        else:
-            labels[theme_id] = default_label(theme_id, keywords.get(theme_id, []))
+        own = state.fit.labels.get(str(theme_id)) or default_label(theme_id, keywords.get(theme_id, []))
+        labels[theme_id] = config.rename.get(theme_id, own)
     return vectors, theme_ids, keywords, labels, guided_ids
 
 

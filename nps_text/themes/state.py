@@ -57,6 +57,7 @@ class FitRecord:
     fitted: int  # distinct comments in the fit
     added: int = 0  # distinct comments added to the fit's themes since
     outlier_keywords: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # theme id -> the fit's own label (before any rename)
 
 
 @dataclass

@@ -28,11 +28,12 @@ def fit_head(train: pd.DataFrame, out_dir: str | Path, encoder_name: str, seed: 
 def train_baseline(
     out_dir: str | Path, data_dir: str | Path | None = None, seed: int = 13, encoder_name: str = "e5-small"
 ) -> dict[str, Any]:
-    """Fit the head on the same (capped) training rows as the default model and save it to ``out_dir``."""
+    """Fit the head on the training rows of the six original sources (those of the default model's first
+    ingredient, see its card) and save it to ``out_dir``."""
     from nps_text.training.sentiment_data import split_corpus
-    from nps_text.training.sentiment_train import TrainSentimentConfig, select_training_rows
+    from nps_text.training.sentiment_train import ORIGINAL_SOURCES, TrainSentimentConfig, select_training_rows
 
-    config = TrainSentimentConfig(seed=seed)
+    config = TrainSentimentConfig(seed=seed, sources=list(ORIGINAL_SOURCES))
     train = select_training_rows(split_corpus(data_dir, seed)["train"], config)
     fit_head(train, out_dir, encoder_name, seed)
     return {"rows": int(len(train)), "encoder": encoder_name, "out": str(out_dir)}

@@ -22,6 +22,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 LABELS = ["negative", "neutral", "positive"]
+ORIGINAL_SOURCES = ("germeval", "sb10k", "hotel", "semeval_restaurants", "clothing", "tweets_en")  # before issue 11
 CHECKPOINT = "training-checkpoint.pt"  # written after each finished epoch; a re-run with the same config resumes
 
 

@@ -69,6 +69,10 @@ def test_new_comments_join_the_saved_themes(tmp_path, make_synthetic, fits, capl
     third, _ = assign_themes(grown, renamed, embed=grown_embed, state_dir=tmp_path)
     assert len(fits) == 1
     assert (third.loc[third["true_topic"] == "App", "theme_label"] == "App & Login").all()
+    # ... and removing the rename brings the fit's own label back.
+    fourth, _ = assign_themes(grown, config, embed=grown_embed, state_dir=tmp_path)
+    assert len(fits) == 1
+    assert fourth["theme_label"].tolist() == second["theme_label"].tolist()
 
 
 def test_growth_beyond_refit_share_or_a_config_change_fits_again(tmp_path, make_synthetic, fits) -> None:
