@@ -83,16 +83,21 @@ def load_germeval(data_dir: Path) -> pd.DataFrame:
     return _frame(texts, labels, "germeval", "de")
 
 
+def _label_tsv(path: Path) -> tuple[list[str], list[str]]:
+    """Texts and labels of a ``id<TAB>label<TAB>text`` file (SB10k, PotTS, holidaycheck/filmstarts)."""
+    texts, labels = [], []
+    with _require(path).open(encoding="utf-8") as handle:
+        for line in handle:
+            cells = line.rstrip("\n").split("\t")
+            if len(cells) >= 3:
+                labels.append(cells[1].strip())
+                texts.append(cells[2])
+    return texts, labels
+
+
 def load_sb10k(data_dir: Path, split: str) -> pd.DataFrame:
     """SB10k German tweets (``split`` = train or dev)."""
-    texts, labels = [], []
-    with _require(data_dir / "sb10k" / f"{split}.tsv").open(encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) >= 3:
-                labels.append(parts[1].strip())
-                texts.append(parts[2])
-    return _frame(texts, labels, "sb10k", "de")
+    return _frame(*_label_tsv(data_dir / "sb10k" / f"{split}.tsv"), "sb10k", "de")
 
 
 def load_hotel(data_dir: Path, split: str) -> pd.DataFrame:
@@ -159,29 +164,16 @@ def load_marc(data_dir: Path, language: str) -> pd.DataFrame:
 
 def load_potts(data_dir: Path) -> pd.DataFrame:
     """PotTS German tweets; "mixed" is dropped (no three-class label)."""
-    texts, labels = [], []
-    with _require(data_dir / "potts" / "train.tsv").open(encoding="utf-8") as handle:
-        for line in handle:
-            cells = line.rstrip("\n").split("\t")
-            if len(cells) >= 3:
-                labels.append(cells[1].strip())
-                texts.append(cells[2])
-    return _frame(texts, labels, "potts", "de")
+    return _frame(*_label_tsv(data_dir / "potts" / "train.tsv"), "potts", "de")
 
 
 def load_holidaycheck_filmstarts(data_dir: Path) -> pd.DataFrame:
     """German hotel (holidaycheck) and movie (filmstarts) reviews, positive / negative."""
-    parts = []
     folder = data_dir / "holidaycheck_filmstarts_de"
-    for name, source in (("holidaycheck.china.sampled.edited.tsv", "holidaycheck"), ("filmstarts.sampled.tsv", "filmstarts")):
-        texts, labels = [], []
-        with _require(folder / name).open(encoding="utf-8") as handle:
-            for line in handle:
-                cells = line.rstrip("\n").split("\t")
-                if len(cells) >= 3:
-                    labels.append(cells[1].strip())
-                    texts.append(cells[2])
-        parts.append(_frame(texts, labels, source, "de"))
+    parts = [
+        _frame(*_label_tsv(folder / name), source, "de")
+        for name, source in (("holidaycheck.china.sampled.edited.tsv", "holidaycheck"), ("filmstarts.sampled.tsv", "filmstarts"))
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
