@@ -57,6 +57,28 @@ def default_min_theme_size(n_comments: int) -> int:
 UMAP_EXACT_LIMIT = 4096  # umap-learn computes exact neighbours (all pairs) below this many rows
 
 
+def exact_cosine_knn(embeddings: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest neighbours by cosine distance (each row first, at distance 0), in row blocks so
+    memory stays at ``block x n`` similarities. Returns ``(indices int64, distances float32)`` for UMAP."""
+    unit = _unit(np.asarray(embeddings, dtype=np.float32))
+    n = len(unit)
+    k = min(k, n)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sims = unit[start : start + block] @ unit.T
+        rows = np.arange(len(sims))
+        sims[rows, start + rows] = np.inf  # each row is its own nearest neighbour
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        part_sims = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-part_sims, axis=1, kind="stable")
+        indices[start : start + block] = np.take_along_axis(part, order, axis=1)
+        best = np.take_along_axis(part_sims, order, axis=1)
+        best[:, 0] = 1.0
+        distances[start : start + block] = np.clip(1.0 - best, 0.0, 2.0)
+    return indices, distances
+
+
 def _unit(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -178,6 +200,7 @@ def _cluster(
     n_docs = len(embeddings)
     n_components = max(2, min(config.umap_components, n_docs - 2, embeddings.shape[1]))
     reducer: Any
+    precomputed = False  # UMAP on a precomputed distance matrix (below UMAP_EXACT_LIMIT rows)
     if config.reduction == "pca":
         from sklearn.decomposition import PCA
 
@@ -185,28 +208,33 @@ def _cluster(
     else:
         from umap import UMAP
 
-        # Below UMAP's exact-neighbour limit it computes all pairwise distances with a numba metric called
-        # once per pair from Python (sklearn's callable path: ~20 s for 3,000 comments on 2 cores); the same
-        # cosine distances as one matrix product give the same neighbours in a fraction of a second.
+        # umap-learn's own neighbour search is slow here: below 4,096 rows it computes every pairwise distance
+        # with a numba metric called once per pair from Python (~20 s for 3,000 comments on 2 cores), above
+        # it pynndescent compiles its numba kernels in every process (~40 s). Exact cosine neighbours from
+        # blocked matrix products take seconds and are what both approximate.
+        n_neighbors = max(2, min(config.umap_neighbors, n_docs - 1))
         precomputed = n_docs < UMAP_EXACT_LIMIT
+        knn = None if precomputed else exact_cosine_knn(embeddings, n_neighbors)
         reducer = UMAP(
-            n_neighbors=max(2, min(config.umap_neighbors, n_docs - 1)),
+            n_neighbors=n_neighbors,
             n_components=n_components,
             min_dist=0.0,
             metric="precomputed" if precomputed else "cosine",
             init="spectral" if n_docs > 200 else "random",
             random_state=config.seed,
             low_memory=True,
+            precomputed_knn=knn if knn is not None else (None, None, None),
         )
-    if config.reduction != "pca" and precomputed:
-        unit = _unit(np.asarray(embeddings, dtype=np.float32))
-        distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-        np.fill_diagonal(distances, 0.0)
-        with warnings.catch_warnings():  # "inverse_transform will be unavailable": we never call it
-            warnings.filterwarnings("ignore", message="using precomputed metric", category=UserWarning)
+    with warnings.catch_warnings():  # "inverse_transform / transform will be unavailable": never called
+        warnings.filterwarnings("ignore", message="using precomputed metric", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        if config.reduction != "pca" and precomputed:
+            unit = _unit(np.asarray(embeddings, dtype=np.float32))
+            distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+            np.fill_diagonal(distances, 0.0)
             fitted = reducer.fit_transform(distances)
-    else:
-        fitted = reducer.fit_transform(embeddings)
+        else:
+            fitted = reducer.fit_transform(embeddings)
     reduced = np.nan_to_num(np.asarray(fitted, dtype=np.float32))
     selection = "eom"
     if under_segmented(HDBSCAN(min_cluster_size=min_size).fit(reduced).labels_):

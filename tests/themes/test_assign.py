@@ -133,3 +133,20 @@ def test_reproducible_with_umap(make_synthetic) -> None:
     pd.testing.assert_series_equal(first["theme_id"], second["theme_id"])
     pd.testing.assert_frame_equal(first_themes, second_themes)
     assert _purity(first) == 1.0
+
+
+def test_exact_cosine_knn_matches_brute_force() -> None:
+    from nps_text.themes.model import exact_cosine_knn
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    indices, distances = exact_cosine_knn(vectors, 5, block=64)  # several blocks
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, np.inf)
+    expected = np.argsort(-sims, axis=1, kind="stable")[:, :5]
+    assert (indices[:, 0] == np.arange(300)).all() and np.allclose(distances[:, 0], 0.0)
+    assert (indices == expected).all()
+    np.fill_diagonal(sims, 1.0)
+    assert np.allclose(distances, 1.0 - np.take_along_axis(sims, expected, axis=1), atol=1e-5)
+    assert (np.diff(distances, axis=1) >= -1e-6).all()
