@@ -57,7 +57,7 @@ def default_min_theme_size(n_comments: int) -> int:
 UMAP_EXACT_LIMIT = 4096  # umap-learn computes exact neighbours (all pairs) below this many rows
 
 
-def exact_cosine_knn(embeddings: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def exact_cosine_knn(embeddings: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest neighbours by cosine distance (each row first, at distance 0), in row blocks so
     memory stays at ``block x n`` similarities. Returns ``(indices int64, distances float32)`` for UMAP."""
     unit = _unit(np.asarray(embeddings, dtype=np.float32))
