@@ -82,10 +82,15 @@ def _checked_embeddings(embed: Callable[[Sequence[str]], np.ndarray], texts: lis
     return vectors
 
 
-def _centre(vectors: np.ndarray) -> np.ndarray:
-    """Subtract the mean vector and re-normalise: removes the common direction encoders such as e5 share,
-    so cosine similarities between themes mean the same for every encoder."""
-    centred = vectors - vectors.mean(axis=0, keepdims=True) if len(vectors) > 1 else vectors
+def _mean(vectors: np.ndarray) -> np.ndarray:
+    """The vector :func:`_centre` subtracts: the mean of several comments, zero for a single one."""
+    return vectors.mean(axis=0) if len(vectors) > 1 else np.zeros(vectors.shape[1], dtype=np.float32)
+
+
+def _centre(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Subtract ``mean`` (see :func:`_mean`) and re-normalise: removes the common direction encoders such as e5
+    share, so cosine similarities between themes mean the same for every encoder."""
+    centred = vectors - mean[None, :]
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
     return (centred / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -183,16 +188,20 @@ def assign_themes_and_sentences(
     guided_names = [theme.name for theme in config.guided]
     state = load_state(state_dir)
     reuse = incremental.plan(state, state_dir, config, distinct, raw_comment_vectors.shape[1])
+    # Re-runs centre with the fit's mean, so new comments compare with the saved centroids.
+    mean = _mean(raw_comment_vectors) if reuse is None or state.fit is None else np.asarray(state.fit.centre, np.float32)
+    vectors = _centre(raw_comment_vectors, mean)
     if reuse is not None:  # a re-run: seen comments keep their theme, new ones join the saved themes
-        vectors, theme_ids, keywords, labels, guided_ids = _reuse_fit(
-            distinct, languages, raw_comment_vectors, embed, config, state, reuse, filler
+        theme_ids, keywords, labels, guided_ids = _reuse_fit(
+            distinct, languages, raw_comment_vectors, vectors, embed, config, state, reuse, filler
         )
         incremental.remember(state, state_dir, reuse, theme_ids)
         save_state(state, state_dir)
         logger.info("themes: reused the saved fit; %d new distinct comments assigned", reuse.new_rows.size)
     else:
-        vectors, theme_ids, keywords, labels, guided_ids = _fit(
-            distinct, languages, codes, raw_comment_vectors, responses.loc[mask], embed, config, state, state_dir, filler
+        theme_ids, keywords, labels, guided_ids = _fit(
+            distinct, languages, codes, raw_comment_vectors, vectors, mean, responses.loc[mask], embed, config, state,
+            state_dir, filler,
         )
 
     row_theme = theme_ids[codes]
@@ -214,7 +223,7 @@ def assign_themes_and_sentences(
             response_segments(responses, mask, sentences),
             primary,
             embed=lambda texts: _checked_embeddings(embed, list(texts)),
-            mean=raw_comment_vectors.mean(axis=0) if len(distinct) > 1 else np.zeros(vectors.shape[1], np.float32),
+            mean=mean,
             centroids=compute_centroids(vectors, theme_ids),
             min_similarity=config.sentence_similarity,
             clean_text=config.clean_text,
@@ -241,21 +250,23 @@ def _fit(
     languages: list[str | None],
     codes: np.ndarray,
     raw_comment_vectors: np.ndarray,
+    vectors: np.ndarray,
+    mean: np.ndarray,
     text_responses: pd.DataFrame,
     embed: Callable[[Sequence[str]], np.ndarray],
     config: ThemesConfig,
     state: ThemeState,
     state_dir: Path | None,
     filler: set[str],
-) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
-    """Fit the themes on the distinct comments: guided first, discovery on the rest, stable ids, keywords
-    and labels. Saves the theme state and the fit (for :mod:`nps_text.themes.incremental`).
+) -> tuple[np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
+    """Fit the themes on the distinct comments (``vectors``: centred with ``mean``): guided first, discovery on
+    the rest, stable ids, keywords and labels. Saves the theme state and the fit (for
+    :mod:`nps_text.themes.incremental`).
 
-    Returns ``(centred vectors, theme id per distinct comment, keywords, labels, guided name -> id)``.
+    Returns ``(theme id per distinct comment, keywords, labels, guided name -> id)``.
     """
     lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
     lemma_docs = [" ".join(words) for words in lemmas]
-    vectors = _centre(raw_comment_vectors)
 
     # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
     guided_names = [theme.name for theme in config.guided]
@@ -317,10 +328,9 @@ def _fit(
         if theme_id in state.themes:
             state.themes[theme_id].label = labels[theme_id]
             state.themes[theme_id].keywords = words
-    centre = raw_comment_vectors.mean(axis=0) if len(distinct) > 1 else np.zeros(vectors.shape[1], np.float32)
     state.fit = FitRecord(
         fingerprint=incremental.fingerprint(config, vectors.shape[1]),
-        centre=[round(float(value), 7) for value in centre],
+        centre=[round(float(value), 7) for value in mean],
         cutoff=float(discovered.outlier_cutoff),
         fitted=len(distinct),
         outlier_keywords=list(keywords.get(OUTLIER_THEME_ID, [])),
@@ -328,24 +338,24 @@ def _fit(
     )
     incremental.save_texts(state_dir, incremental.text_keys(distinct), theme_ids)
     save_state(state, state_dir)
-    return vectors, theme_ids, keywords, labels, guided_ids
+    return theme_ids, keywords, labels, guided_ids
 
 
 def _reuse_fit(
     distinct: list[str],
     languages: list[str | None],
     raw_comment_vectors: np.ndarray,
+    vectors: np.ndarray,
     embed: Callable[[Sequence[str]], np.ndarray],
     config: ThemesConfig,
     state: ThemeState,
     reuse: incremental.Plan,
     filler: set[str],
-) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
+) -> tuple[np.ndarray, dict[int, list[str]], dict[int, str], dict[str, int]]:
     """The saved fit applied to this run: seen comments keep their theme; a new one gets a guided theme
     when it matches one, else the nearest saved theme centroid (outlier below the fit's cut-off).
     Keywords and labels are the fit's (``rename`` still applies). Same return as :func:`_fit`."""
     assert state.fit is not None
-    vectors = incremental.centre_with(raw_comment_vectors, np.asarray(state.fit.centre, dtype=np.float32))
     theme_ids = reuse.theme_ids.copy()
     guided_names = [theme.name for theme in config.guided]
     guided_ids = {record.name: key for key, record in state.themes.items() if record.kind == "guided" and record.name}
@@ -381,7 +391,7 @@ def _reuse_fit(
     for theme_id in sorted(set(theme_ids.tolist())):
         own = state.fit.labels.get(str(theme_id)) or default_label(theme_id, keywords.get(theme_id, []))
         labels[theme_id] = config.rename.get(theme_id, own)
-    return vectors, theme_ids, keywords, labels, guided_ids
+    return theme_ids, keywords, labels, guided_ids
 
 
 def _guided_units(

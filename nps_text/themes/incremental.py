@@ -18,7 +18,6 @@ stable ids of :func:`~nps_text.themes.state.stable_ids` then keep the themes' id
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 from collections.abc import Sequence
@@ -27,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nps_text.cache import text_hash
 from nps_text.themes.config import ThemesConfig
-from nps_text.themes.state import ThemeState, write_atomically
+from nps_text.themes.state import ThemeState
+from nps_text.writers import atomic_path
 
 TEXTS_FILE = "themes_texts.npz"
 LOGGER = logging.getLogger(__name__)
@@ -37,11 +38,8 @@ _NOT_FINGERPRINTED = {"enabled", "rename", "representative_comments", "refit_sha
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
-    """First 8 bytes of the sha256 of each (cleaned, redacted) text, as unsigned 64-bit integers."""
-    return np.array(
-        [int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "big") for text in texts],
-        dtype=np.uint64,
-    )
+    """First 8 bytes of each (cleaned, redacted) text's result-store key (its sha256), as unsigned 64-bit integers."""
+    return np.array([int(text_hash(text)[:16], 16) for text in texts], dtype=np.uint64)
 
 
 def fingerprint(config: ThemesConfig, dim: int) -> str:
@@ -74,9 +72,8 @@ def save_texts(state_dir: Path | None, keys: np.ndarray, ids: np.ndarray) -> Non
         return
     folder = Path(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, keys=keys.astype(np.uint64), ids=ids.astype(np.int64))
-    write_atomically(folder / TEXTS_FILE, buffer.getvalue())
+    with atomic_path(folder / TEXTS_FILE) as part, part.open("wb") as stream:
+        np.savez(stream, keys=keys.astype(np.uint64), ids=ids.astype(np.int64))
 
 
 @dataclass
@@ -126,13 +123,6 @@ def plan(
         LOGGER.warning("saved theme assignments name themes the state does not know; fitting afresh")
         return None
     return Plan(theme_ids=theme_ids, keys=keys, saved_keys=saved_keys, saved_ids=saved_ids)
-
-
-def centre_with(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Subtract the saved fit's mean vector and re-normalise (the fit's centring, applied to new comments)."""
-    centred = vectors - mean[None, :]
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return (centred / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def remember(state: ThemeState, state_dir: Path | None, the_plan: Plan, theme_ids: np.ndarray) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nps_text.errors import NpsTextError
+from nps_text.writers import atomic_path
 
 STATE_FILE = "themes_state.json"
 STATE_VERSION = 1
@@ -138,21 +137,8 @@ def save_state(state: ThemeState, state_dir: Path | None) -> None:
         "themes": [record.__dict__ for _, record in sorted(state.themes.items())],
         "fit": None if state.fit is None else state.fit.__dict__,
     }
-    write_atomically(folder / STATE_FILE, json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a unique temporary file in the same folder, fsync and rename."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    with atomic_path(folder / STATE_FILE) as part:
+        part.write_bytes(json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def stable_ids(
