@@ -54,9 +54,6 @@ def default_min_theme_size(n_comments: int) -> int:
     return int(min(100, max(floor, round(n_comments / 100)), max(2, n_comments // 3)))
 
 
-UMAP_EXACT_LIMIT = 4096  # umap-learn computes exact neighbours (all pairs) below this many rows
-
-
 def exact_cosine_knn(embeddings: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest neighbours by cosine distance (each row first, at distance 0), in row blocks so
     memory stays at ``block x n`` similarities. Returns ``(indices int64, distances float32)`` for UMAP."""
@@ -189,9 +186,9 @@ class _Reduced:
 
 def _cluster(
     lemma_docs: Sequence[str], embeddings: np.ndarray, config: ThemesConfig, min_size: int
-) -> tuple[Any, np.ndarray, np.ndarray]:
+) -> tuple[Any, np.ndarray]:
     """UMAP + HDBSCAN through BERTopic on precomputed embeddings: the fitted model (its topic embeddings in
-    the embedding space), raw topic per document, reduced vectors."""
+    the embedding space) and the raw topic per document."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
@@ -200,7 +197,6 @@ def _cluster(
     n_docs = len(embeddings)
     n_components = max(2, min(config.umap_components, n_docs - 2, embeddings.shape[1]))
     reducer: Any
-    precomputed = False  # UMAP on a precomputed distance matrix (below UMAP_EXACT_LIMIT rows)
     if config.reduction == "pca":
         from sklearn.decomposition import PCA
 
@@ -213,28 +209,19 @@ def _cluster(
         # it pynndescent compiles its numba kernels in every process (~40 s). Exact cosine neighbours from
         # blocked matrix products take seconds and are what both approximate.
         n_neighbors = max(2, min(config.umap_neighbors, n_docs - 1))
-        precomputed = n_docs < UMAP_EXACT_LIMIT
-        knn = None if precomputed else exact_cosine_knn(embeddings, n_neighbors)
         reducer = UMAP(
             n_neighbors=n_neighbors,
             n_components=n_components,
             min_dist=0.0,
-            metric="precomputed" if precomputed else "cosine",
+            metric="cosine",
             init="spectral" if n_docs > 200 else "random",
             random_state=config.seed,
             low_memory=True,
-            precomputed_knn=knn if knn is not None else (None, None, None),
+            precomputed_knn=exact_cosine_knn(embeddings, n_neighbors),
         )
-    with warnings.catch_warnings():  # "inverse_transform / transform will be unavailable": never called
-        warnings.filterwarnings("ignore", message="using precomputed metric", category=UserWarning)
+    with warnings.catch_warnings():  # "transform will be unavailable": we never call it
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
-        if config.reduction != "pca" and precomputed:
-            unit = _unit(np.asarray(embeddings, dtype=np.float32))
-            distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-            np.fill_diagonal(distances, 0.0)
-            fitted = reducer.fit_transform(distances)
-        else:
-            fitted = reducer.fit_transform(embeddings)
+        fitted = reducer.fit_transform(embeddings)
     reduced = np.nan_to_num(np.asarray(fitted, dtype=np.float32))
     selection = "eom"
     if under_segmented(HDBSCAN(min_cluster_size=min_size).fit(reduced).labels_):
@@ -249,7 +236,7 @@ def _cluster(
         verbose=False,
     )
     topics, _ = topic_model.fit_transform(list(lemma_docs), embeddings=embeddings)
-    return topic_model, np.asarray(topics, dtype=np.int64), reduced
+    return topic_model, np.asarray(topics, dtype=np.int64)
 
 
 def under_segmented(labels: np.ndarray, max_largest_share: float = 0.5, min_themes: int = 3) -> bool:
@@ -347,7 +334,7 @@ def discover_themes(
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
     fit_docs = [lemma_docs[i] for i in fit_rows]
-    topic_model, raw, _ = _cluster(fit_docs, fit_embeddings, config, min_size)
+    topic_model, raw = _cluster(fit_docs, fit_embeddings, config, min_size)
     if not (raw != OUTLIER_THEME_ID).any():
         labels = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
         cutoff = -1.0
