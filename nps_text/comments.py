@@ -187,9 +187,7 @@ def _prepare_chunk(
 ) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """``(cleaned comment, language, status code)`` per row of one chunk, computed per distinct comment."""
     codes, uniques = pd.factorize(comments)
-    distinct = _arrow_text(uniques)
-    values: list[object] = distinct.to_pylist() if distinct is not None else list(uniques)
-    del distinct
+    values: list[object] = list(uniques)
     statuses = [comment_status(value, extra) for value in values]
     cleaned: list[str | None] = []
     for value, status in zip(values, statuses, strict=True):
@@ -218,14 +216,3 @@ def _text_series(parts: list[pa.Array], index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts, type=pa.large_string())), index=index)
 
 
-def _arrow_text(values: pd.Index) -> pa.ChunkedArray | None:
-    """The distinct comments as Arrow text without a Python object per value; None when some are not strings
-    (a frame built by hand: they stay Python objects)."""
-    if isinstance(values.dtype, pd.StringDtype):
-        arrow = values.array.__arrow_array__()
-    elif all(isinstance(value, str) for value in values):
-        arrow = pa.array(list(values), type=pa.large_string())
-    else:
-        return None
-    chunked = arrow if isinstance(arrow, pa.ChunkedArray) else pa.chunked_array([arrow])
-    return chunked.cast(pa.large_string())

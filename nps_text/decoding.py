@@ -50,19 +50,6 @@ LATIN_CODEPAGES = frozenset(
 _WESTERN_SYMBOLS = set("–—„“”‘’‚€…«»°§·×÷±²³µ¼½¾£¥©®™¡¿¢¤¦¨ª¬¯´¸¹º•†‡‰‹›ˆ˜")
 
 
-def decode_text(data: bytes, encoding: str | None = None, name: str = "input") -> tuple[str, dict[str, Any]]:
-    """Decode a text file's bytes; returns the text and details for the manifest (``encoding`` and counts).
-
-    The same detection as :func:`open_text`, on bytes in memory.
-
-    Raises:
-        InputError: the bytes are not text (binary signature or mostly control bytes), or ``encoding`` is
-            not a known codec.
-    """
-    lines, details = open_text(lambda: io.BytesIO(data), encoding, name)
-    return "".join(lines), details
-
-
 def open_text(
     opener: Callable[[], BinaryIO], encoding: str | None = None, name: str = "input"
 ) -> tuple[Iterator[str], dict[str, Any]]:

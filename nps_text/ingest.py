@@ -55,8 +55,8 @@ RAW_LINE_SHOWN = 2_000
 XLSX_MAX_UNCOMPRESSED = 1 << 30
 XLSX_MAX_RATIO = 200
 XLSX_RATIO_MIN_BYTES = 10 << 20
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # one pattern for Python's re and Arrow's RE2
+_CONTROL = re.compile(_CONTROL_RE2)
 _SHORTENED = re.compile(r"… \[[\d,]+ more characters\]$")
 CHUNK_ROWS = 50_000
 """Records are parsed and turned into compact (Arrow) text columns this many at a time."""

