@@ -348,16 +348,12 @@ def validate_records(
     return Validation(responses, rejected, info)
 
 
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
 def _parse_scores(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(scores as float with NaN, reasons as an object array with None)`` per row; text parsed once per
     distinct value."""
     if isinstance(values.dtype, pd.StringDtype):
         codes, uniques = pd.factorize(values)
-        distinct: list[object] = [None if _missing(value) else value for value in uniques.tolist()] + [None]
+        distinct: list[object] = uniques.tolist() + [None]  # factorize leaves missing values out (code -1)
         codes = np.where(codes < 0, len(distinct) - 1, codes)
     else:  # any other column (a frame built by hand): every value on its own, as it is
         distinct = values.tolist()
@@ -382,7 +378,7 @@ def _stripped_ids(values: pd.Series) -> pd.Series:
 def _parse_date_column(values: pd.Series, valid: np.ndarray, date_format: str) -> tuple[pd.Series, ValidationInfo]:
     """Dates of the valid rows (NaT elsewhere); each distinct text parsed once, counts per row."""
     codes, uniques = pd.factorize(values[valid])
-    distinct = [None if _missing(value) else value for value in uniques.tolist()]
+    distinct = uniques.tolist()  # factorize leaves missing values out (code -1)
     stamps, date_info = parse_dates(distinct, date_format)
     counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
     unparsed = [index for index, stamp in enumerate(stamps) if stamp is None and _clean_text(distinct[index])]
