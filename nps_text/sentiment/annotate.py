@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,15 +60,22 @@ def _weight(text: str) -> float:
 
 
 def _probabilities(
-    backend: SentimentBackend, texts: Sequence[str], cache: ResultStore | None, kind: str, version: str
+    backend: SentimentBackend,
+    texts: Sequence[str],
+    cache: ResultStore | None,
+    kind: str,
+    version: str,
+    predict: Callable[[list[str]], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Probabilities per distinct text (cached under ``kind`` when a store is given)."""
+    """Probabilities per distinct text from ``predict`` (default: the backend's, checked), cached under ``kind``
+    when a store is given."""
     distinct = list(dict.fromkeys(texts))
     if not distinct:
         return {}
+    if predict is None:
 
-    def predict(missing: list[str]) -> np.ndarray:
-        return check_probabilities(backend.predict_proba(missing), len(missing), backend.name)
+        def predict(missing: list[str]) -> np.ndarray:
+            return check_probabilities(backend.predict_proba(missing), len(missing), backend.name)
 
     if cache is None:
         return dict(zip(distinct, predict(distinct), strict=True))
@@ -105,8 +112,10 @@ def score_comments(
     multi = [text for text in distinct if len(segments[text]) > 1]
     if not sentences and settings.comment_from == "document":
         multi = []
+    # Sentence results do not depend on how comment labels are derived: one cache entry for either setting.
+    sentence_version = cache_version(backend, settings.model_copy(update={"comment_from": "document"}))
     segment_probabilities = _probabilities(
-        backend, [seg for text in multi for seg in segments[text]], cache, "sentence_sentiment", version
+        backend, [seg for text in multi for seg in segments[text]], cache, "sentence_sentiment", sentence_version
     )
 
     def predict_comments(missing: list[str]) -> np.ndarray:
@@ -126,11 +135,7 @@ def score_comments(
             rows.append(weights @ stacked / weights.sum())
         return np.asarray(rows, dtype=np.float32).reshape(len(missing), 3)
 
-    if cache is None:
-        comment_probabilities = dict(zip(distinct, predict_comments(distinct), strict=True))
-    else:
-        found = cached_results(cache, "sentiment", backend.name, version, distinct, predict_comments, codec="vector")
-        comment_probabilities = {text: np.asarray(found[text], dtype=np.float32) for text in distinct}
+    comment_probabilities = _probabilities(backend, distinct, cache, "sentiment", version, predict_comments)
     for text in distinct:  # a one-segment comment's sentence is the comment itself
         if len(segments[text]) == 1:
             segment_probabilities[text] = comment_probabilities[text]
@@ -157,15 +162,8 @@ def score_texts(
     """
     if len(texts) == 0:
         return [], np.zeros(0, dtype=np.float32)
-
-    def predict(missing: list[str]) -> np.ndarray:
-        return check_probabilities(backend.predict_proba(missing), len(missing), backend.name)
-
-    if cache is None:
-        probabilities = predict(list(texts))
-    else:
-        found = cached_results(cache, kind, backend.name, version or cache_version(backend), texts, predict, codec="vector")
-        probabilities = np.vstack([found[text] for text in texts]).astype(np.float32, copy=False)
+    found = _probabilities(backend, texts, cache, kind, version or cache_version(backend))
+    probabilities = np.vstack([found[text] for text in texts]).astype(np.float32, copy=False)
     best = probabilities.argmax(axis=1)
     return [SENTIMENTS[i] for i in best], probabilities[np.arange(len(texts)), best]
 
