@@ -633,10 +633,10 @@ def _read_json_lines(path: Path, config: InputConfig) -> RawInput:
     records: Iterator[str]
     document = None
     if start.startswith("[") or (start.startswith("{") and not _complete_object(start.split("\n", 1)[0])):
-        document = _json_document_lines("".join(itertools.chain(head, lines)).lstrip())
-        if document is None:  # not one document after all: read it line by line (the text is in memory)
-            lines, details = _text_lines(path, config)
-            head = []
+        text = "".join(itertools.chain(head, lines))
+        document = _json_document_lines(text.lstrip())
+        if document is None:  # not one document after all: line by line, from the text already in memory
+            head, lines = [], iter(text.splitlines(keepends=True))
     if document is not None:
         records = iter(document)
     else:

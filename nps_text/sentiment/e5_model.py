@@ -81,6 +81,15 @@ def _classifier_config(base_config: Any, labels: list[str], num_layers: int) -> 
     return config
 
 
+def _base_layers(base_state: dict[str, Any], num_layers: int) -> dict[str, Any]:
+    """The e5 base tensors under the classifier's names (``bert.``), layers below ``num_layers`` only."""
+    return {
+        f"bert.{key}": value
+        for key, value in base_state.items()
+        if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < num_layers
+    }
+
+
 def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> E5ForSequenceClassification:
     """An ``E5ForSequenceClassification`` whose ``num_layers`` layers are e5's (the head is seeded)."""
     import torch
@@ -92,11 +101,7 @@ def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> 
     config = _classifier_config(base_config, labels, num_layers)
     torch.manual_seed(seed)
     model = E5ForSequenceClassification(config)
-    keep = {
-        f"bert.{key}": value
-        for key, value in base_state.items()
-        if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < num_layers
-    }
+    keep = _base_layers(base_state, num_layers)
     missing, unexpected = model.load_state_dict(keep, strict=False)
     new_parts = [key for key in missing if not key.startswith("classifier.")]
     if new_parts or unexpected:
@@ -152,11 +157,7 @@ def load_e5_classifier(
     config = _classifier_config(base_config, meta.labels, meta.num_layers)
     with torch.device("meta"):
         model = E5ForSequenceClassification(config)
-    state = {
-        f"bert.{key}": value
-        for key, value in base_state.items()
-        if not key.startswith("encoder.layer.") or int(key.split(".")[2]) < meta.num_layers
-    }
+    state = _base_layers(base_state, meta.num_layers)
     trained = {key: value.float() for key, value in load_file(str(path / ARTIFACT_WEIGHTS)).items()}
     unexpected = sorted(set(trained) - set(model.state_dict()))
     if unexpected:
