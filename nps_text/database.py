@@ -1,7 +1,8 @@
 """SQL output: every table into a database (PostgreSQL first, SQLite and other SQLAlchemy dialects too).
 
 * Types BI tools understand: integers (BIGINT), floats (DOUBLE PRECISION), booleans, timestamps, text; list and
-  dict cells (keywords, representative comments) as JSON text.
+  dict cells (keywords, representative comments) as JSON text. A contract column's type comes from its table's
+  contract in :mod:`nps_text.schema` (per table and column); passthrough columns are typed from their values.
 * ``responses`` is UPSERTED by ``response_id`` (``INSERT ... ON CONFLICT (response_id) DO UPDATE`` on PostgreSQL
   and SQLite; delete + insert elsewhere): a weekly re-run with overlapping exports neither duplicates nor loses
   rows. The table gets its primary key on first write; columns the input gained later are added.
@@ -47,30 +48,13 @@ from sqlalchemy.types import TypeEngine
 
 from nps_text.alerts_config import database_url_problem
 from nps_text.errors import ConfigError
+from nps_text.schema import sql_kind
 
 KEY_TABLE = "responses"
 KEY_COLUMN = "response_id"
 BATCH_ROWS = 1000
 
 INTEGER, FLOAT, BOOLEAN, TIMESTAMP, DATE, TEXT = "integer", "float", "boolean", "timestamp", "date", "text"
-
-# Contract columns get a fixed type, so an empty table (themes disabled) is created with the types a later
-# run fills in.
-KNOWN_TYPES: dict[str, str] = {
-    "response_id": TEXT, "score": INTEGER, "nps_group": TEXT, "comment": TEXT, "comment_status": TEXT,
-    "language": TEXT, "sentiment": TEXT, "sentiment_confidence": FLOAT, "theme_id": INTEGER, "theme_label": TEXT,
-    "period": TEXT, "segment": TEXT, "segment_value": TEXT, "previous_period": TEXT, "current_period": TEXT,
-    "responses": INTEGER, "promoters": INTEGER, "passives": INTEGER, "detractors": INTEGER, "nps": FLOAT,
-    "nps_ci_low": FLOAT, "nps_ci_high": FLOAT, "previous_nps": FLOAT, "change": FLOAT, "p_value": FLOAT,
-    "significant": BOOLEAN, "direction": TEXT, "rank": INTEGER, "detractor_count": INTEGER,
-    "share_of_detractors": FLOAT, "nps_impact": FLOAT, "size": INTEGER, "share_of_group": FLOAT,
-    "positive_share": FLOAT, "neutral_share": FLOAT, "negative_share": FLOAT, "keywords": TEXT,
-    "representative_comments": TEXT, "example_comments": TEXT, "row_number": INTEGER, "reason": TEXT,
-    "sentence_index": INTEGER, "sentence": TEXT, "confidence": FLOAT, "follow_up": TEXT, "emerging": BOOLEAN,
-    "trend": FLOAT, "lift": FLOAT, "nps_without_theme": FLOAT, "nps_gap": FLOAT, "promoter_count": INTEGER,
-    "theme_responses": INTEGER, "share_of_detractors_current": FLOAT, "share_of_detractors_previous": FLOAT,
-}
-
 
 def with_installed_driver(url: str | URL) -> URL:
     """``postgresql://`` means psycopg2 to SQLAlchemy; we install psycopg 3, so name it (input and output)."""
@@ -114,10 +98,16 @@ def connect(url: str, password_env: str | None = None) -> Engine:
     return engine
 
 
-def column_kind(name: str, series: pd.Series) -> str:
-    """The SQL type family of a column: integer, float, boolean, timestamp, date or text (JSON for lists)."""
-    if name in KNOWN_TYPES:
-        return KNOWN_TYPES[name]
+def column_kind(name: str, series: pd.Series, table: str | None = None) -> str:
+    """The SQL type family of a column: integer, float, boolean, timestamp, date or text (JSON for lists).
+
+    A column of ``table``'s contract takes its type from the contract (:func:`nps_text.schema.sql_kind`), so an
+    empty table (themes disabled) is created with the types a later run fills in, and a name means the same
+    only within its table (``trend`` is a float in ``improvement_areas``, text in ``theme_trends``). Other
+    columns (the input's passthrough columns, tables without a contract) are typed from their values.
+    """
+    if table is not None and (kind := sql_kind(table, name)) is not None:
+        return kind
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return BOOLEAN
@@ -229,10 +219,17 @@ def _add_missing_columns(conn: Connection, table: Table, existing: set[str]) -> 
     return added
 
 
-def upsert_responses(conn: Connection, name: str, frame: pd.DataFrame, schema: str | None) -> dict[str, Any]:
-    """Insert or update ``frame`` by ``response_id``; creates the table (with its primary key) when missing."""
+def _kinds(frame: pd.DataFrame, table: str | None) -> dict[str, str]:
+    return {column: column_kind(column, frame[column], table) for column in frame.columns}
+
+
+def upsert_responses(
+    conn: Connection, name: str, frame: pd.DataFrame, schema: str | None, *, table: str = KEY_TABLE
+) -> dict[str, Any]:
+    """Insert or update ``frame`` by ``response_id`` into the SQL table ``name`` (typed by ``table``'s contract);
+    creates the table (with its primary key) when missing."""
     frame = frame.drop_duplicates(KEY_COLUMN, keep="last")
-    kinds = {column: column_kind(column, frame[column]) for column in frame.columns}
+    kinds = _kinds(frame, table)
     inspector = inspect(conn)
     added: list[str] = []
     if inspector.has_table(name, schema=schema):
@@ -240,50 +237,53 @@ def upsert_responses(conn: Connection, name: str, frame: pd.DataFrame, schema: s
         for column, column_type in reflected.items():  # an existing text column keeps receiving text
             if column in kinds and _reflected_kind(column_type) == TEXT:
                 kinds[column] = TEXT
-        table = _table(name, frame, kinds, schema, KEY_COLUMN)
-        added = _add_missing_columns(conn, table, set(reflected))
+        target = _table(name, frame, kinds, schema, KEY_COLUMN)
+        added = _add_missing_columns(conn, target, set(reflected))
     else:
-        table = _table(name, frame, kinds, schema, KEY_COLUMN)
-        table.create(conn)
-    before = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        target = _table(name, frame, kinds, schema, KEY_COLUMN)
+        target.create(conn)
+    before = conn.execute(select(func.count()).select_from(target)).scalar_one()
     rows = _records(frame, kinds)
     dialect = conn.dialect.name
     for batch in _batches(rows):
         if dialect in ("postgresql", "sqlite"):
             from sqlalchemy.dialects import postgresql, sqlite
 
-            statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-            updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name != KEY_COLUMN}
+            statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+            updates = {c.name: statement.excluded[c.name] for c in target.columns if c.name != KEY_COLUMN}
             conn.execute(statement.on_conflict_do_update(index_elements=[KEY_COLUMN], set_=updates), batch)
         else:  # other dialects: delete the ids of this batch, then insert (same transaction)
-            conn.execute(delete(table).where(table.c[KEY_COLUMN].in_([row[KEY_COLUMN] for row in batch])))
-            conn.execute(insert(table), batch)
-    after = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            conn.execute(delete(target).where(target.c[KEY_COLUMN].in_([row[KEY_COLUMN] for row in batch])))
+            conn.execute(insert(target), batch)
+    after = conn.execute(select(func.count()).select_from(target)).scalar_one()
     return {"rows": len(rows), "inserted": int(after - before), "updated": int(len(rows) - (after - before)),
             "columns_added": added}
 
 
-def replace_table(conn: Connection, name: str, frame: pd.DataFrame, schema: str | None) -> dict[str, Any]:
-    """Replace a run-level table's rows (delete + insert; drop + create when a column changed type)."""
-    kinds = {column: column_kind(column, frame[column]) for column in frame.columns}
-    table = _table(name, frame, kinds, schema, None)
+def replace_table(
+    conn: Connection, name: str, frame: pd.DataFrame, schema: str | None, *, table: str | None = None
+) -> dict[str, Any]:
+    """Replace the rows of the run-level SQL table ``name``, typed by ``table``'s contract (delete + insert;
+    drop + create when a column changed type)."""
+    kinds = _kinds(frame, table if table is not None else name)
+    target = _table(name, frame, kinds, schema, None)
     inspector = inspect(conn)
     recreated = False
     if inspector.has_table(name, schema=schema):
         reflected = {col["name"]: _reflected_kind(col["type"]) for col in inspector.get_columns(name, schema=schema)}
         compatible = all(reflected.get(column, kind) == kind for column, kind in kinds.items())
         if compatible:
-            _add_missing_columns(conn, table, set(reflected))
-            conn.execute(delete(table))
+            _add_missing_columns(conn, target, set(reflected))
+            conn.execute(delete(target))
         else:
-            table.drop(conn)
-            table.create(conn)
+            target.drop(conn)
+            target.create(conn)
             recreated = True
     else:
-        table.create(conn)
+        target.create(conn)
     rows = _records(frame, kinds)
     for batch in _batches(rows):
-        conn.execute(insert(table), batch)
+        conn.execute(insert(target), batch)
     return {"rows": len(rows), "recreated": recreated}
 
 
@@ -307,9 +307,9 @@ def write_database(
             for name, frame in tables.items():
                 target = f"{table_prefix}{name}"
                 if name == KEY_TABLE and KEY_COLUMN in frame.columns:
-                    written[target] = upsert_responses(conn, target, frame, schema)
+                    written[target] = upsert_responses(conn, target, frame, schema, table=name)
                 else:
-                    written[target] = replace_table(conn, target, frame, schema)
+                    written[target] = replace_table(conn, target, frame, schema, table=name)
     finally:
         engine.dispose()
     return {

@@ -284,6 +284,43 @@ TABLE_SPECS: dict[str, TableSpec] = {
 }
 """Every output table's contract, by table name (the file stem in the output folder)."""
 
+TABLES: dict[str, str] = {
+    "responses": "valid input response",
+    "rejected": "input row that could not be used",
+    "nps_summary": "segment value x period",
+    "nps_changes": "segment value x period, compared with the period before",
+    "sentences": "sentence of a comment",
+    "themes": "theme within an NPS group",
+    "improvement_areas": "theme, ranked by the NPS its detractors cost",
+    "follow_up": "response, most urgent follow-up first",
+    "theme_trends": "theme x period: share of detractors raising it vs. the period before",
+}
+"""The registry of output tables, in output order: name (file stem, worksheet, DuckDB and SQL table) -> what one
+row is. Writers, the README's table list and the tests take the list of tables from here; every name has a
+contract in :data:`TABLE_SPECS`."""
+
+
+def sql_kind(table: str, column: str) -> str | None:
+    """The SQL type family of a contract column: ``integer``, ``float``, ``boolean`` or ``text`` (list columns
+    are JSON text); ``None`` for a column without a contract (a passthrough column: typed from its values).
+
+    Example:
+        >>> sql_kind("theme_trends", "trend"), sql_kind("improvement_areas", "trend")
+        ('text', 'float')
+        >>> sql_kind("responses", "Filiale") is None
+        True
+    """
+    spec = TABLE_SPECS.get(table)
+    if spec is None or column not in spec.columns:
+        return None
+    return _SQL_KINDS[spec.columns[column].dtype]
+
+
+_SQL_KINDS: dict[str, str] = {
+    TEXT: "text", INT: "integer", NULLABLE_INT: "integer", FLOAT: "float", BOOL: "boolean",
+    TEXT_LIST: "text", INT_LIST: "text",
+}
+
 RESPONSES_COLUMNS: tuple[str, ...] = _RESPONSES.required
 """Required columns of ``responses``; every passthrough column of the input follows them."""
 

@@ -237,8 +237,15 @@ def _excel_compatible(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_duckdb(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write every table into one DuckDB database file (tables replaced as a whole)."""
+    """Write every table into one DuckDB database file (tables replaced as a whole).
+
+    Tables go in through Arrow with the Parquet writer's schema (:func:`nps_text.schema.arrow_schema`), so a
+    column has the same type with or without rows (an empty ``keywords`` is ``VARCHAR[]``, never ``NULL``).
+    """
     import duckdb
+    import pyarrow as pa
+
+    from nps_text.schema import arrow_schema
 
     path = Path(path)
     with atomic_path(path) as part:
@@ -248,9 +255,13 @@ def write_duckdb(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
             for name, frame in tables.items():
                 if frame.shape[1] == 0:
                     continue
-                connection.register("_frame", frame)
-                connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
-                connection.unregister("_frame")
+                schema = arrow_schema(frame)
+                for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):  # memory flat in the rows
+                    chunk = frame.iloc[start : start + WRITE_CHUNK_ROWS]
+                    connection.register("_frame", pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+                    target = f'CREATE TABLE "{name}" AS' if start == 0 else f'INSERT INTO "{name}"'
+                    connection.execute(f"{target} SELECT * FROM _frame")
+                    connection.unregister("_frame")
         finally:
             connection.close()
     return path

@@ -1,18 +1,11 @@
 """SQL output: round trip, types, upsert by response_id, atomic replacement; on SQLite and a REAL PostgreSQL.
 
-PostgreSQL runs as a throwaway cluster (initdb + pg_ctl in tmp_path, on a free port, password auth). As root
-(CI) the server runs as the ``postgres`` user, since initdb refuses root. Without PostgreSQL binaries the
-PostgreSQL tests are skipped locally, and FAIL in CI (``CI`` set): .ci/run installs Debian's postgresql.
+PostgreSQL runs as a throwaway cluster (:mod:`tests.pg_cluster`: initdb + pg_ctl on a free port, password auth);
+without PostgreSQL binaries those tests are skipped locally and FAIL in CI (``CI`` set).
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +16,7 @@ import sqlalchemy as sa
 
 from nps_text.database import write_database
 from nps_text.errors import ConfigError
-
-PG_PASSWORD = "pg-test-s3cret"
+from tests.pg_cluster import PG_PASSWORD, postgres_cluster
 
 
 def _responses(ids: list[str], week: str, score: int = 9, extra: dict[str, list[object]] | None = None) -> pd.DataFrame:
@@ -108,6 +100,40 @@ def test_sqlite_round_trip_upsert_and_types(tmp_path: Path, monkeypatch: pytest.
     _check_round_trip(sa.create_engine(f"sqlite:///{tmp_path / 'nps.db'}"), None)
 
 
+def test_a_column_is_typed_by_its_table_not_by_its_name(tmp_path: Path) -> None:
+    """``trend`` is a float in ``improvement_areas`` and text in ``theme_trends`` (issue 17: every run crashed
+    with "could not convert string to float: 'stable'")."""
+    url = f"sqlite:///{tmp_path / 'nps.db'}"
+    tables = _run_tables(_responses(["a"], "2026-W10"), 10.0)
+    tables["theme_trends"] = pd.DataFrame({
+        "theme_id": pd.Series([1], dtype="Int64"), "theme_label": ["Lieferung"], "period": ["2026-W10"],
+        "previous_period": [None], "count": [1], "base": [1], "share": [1.0], "previous_count": [0],
+        "previous_base": [0], "previous_share": [np.nan], "change_vs_previous": [np.nan], "z": [np.nan],
+        "p_value": [np.nan], "trend": ["stable"],
+    })
+    write_database(tables, url, table_prefix="nps_")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        trends = {c["name"]: c["type"] for c in inspector.get_columns("nps_theme_trends")}
+        areas = {c["name"]: c["type"] for c in inspector.get_columns("nps_improvement_areas")}
+        assert conn.execute(sa.text("select trend from nps_theme_trends")).scalar_one() == "stable"
+    assert isinstance(trends["trend"], sa.Text) and isinstance(areas["trend"], sa.Float)
+
+
+def test_a_table_first_written_empty_keeps_its_types_when_rows_come(tmp_path: Path) -> None:
+    """Themes disabled in the first run: the empty tables get the contract's types, so the next run's rows fit
+    (no table dropped and re-created under a dashboard's views)."""
+    from tests.test_table_registry import sample_tables
+
+    url = f"sqlite:///{tmp_path / 'nps.db'}"
+    write_database(sample_tables(filled=False), url)
+    report = write_database(sample_tables(filled=True), url)
+    assert {name: entry.get("recreated", False) for name, entry in report["tables"].items()} == dict.fromkeys(
+        report["tables"], False
+    )
+
+
 def test_failed_write_changes_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'nps.db'}"
     write_database(_run_tables(_responses(["a", "b"], "2026-W10"), 30.0), url)
@@ -136,67 +162,11 @@ def test_password_never_in_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 # --- PostgreSQL -----------------------------------------------------------------------------------------
 
 
-def _pg_bindir() -> Path | None:
-    candidates = []
-    if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
-        candidates.append(out)
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    if shutil.which("initdb"):
-        candidates.append(str(Path(shutil.which("initdb") or "").parent))
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL cluster; yields its URL (user postgres, no password in it)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing in CI: .ci/run must install postgresql")
-        pytest.skip("no PostgreSQL binaries (apt-get install postgresql)")
-    # Not under pytest's basetemp: concurrent pytest runs prune old basetemp folders under a live server.
-    root = Path(tempfile.mkdtemp(prefix="nps-text-pg-"))
-    data, sockets, pwfile = root / "data", root / "sock", root / "pw"
-    sockets.mkdir()
-    pwfile.write_text(PG_PASSWORD)
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: hand the folder to the postgres user
-        if not shutil.which("runuser"):
-            pytest.fail("running as root needs runuser to start PostgreSQL as the postgres user")
-        subprocess.run(["chown", "-R", "postgres:postgres", str(root)], check=True)
-        os.chmod(root, 0o755)
-        for parent in root.parents:  # the postgres user must reach the folder
-            if parent == Path("/"):
-                break
-            os.chmod(parent, os.stat(parent).st_mode | 0o005)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    _run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-                    f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C"])
-    _run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
-                    "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{command[-1] if command else ''} failed: {result.stdout}\n{result.stderr}")
+    with postgres_cluster(PG_PASSWORD) as url:
+        yield url
 
 
 def _pg_engine(url: str) -> sa.Engine:

@@ -64,6 +64,22 @@ def test_parquet_and_duckdb_roundtrip(tmp_path: Path, table: pd.DataFrame) -> No
         assert connection.execute("select count(*) from responses").fetchone() == (3,)
 
 
+def test_duckdb_types_do_not_depend_on_rows_and_long_tables_go_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nps_text.writers as writers
+    from nps_text.schema import empty_frame
+
+    monkeypatch.setattr(writers, "WRITE_CHUNK_ROWS", 3)
+    long = pd.DataFrame({"n": range(10), "keywords": [["a", "b"]] * 10})
+    write_duckdb({"long": long, "themes": empty_frame("themes")}, tmp_path / "t.duckdb")
+    with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*), sum(n) from long").fetchone() == (10, 45)
+        types = dict(connection.execute("select column_name, data_type from information_schema.columns "
+                                        "where table_name = 'themes'").fetchall())
+    assert types["keywords"] == "VARCHAR[]" and types["size"] == "BIGINT"  # an empty list column is not NULL
+
+
 def test_atomic_write_leaves_old_file_on_crash(tmp_path: Path) -> None:
     target = tmp_path / "table.csv"
     target.write_text("old")
