@@ -8,9 +8,22 @@ Detected, with the placeholder that replaces it:
 - ``[CARD]``: payment card numbers, 13 to 19 digits in one block or in groups, Luhn-checked with
   :mod:`stdnum.luhn` and with a known issuer prefix;
 - ``[IP]``: IPv4 addresses and IPv6 addresses (checked with :mod:`ipaddress`);
-- ``[PHONE]``: phone numbers, found by ``phonenumbers``' matcher at ``Leniency.VALID`` for German, Austrian and
-  Swiss national forms and every international ``+``/``00`` form. ``VALID`` (a number the numbering plan allows)
-  is the level that keeps dates, times, prices, order and tracking numbers out: ``POSSIBLE`` matches those.
+- ``[PHONE]``: phone numbers. Redaction favours recall over precision, with ``phonenumbers`` and three rules:
+
+  - a number with a country prefix (``+49 151 1234567``, ``0049 30 1234567``) or after a cue word (German or
+    English: ``Tel``, ``Telefon``, ``Handy``, ``Mobil``, ``Nummer``, ``Rufnummer``, ``erreichbar unter``,
+    ``rufen Sie mich an``, ``call me``, ``phone``, ``mobile``, ``cell``, ``number``, ``WhatsApp``, ``Fax``, ...)
+    is a phone number when the matcher finds it at ``Leniency.POSSIBLE`` (regions DE, AT, CH, GB, US), and
+    by its shape alone (6 to 15 digits) when the metadata calls it impossible (one digit short, an old range);
+  - a national number with a trunk prefix and an area code apart from the rest (``0151 1234567``,
+    ``030/12345678``, ``(030) 123 456 78``, ``020 7946 0958``) is one by its shape;
+  - anything else is one when the matcher finds a *valid* number for DE, AT or CH (and US for the
+    ``(415) 555-2671`` shape).
+
+  Never phone numbers: dates, times, years and their ranges, amounts (thousands separators, a currency or
+  ``%`` next to them), digits glued to letters (tracking codes such as ``JJD0001234567890``), and numbers
+  whose nearest cue word names another kind of number (``Bestellnummer``, ``order #``, ``Kundennr``,
+  ``Sendungsnummer``, ``PLZ``, ...) unless they start with ``+``.
 
 Every pattern runs in linear time in the length of the text: each regular expression has bounded
 repetition (or a single character class) and a guard that rejects start positions inside a run, so a
@@ -34,7 +47,10 @@ from stdnum import luhn
 PLACEHOLDERS: tuple[str, ...] = ("URL", "EMAIL", "IBAN", "CARD", "IP", "PHONE")
 """Kinds of personal data, in the order they claim text (earlier kinds win overlaps)."""
 
-PHONE_REGIONS: tuple[str, ...] = ("DE", "AT", "CH")
+PHONE_REGIONS: tuple[str, ...] = ("DE", "AT", "CH", "GB", "US")
+"""Regions whose national forms count as possible phone numbers next to a cue word."""
+VALID_REGIONS: tuple[str, ...] = ("DE", "AT", "CH")
+"""Regions whose valid national numbers are phone numbers without any cue."""
 MAX_PHONE_RUN = 64
 """Runs of digits and separators longer than this are not one phone number; see the module docstring."""
 MAX_PHONE_CHECKS = 2000
@@ -58,9 +74,13 @@ _EMAIL = re.compile(
     r"(?<![\w.%+\-])[\w.%+\-]{1,64}@"  # local part: starts only where a run of local-part characters starts
     r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,8}[^\W\d_]{2,24}(?![\w\-]|\.[^\W_])",
 )
-_IBAN = re.compile(r"(?<![\w])[A-Z]{2}\d{2}(?:[ \u00a0]?[A-Z0-9]{4}){2,7}(?:[ \u00a0]?[A-Z0-9]{1,3})?(?![\w])")
+_IBAN = re.compile(
+    r"(?<![\w])[A-Z]{2}\d{2}(?:[ \u00a0]?[A-Z0-9]{4}){2,7}(?:[ \u00a0]?[A-Z0-9]{1,3})?(?![\w])"
+)
 _CARD = re.compile(r"(?<![\w.,-])\d{4}(?:[ \-]?\d{3,4}){2,4}(?:[ \-]?\d{1,3})?(?![\w]|[.,-]\d)")
-_IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")
+_IPV4 = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
+)
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _PHONE_RUN = re.compile(r"(?:\+|\(\+?)?\d[\d \u00a0\t()./\-]*")
 """Maximal runs of digits and phone separators: the only places a phone number can be."""
@@ -70,12 +90,82 @@ _PHONE_SHAPE = re.compile(
 )
 _CARD_PREFIX = re.compile(r"[2-6]")
 """Issuer prefixes of the card schemes (Mastercard 2/5, Amex/Diners/JCB 3, Visa 4, Maestro/Discover/UnionPay 6)."""
+_CONTEXT = 12
+"""Characters either side of a phone run that the matcher sees (it checks neighbours for dates and times)."""
+_INTERNATIONAL = re.compile(r"\(?(?:\+|00(?=[ \u00a0]?[1-9]))")
+"""A run that starts with a country prefix: ``+49``, ``(+41)``, ``0049``."""
+_NATIONAL = re.compile(
+    r"\(0[1-9]\d{0,4}\)[ \u00a0]?\d(?:[ \u00a0./\-]?\d){3,10}"  # (030) 123 456 78
+    r"|0[1-9]\d{0,4}(?:[ \u00a0]?/[ \u00a0]?|[ \u00a0.\-])\d(?:[ \u00a0./\-]?\d){3,10}"  # 0151 1234567, 030/1234567
+    r"|01[5-7]\d{8,9}"  # 01511234567: German mobile numbers in one block
+)
+"""National numbers with a trunk prefix ``0`` and an area code apart from the rest: phone numbers by their
+shape alone, in Germany, Austria, Switzerland and the UK, valid by the metadata or not."""
+_US_SHAPE = re.compile(r"(?:\+?1[ .\-]?)?(?:\([2-9]\d{2}\)[ \u00a0]?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}")
 _DATE_LIKE = re.compile(
     r"(?:\d{1,2}([./-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([./-])\d{1,2}\2\d{1,2})(?:,?[ T]\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)?"
 )
 """Dates (``05.03.2026``, ``2026-03-05``, ``5/3/26``) with an optional time: some are valid phone numbers."""
-_CONTEXT = 12
-"""Characters either side of a phone run that the matcher sees (it checks neighbours for dates and times)."""
+_MONTH_YEAR = re.compile(r"\d{1,2}[./]\s?(?:19|20)\d{2}")
+_TIMES = re.compile(r"(?:[01]?\d|2[0-3])[.:][0-5]\d(?:\s?[\-/]\s?(?:[01]?\d|2[0-3])[.:][0-5]\d)*")
+"""Times and time ranges (``10.00 - 12.00``)."""
+_YEARS = re.compile(r"(?:19|20)\d{2}(?:\s?[\-/]\s?(?:(?:19|20)\d{2}|\d{2})|\s(?:19|20)\d{2})*")
+"""Years and year ranges (``2019/2020``, ``2019 - 2021``)."""
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?")
+"""Amounts with thousands separators (``1.299.000``): phone numbers are not written like that."""
+_AMOUNT_AFTER = re.compile(
+    r"[ \u00a0]?(?:[.,]\d|[.,]-|%|€|\$|£|(?:EUR|Euro|CHF|SFr|Fr\.|USD|GBP|Cent|ct|Prozent|percent|pct)\b)",
+    re.IGNORECASE,
+)
+_AMOUNT_BEFORE = re.compile(r"(?:€|\$|£|\b(?:EUR|CHF|SFr|Fr\.|USD|GBP))[ \u00a0]?$", re.IGNORECASE)
+_CUE_WINDOW = 48
+"""Characters before a number searched for a cue word (``Tel``, ``Bestellnummer``)."""
+_CUE_WORDS = 6
+"""Words before a number searched for a cue word."""
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_CUE_TOKEN = re.compile(r"[^\W\d_]+|\d+|#")
+_GENERIC_NUMBER_WORDS: dict[str, str | None] = {
+    "nr": None,
+    "no": None,
+    "num": None,
+    "nummer": "phone",
+    "number": "phone",
+    "#": "other",
+}
+_PHONE_CUE_WORDS = frozenset(
+    _words(
+        "tel fon mob ruf rufe rufen ruft anrufen erreichen ring sms signal telegram kontakt contact reach "
+        "durchwahl vorwahl dial texten rief anrief"
+    )
+)
+_PHONE_CUE_STEMS = tuple(
+    _words(
+        "telef teleph phone handy mobil cell rufnummer anruf angerufen rückruf zurückruf erreichbar whatsapp "
+        "festnetz fax call smartphone hotline kontaktnummer"
+    )
+)
+_OTHER_NUMBER_WORDS = frozenset(
+    _words(
+        "pin puk tan ref az bic blz plz zip ust ups dpd gls dhl bon imei id iban kto case code item po kunde "
+        "kunden customer fall tax"
+    )
+)
+_OTHER_NUMBER_STEMS = tuple(
+    _words(
+        "bestell order kundenn kundenk kundeni customerid auftrag sendung tracking paket parcel package "
+        "shipment lieferschein liefernummer rechnung invoice artikel article produkt product serie serial "
+        "model ticket vorgang referenz reference vertrag contract konto account postleitzahl postcode "
+        "postal versicherung polic mitglied member kassenbon beleg receipt transaktion transaction "
+        "buchung booking reservierung reservation flug flight kennzeichen fahrgestell gutschein voucher "
+        "coupon aktenzeichen steuer version hermes fedex usps bestätigung confirmation "
+        "track"
+    )
+)
 
 
 def _url_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -136,35 +226,152 @@ def _ip_spans(text: str) -> Iterator[tuple[int, int]]:
         yield match.span()
 
 
-def _phone_matches(window: str, international: bool) -> list[tuple[int, int]]:
-    for region in PHONE_REGIONS[:1] if international else PHONE_REGIONS:
-        found = [(m.start, m.end) for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)]
+def _phone_word_class(word: str, previous: str | None) -> str | None:
+    """``"phone"``, ``"other"`` (a word that names some other kind of number) or ``None`` for ``word``.
+
+    Generic words (``Nr``, ``No``, ``Nummer``, ``number``, ``#``) take the class of the word before them
+    (``order number`` names an order, ``Telefon-Nr.`` a phone); on their own ``Nummer``/``number`` name a
+    phone and ``#`` some other number.
+    """
+    folded = word.lower()
+    if folded in _GENERIC_NUMBER_WORDS:
+        if previous is not None:
+            before = _phone_word_class(previous, None)
+            if before is not None:
+                return before
+        return _GENERIC_NUMBER_WORDS[folded]
+    if folded in _OTHER_NUMBER_WORDS or folded.startswith(_OTHER_NUMBER_STEMS):
+        return "other"
+    if folded in _PHONE_CUE_WORDS or folded.startswith(_PHONE_CUE_STEMS):
+        return "phone"
+    return None
+
+
+def _phone_cue(text: str, start: int) -> str | None:
+    """The class of the nearest cue word before ``text[start]`` (see :func:`_phone_word_class`).
+
+    Looks back at most :data:`_CUE_WINDOW` characters and :data:`_CUE_WORDS` words, and not past another
+    number of four or more digits (a cue there belongs to that number). Bounded work per call.
+    """
+    tokens = _CUE_TOKEN.findall(text, max(0, start - _CUE_WINDOW), start)
+    words_seen = 0
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
+        if token[0].isdigit():
+            if len(token) >= 4:
+                return None
+            continue
+        previous = tokens[index - 1] if index > 0 and not tokens[index - 1][0].isdigit() else None
+        kind = _phone_word_class(token, previous)
+        if kind is not None:
+            return kind
+        words_seen += 1
+        if words_seen >= _CUE_WORDS:
+            return None
+    return None
+
+
+def _trim_run(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` without trailing separators and without a parenthesis that has no partner."""
+    while end > start and not text[end - 1].isdigit():
+        if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
+            break
+        end -= 1
+    if text.startswith("(", start) and ")" not in text[start:end]:
+        start += 1
+    return start, end
+
+
+def _plainly_not_a_phone(text: str, start: int, end: int, international: bool) -> bool:
+    """An amount, percentage, date, time or year (range) as a whole: ``text[start:end]`` is not a phone number."""
+    if _AMOUNT_AFTER.match(text, end) or _AMOUNT_BEFORE.search(text, max(0, start - 6), start):
+        return True
+    if international:
+        return False
+    candidate = text[start:end]
+    return bool(
+        _DATE_LIKE.fullmatch(candidate)
+        or _MONTH_YEAR.fullmatch(candidate)
+        or _TIMES.fullmatch(candidate)
+        or _YEARS.fullmatch(candidate)
+        or (_THOUSANDS.fullmatch(candidate) and not candidate.startswith("0"))
+    )
+
+
+def _not_a_phone(text: str, start: int, end: int, international: bool) -> bool:
+    """:func:`_plainly_not_a_phone`, or a national number that holds a date (``05.03.2026 12``)."""
+    if _plainly_not_a_phone(text, start, end, international):
+        return True
+    return not international and bool(_DATE_LIKE.search(text, start, end))
+
+
+def _phone_matches(window: str, regions: tuple[str, ...], leniency: int) -> list[tuple[int, int]]:
+    for region in regions:
+        found = [(m.start, m.end) for m in PhoneNumberMatcher(window, region, leniency=leniency)]
         if found:
             return found
     return []
 
 
+def _digit_count(text: str, start: int, end: int) -> int:
+    return sum(char.isdigit() for char in text[start:end])
+
+
 def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
     checks = 0
     for run in _PHONE_RUN.finditer(text):
-        start, end = run.start(), len(run.group(0).rstrip(" \u00a0\t(./-")) + run.start()
-        digits = sum(char.isdigit() for char in text[start:end])
+        start, end = _trim_run(text, run.start(), run.end())
+        digits = _digit_count(text, start, end)
         if digits < 6:
             continue
+        international = bool(_INTERNATIONAL.match(text, start))
+        cue = _phone_cue(text, start)
+        if start > 0 and text[start - 1].isalnum() and cue != "phone":
+            continue  # the digits of a code such as JJD0001234567890 or 1Z999AA10123456784
+        if end < len(text) and text[end].isalpha() and cue != "phone" and not international:
+            continue
+        plus = text.startswith(("+", "(+"), start)
+        if cue == "other" and not plus:
+            continue  # Bestellnummer, order #, Sendungsnummer, PLZ, ...
+        national_digits = digits - 2 if international and not plus else digits
+        strong = (international and 7 <= national_digits <= 15) or cue == "phone"
         if end - start > MAX_PHONE_RUN or checks >= MAX_PHONE_CHECKS:
+            if strong and national_digits <= 15 and not _not_a_phone(text, start, end, international):
+                yield start, end
+                continue
             for shape in _PHONE_SHAPE.finditer(text, start, end):
-                if sum(char.isdigit() for char in shape.group(0)) >= 7 and not _DATE_LIKE.fullmatch(shape.group(0)):
+                if _digit_count(text, *shape.span()) >= 7 and not _not_a_phone(text, *shape.span(), False):
                     yield shape.span()
+            continue
+        if _NATIONAL.fullmatch(text, start, end) and digits <= 13:
+            if not _not_a_phone(text, start, end, False):
+                yield start, end
+            continue
+        if _plainly_not_a_phone(text, start, end, international):
             continue
         checks += 1
         left = max(0, start - _CONTEXT)
         window = text[left : end + _CONTEXT]
-        international = text.startswith(("+", "(+", "00"), start)
-        for match_start, match_end in _phone_matches(window, international):
-            if match_end + left > start and match_start + left < end and not _DATE_LIKE.fullmatch(
-                window[match_start:match_end]
-            ):
-                yield match_start + left, match_end + left
+        if strong:
+            regions = PHONE_REGIONS[:1] if international else PHONE_REGIONS
+            found = _phone_matches(window, regions, Leniency.POSSIBLE)
+        else:
+            regions = VALID_REGIONS + (("US",) if _US_SHAPE.fullmatch(text, start, end) else ())
+            found = _phone_matches(window, regions, Leniency.VALID)
+        spans = [
+            (max(start, match_start + left), min(end, match_end + left))
+            for match_start, match_end in found
+            if match_end + left > start and match_start + left < end
+        ]
+        spans = [
+            span
+            for span in spans
+            if _digit_count(text, *span) >= 6 and not _not_a_phone(text, *span, international)
+        ]
+        if spans:
+            yield from spans
+        elif strong and national_digits <= 15 and not _not_a_phone(text, start, end, international):
+            yield start, end  # possible or not: a number after "Tel" or behind "+49" is a phone number
 
 
 _DETECTORS = {
