@@ -28,3 +28,8 @@ class ReportConfig(BaseModel):
     max_periods: int = Field(default=104, ge=2, le=1000, description="Trend chart shows at most the last N periods.")
     max_segment_values: int = Field(default=15, ge=1, le=100, description="Per segment chart, the N largest values.")
     quote_length: int = Field(default=300, ge=40, le=2000, description="Quotes are cut to this many characters.")
+    artifact_quotes: bool = Field(
+        default=False,
+        description="Prefect artifacts quote comments (redacted, in the improvement-areas table); "
+        "off: artifacts hold figures and labels only.",
+    )

@@ -1,4 +1,10 @@
-"""A short markdown summary (headline NPS, top improvement areas) for the Prefect markdown artifact."""
+"""A short markdown summary (headline NPS, top improvement areas) and table rows for the Prefect artifacts.
+
+Artifacts are stored in Prefect's database, outside the run's output folder, so they hold figures and
+labels only: comments are quoted only with ``report.artifact_quotes: true``. Every text taken from the
+data (theme labels, quotes, segment alerts) goes through :func:`nps_text.pii.redact` once more, so that
+an artifact holds no personal data even when ``comments.redact_pii`` is off.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nps_text.pii import redact
 from nps_text.report import sections
 from nps_text.report.config import ReportConfig
 from nps_text.report.i18n import choose_language, translator
@@ -60,7 +67,8 @@ def markdown_summary(
             latest = f"{escape_markdown(headline['latest'])}: " if headline["latest"] else ""
             lines.extend(["", latest + escape_markdown(headline["change"])])
         if headline["alerts"]:
-            lines.extend(["", f"**{t['segment_alerts']}:** " + "; ".join(escape_markdown(a) for a in headline["alerts"])])
+            alerts = "; ".join(escape_markdown(redact(str(alert))) for alert in headline["alerts"])
+            lines.extend(["", f"**{t['segment_alerts']}:** " + alerts])
     lines.extend(["", f"## {t['improvement']}", ""])
     areas = sections.improvement_areas(tables, config, language, t)
     if not areas:
@@ -73,7 +81,7 @@ def markdown_summary(
             if area["emerging"]:
                 trend = f"{trend} ({t['emerging']})" if trend else t["emerging"]
             lines.append(
-                f"| {area['rank']} | {escape_markdown(area['label'])} | +{area['impact']} | {area['share'] or ''} "
+                f"| {area['rank']} | {escape_markdown(redact(area['label']))} | +{area['impact']} | {area['share'] or ''} "
                 f"| {escape_markdown(trend)} |"
             )
     return "\n".join(lines).strip() + "\n"
@@ -95,7 +103,9 @@ ARTIFACT_COLUMNS: tuple[str, ...] = (
 def improvement_areas_rows(tables: Mapping[str, pd.DataFrame], config: ReportConfig) -> list[dict[str, Any]]:
     """The top improvement areas as JSON-safe rows, for a Prefect table artifact.
 
-    Numbers are rounded, lists become one string (quotes joined by `` | ``), missing values ``None``.
+    Numbers are rounded, missing values ``None``, text redacted (:func:`nps_text.pii.redact`). Example
+    comments are left out unless ``config.artifact_quotes``; then up to three, redacted and cut to
+    ``config.quote_length``, joined by `` | ``.
 
     Example:
         >>> create_table_artifact(improvement_areas_rows(tables, cfg), key="improvement-areas")  # doctest: +SKIP
@@ -105,16 +115,20 @@ def improvement_areas_rows(tables: Mapping[str, pd.DataFrame], config: ReportCon
         return []
     if "rank" in areas.columns:
         areas = areas.sort_values("rank")
+    columns = [
+        column
+        for column in ARTIFACT_COLUMNS
+        if column in areas.columns and (column != "example_comments" or config.artifact_quotes)
+    ]
     rows = []
     for _, row in areas.head(config.top_improvement_areas).iterrows():
         record: dict[str, Any] = {}
-        for column in ARTIFACT_COLUMNS:
-            if column not in areas.columns:
-                continue
+        for column in columns:
             value = row[column]
             if column == "example_comments":
                 record[column] = " | ".join(
-                    sections.shorten(quote, config.quote_length) for quote in sections.as_list(value)[:3]
+                    sections.shorten(redact(str(quote)), config.quote_length)
+                    for quote in sections.as_list(value)[:3]
                 )
             elif sections.as_list(value) == []:
                 record[column] = None
@@ -125,6 +139,6 @@ def improvement_areas_rows(tables: Mapping[str, pd.DataFrame], config: ReportCon
             elif isinstance(value, (float, np.floating)):
                 record[column] = round(float(value), 3)
             else:
-                record[column] = str(value)
+                record[column] = redact(str(value))
         rows.append(record)
     return rows

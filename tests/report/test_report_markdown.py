@@ -55,10 +55,33 @@ def test_improvement_rows_are_json_safe(run_tables: Run, run_dir: Any) -> None:
     from nps_text.report import load_run
 
     tables, _ = load_run(run_dir)  # Parquet gives numpy arrays and numpy scalars
-    rows = improvement_areas_rows(tables, ReportConfig())
+    rows = improvement_areas_rows(tables, ReportConfig(artifact_quotes=True))
     json.dumps(rows)
     assert [row["rank"] for row in rows] == [1, 2, 3]
     assert rows[0]["theme_label"] == "Lieferzeit / delivery time"
     assert rows[0]["emerging"] is True
     assert " | " in rows[0]["example_comments"]
     assert improvement_areas_rows({}, ReportConfig()) == []
+
+
+def test_artifact_rows_hold_no_quotes_by_default(run_tables: Run) -> None:
+    """Issue 17: artifacts live in Prefect's database; comments are quoted there only when configured."""
+    tables, _ = run_tables
+    rows = improvement_areas_rows(tables, ReportConfig())
+    assert rows and all("example_comments" not in row for row in rows)
+    assert ReportConfig().artifact_quotes is False
+
+
+def test_artifact_quotes_and_labels_are_redacted(run_tables: Run) -> None:
+    tables, manifest = run_tables
+    areas = tables["improvement_areas"].copy()
+    areas["theme_label"] = areas["theme_label"].astype(object)
+    areas["example_comments"] = areas["example_comments"].astype(object)
+    areas.at[0, "theme_label"] = "Rückruf +49 151 1234567"
+    areas.at[0, "example_comments"] = ["Handy 0151 1234567 bitte", "mail x@example.de"]
+    tables = {**tables, "improvement_areas": areas}
+    rows = improvement_areas_rows(tables, ReportConfig(artifact_quotes=True))
+    assert rows[0]["theme_label"] == "Rückruf [PHONE]"
+    assert rows[0]["example_comments"] == "Handy [PHONE] bitte | mail [EMAIL]"
+    text = markdown_summary(tables, manifest, ReportConfig(language="en"))
+    assert "1234567" not in text and "Rückruf \\[PHONE\\]" in text
