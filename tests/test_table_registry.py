@@ -363,3 +363,20 @@ def test_readme_database_section_names_every_table() -> None:
     listed = re.search(r"writes every table \(([^)]*)\)", section.replace("\n", " "))
     assert listed, "the Database output section lists the tables it writes"
     assert re.findall(r"`(\w+)`", listed.group(1)) == list(TABLES)
+
+
+def _readme_sql() -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", _section("Database output"), flags=re.S)
+
+
+def test_readme_drill_down_join_gives_one_row_per_response(written: dict[str, Any]) -> None:
+    """``themes`` repeats a theme_id once per NPS group: the README's join must not multiply responses (its
+    join on ``theme_id`` alone gave 1,373 rows for 596 responses on the demo)."""
+    joins = [sql for sql in _readme_sql() if " join " in sql]
+    assert joins
+    engine = sa.create_engine(f"sqlite:///{written['out'] / 'nps_text.db'}")
+    with engine.connect() as conn:
+        for sql in joins:
+            rows = conn.execute(sa.text(sql.strip().rstrip(";"))).all()
+            assert len(rows) == len(written["tables"]["responses"]), sql
+    engine.dispose()
