@@ -48,7 +48,7 @@ from sqlalchemy.types import TypeEngine
 
 from nps_text.alerts_config import database_url_problem
 from nps_text.errors import ConfigError
-from nps_text.schema import sql_kind
+from nps_text.schema import in_table_order, sql_kind
 
 KEY_TABLE = "responses"
 KEY_COLUMN = "response_id"
@@ -304,8 +304,8 @@ def write_database(
         with engine.begin() as conn:
             if schema:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
-            for name, frame in tables.items():
-                target = f"{table_prefix}{name}"
+            for name in in_table_order(tables):
+                frame, target = tables[name], f"{table_prefix}{name}"
                 if name == KEY_TABLE and KEY_COLUMN in frame.columns:
                     written[target] = upsert_responses(conn, target, frame, schema, table=name)
                 else:

@@ -135,6 +135,8 @@ _RESPONSES = TableSpec(
         "theme_ids": ColumnSpec(INT_LIST, nullable=True),
         "theme_labels": ColumnSpec(TEXT_LIST, nullable=True),
         "period": _text(nullable=True, required=False),
+        # the comment was longer than comments.max_chars and is cut (see nps_text.comments)
+        "comment_truncated": ColumnSpec(BOOL, required=False),
     },
     strict=False,
     row_checks=(
@@ -298,6 +300,17 @@ TABLES: dict[str, str] = {
 """The registry of output tables, in output order: name (file stem, worksheet, DuckDB and SQL table) -> what one
 row is. Writers, the README's table list and the tests take the list of tables from here; every name has a
 contract in :data:`TABLE_SPECS`."""
+
+
+def in_table_order(names: Iterable[str]) -> list[str]:
+    """``names`` in the registry's order (:data:`TABLES`); names not in the registry follow as given.
+
+    Example:
+        >>> in_table_order(["themes", "extra", "responses"])
+        ['responses', 'themes', 'extra']
+    """
+    names = list(names)
+    return [name for name in TABLES if name in names] + [name for name in names if name not in TABLES]
 
 
 def sql_kind(table: str, column: str) -> str | None:
