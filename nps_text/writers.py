@@ -174,14 +174,12 @@ def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path, *, max_row
     """
     from openpyxl.utils import get_column_letter
 
-    from nps_text.schema import in_table_order  # sheets in the registry's order
-
     path = Path(path)
     limit = (max_rows or EXCEL_MAX_ROWS) - 1
     truncated = excel_truncations(tables, max_rows)
     with atomic_path(path) as part, pd.ExcelWriter(part, engine="openpyxl") as writer:
-        for name in in_table_order(tables):
-            frame, sheet_name = tables[name], name[:31]
+        for name, frame in tables.items():
+            sheet_name = name[:31]
             flat = flatten_for_spreadsheet(_excel_compatible(frame.head(limit)), formula_safe=False)
             flat.columns = [excel_text(str(column)) for column in flat.columns]
             for position in range(flat.shape[1]):
