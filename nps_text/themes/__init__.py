@@ -43,7 +43,7 @@ from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_t
 from nps_text.themes import incremental
 from nps_text.themes.config import GuidedTheme, ThemesConfig
 from nps_text.themes.guided import NO_MATCH, guided_similarity, match_guided
-from nps_text.themes.keywords import OUTLIER_LABEL, default_label, theme_keywords
+from nps_text.themes.keywords import OUTLIER_LABEL, default_label, label_from_keywords, theme_keywords
 from nps_text.themes.labels import readable_labels, theme_language
 from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes
 from nps_text.themes.sentences import assign_units, response_segments
@@ -82,9 +82,17 @@ def _checked_embeddings(embed: Callable[[Sequence[str]], np.ndarray], texts: lis
     return vectors
 
 
+CENTRE_DECIMALS = 7
+"""The centring mean is rounded to this many decimals, as the theme state saves it: a re-run that reuses the
+saved fit then centres with exactly the same vector, and its tables are byte-identical."""
+
+
 def _mean(vectors: np.ndarray) -> np.ndarray:
-    """The vector :func:`_centre` subtracts: the mean of several comments, zero for a single one."""
-    return vectors.mean(axis=0) if len(vectors) > 1 else np.zeros(vectors.shape[1], dtype=np.float32)
+    """The vector :func:`_centre` subtracts: the mean of several comments (rounded to
+    :data:`CENTRE_DECIMALS`), zero for a single one."""
+    if len(vectors) < 2:
+        return np.zeros(vectors.shape[1], dtype=np.float32)
+    return np.round(vectors.mean(axis=0, dtype=np.float64), CENTRE_DECIMALS).astype(np.float32)
 
 
 def _centre(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -285,11 +293,13 @@ def _fit(
 
     # 2. Discovery on the comments no guided theme claimed.
     open_rows = np.flatnonzero(guided_index == NO_MATCH)
+    responses_per_comment = np.bincount(codes, minlength=len(distinct))
     discovered = discover_themes(
         [lemma_docs[i] for i in open_rows],
         lambda rows: vectors[open_rows[rows]],
         len(open_rows),
         config,
+        weights=responses_per_comment[open_rows],
     )
     discovered_centroids = compute_centroids(vectors[open_rows], discovered.labels)
 
@@ -322,7 +332,12 @@ def _fit(
             language = theme_language(languages, distinct, theme_ids, theme_id)
             own = guided_labels.get(name, {}).get(language, name)
         else:
-            own = phrases.get(theme_id) or default_label(theme_id, words)
+            own = OUTLIER_LABEL if theme_id == OUTLIER_THEME_ID else (
+                phrases.get(theme_id)
+                or (label_from_keywords(words) if words else "")
+                or _short_comment_label(distinct, theme_ids, responses_per_comment, theme_id)
+                or default_label(theme_id, words, theme_language(languages, distinct, theme_ids, theme_id))
+            )
         own_labels[str(theme_id)] = own
         labels[theme_id] = config.rename.get(theme_id, own)
         if theme_id in state.themes:
@@ -330,7 +345,7 @@ def _fit(
             state.themes[theme_id].keywords = words
     state.fit = FitRecord(
         fingerprint=incremental.fingerprint(config, vectors.shape[1]),
-        centre=[round(float(value), 7) for value in mean],
+        centre=[round(float(value), CENTRE_DECIMALS) for value in mean],
         cutoff=float(discovered.outlier_cutoff),
         fitted=len(distinct),
         outlier_keywords=list(keywords.get(OUTLIER_THEME_ID, [])),
@@ -339,6 +354,26 @@ def _fit(
     incremental.save_texts(state_dir, incremental.text_keys(distinct), theme_ids)
     save_state(state, state_dir)
     return theme_ids, keywords, labels, guided_ids
+
+
+SHORT_LABEL_WORDS = 4
+REPRESENTATIVE_DECIMALS = 4
+"""Similarities to the theme centroid are compared at this precision when choosing representative comments."""
+
+
+def _short_comment_label(
+    distinct: Sequence[str], theme_ids: np.ndarray, responses_per_comment: np.ndarray, theme_id: int
+) -> str:
+    """A theme without keywords ("Alles gut", "Super!") named by its most frequent comment, when that is at
+    most :data:`SHORT_LABEL_WORDS` words; "" otherwise (and for the outlier theme)."""
+    rows = np.flatnonzero(theme_ids == theme_id)
+    if theme_id == OUTLIER_THEME_ID or rows.size == 0:
+        return ""
+    best = rows[np.argmax(responses_per_comment[rows])]  # first of the most frequent: deterministic
+    text = " ".join(distinct[int(best)].split())
+    if not text or len(_WORD.findall(text)) > SHORT_LABEL_WORDS or len(text) > 40:
+        return ""
+    return text[:1].upper() + text[1:]
 
 
 def _reuse_fit(
@@ -389,7 +424,9 @@ def _reuse_fit(
     keywords[OUTLIER_THEME_ID] = list(state.fit.outlier_keywords)
     labels: dict[int, str] = {}
     for theme_id in sorted(set(theme_ids.tolist())):
-        own = state.fit.labels.get(str(theme_id)) or default_label(theme_id, keywords.get(theme_id, []))
+        own = state.fit.labels.get(str(theme_id)) or default_label(
+            theme_id, keywords.get(theme_id, []), theme_language(languages, distinct, theme_ids, theme_id)
+        )
         labels[theme_id] = config.rename.get(theme_id, own)
     return theme_ids, keywords, labels, guided_ids
 
@@ -466,8 +503,11 @@ def themes_table(
             theme_id = int(theme_id)
             first_by_code = members.drop_duplicates("_code")
             member_codes = first_by_code["_code"].to_numpy()
-            sims = vectors[member_codes] @ centroids[theme_id]
-            order = np.argsort(-sims, kind="stable")[:n_representative]
+            texts = first_by_code["comment"].astype(str).tolist()
+            sims = np.round(vectors[member_codes] @ centroids[theme_id], REPRESENTATIVE_DECIMALS)
+            # Most typical first; the rounding and the text as tie-break make the choice and its order the
+            # same in a re-run, whose centring mean is the saved (rounded) one.
+            order = sorted(range(len(texts)), key=lambda i: (-float(sims[i]), texts[i]))[:n_representative]
             positive, neutral, negative = _sentiment_mix(members)
             rows.append(
                 {
@@ -480,7 +520,7 @@ def themes_table(
                     "positive_share": positive,
                     "neutral_share": neutral,
                     "negative_share": negative,
-                    "representative_comments": [str(first_by_code["comment"].iloc[i]) for i in order],
+                    "representative_comments": [texts[i] for i in order],
                 }
             )
     if not rows:

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from nps_text.schema import OUTLIER_THEME_ID
 
 OUTLIER_LABEL = "Other"
+
+
+def class_tfidf(counts: Any) -> np.ndarray:
+    """BERTopic's class-based TF-IDF (``ClassTfidfTransformer(reduce_frequent_words=True)``) of a classes x
+    terms count matrix: the square root of each class's l1-normalised term frequencies, times
+    ``log(1 + average words per class / frequency of the term over all classes)``.
+
+    Written out, with the same figures (a test compares them), because BERTopic's transformer fails on a
+    vocabulary of one term (its idf becomes a 0-d array that ``scipy.sparse.diags`` rejects: a survey of
+    "Kommentar 1".."Kommentar 4"), and importing ``bertopic`` costs seconds a small survey need not pay.
+
+    Example:
+        >>> class_tfidf(np.array([[2, 0], [1, 1]])).round(3).tolist()
+        [[0.511, 0.0], [0.361, 0.777]]
+    """
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    matrix = sparse.csr_matrix(counts, dtype=np.float64)
+    frequency = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+    average = int(np.asarray(matrix.sum(axis=1)).mean()) if matrix.shape[0] else 0
+    idf = np.log(average / np.maximum(frequency, 1e-12) + 1.0)
+    frequencies = normalize(matrix, norm="l1", axis=1)
+    frequencies.data = np.sqrt(frequencies.data)
+    return np.asarray(frequencies.multiply(idf[None, :]).todense(), dtype=np.float64)
 
 
 def theme_keywords(lemma_docs: Sequence[str], labels: np.ndarray, top_n: int = 8) -> dict[int, list[str]]:
@@ -22,7 +48,6 @@ def theme_keywords(lemma_docs: Sequence[str], labels: np.ndarray, top_n: int = 8
     Returns:
         Theme id -> keywords, best first (empty list when a theme has no usable words).
     """
-    from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
 
     ids = sorted({int(label) for label in labels})
@@ -42,7 +67,7 @@ def theme_keywords(lemma_docs: Sequence[str], labels: np.ndarray, top_n: int = 8
     )
     counts = membership @ doc_counts  # classes x terms: what c-TF-IDF weighs
     doc_frequency = (membership @ (doc_counts > 0).astype(np.float64)).toarray()
-    weights = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(counts).toarray()
+    weights = class_tfidf(counts)
     # A keyword must occur in at least two comments of its theme (or in every one of a tiny theme),
     # otherwise one unusual comment decides the label.
     theme_sizes = np.asarray(membership.sum(axis=1)).ravel()
@@ -75,9 +100,21 @@ def label_from_keywords(keywords: Sequence[str], max_words: int = 3) -> str:
     return " / ".join(chosen) if chosen else OUTLIER_LABEL
 
 
-def default_label(theme_id: int, keywords: Sequence[str]) -> str:
-    """``Other`` for outliers, otherwise :func:`label_from_keywords` (or ``Theme N`` without keywords)."""
+NUMBERED_LABEL = {"de": "Thema {theme_id}", "en": "Theme {theme_id}"}
+"""Label of a theme with neither keywords nor a short typical comment, in the theme's language."""
+
+
+def default_label(theme_id: int, keywords: Sequence[str], language: str = "en") -> str:
+    """``Other`` for outliers, otherwise :func:`label_from_keywords` (or ``Theme N`` / ``Thema N`` without
+    keywords).
+
+    Example:
+        >>> default_label(3, [], "de")
+        'Thema 3'
+    """
     if theme_id == OUTLIER_THEME_ID:
         return OUTLIER_LABEL
     label = label_from_keywords(keywords)
-    return label if label != OUTLIER_LABEL else f"Theme {theme_id}"
+    if label != OUTLIER_LABEL:
+        return label
+    return NUMBERED_LABEL.get(language, NUMBERED_LABEL["en"]).format(theme_id=theme_id)

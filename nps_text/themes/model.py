@@ -26,7 +26,10 @@ from nps_text.schema import OUTLIER_THEME_ID
 from nps_text.themes.config import ThemesConfig
 
 MIN_DISCOVERY_COMMENTS = 10
-"""Below this many distinct comments no model is fitted: they form one theme."""
+"""Below this many distinct comments no model is fitted: comments that share a word form the themes
+(:func:`shared_word_groups`)."""
+MIN_THEME_RESPONSES = 2
+"""Without a fitted model, a theme needs a word that at least this many customers used."""
 
 ASSIGN_CHUNK = 8192
 
@@ -300,13 +303,70 @@ def _merge_and_reduce_outliers(
     return renumber_by_size(topics), cutoff
 
 
+def shared_word_groups(
+    lemma_docs: Sequence[str], weights: np.ndarray | None = None, min_responses: int = MIN_THEME_RESPONSES
+) -> np.ndarray:
+    """Themes of a handful of comments, too few for a topic model: comments that share a word.
+
+    Greedily, the word (lemma) used by the most customers, and by at least ``min_responses`` of them,
+    gathers every comment not yet in a theme that contains it; then the next. A comment without content
+    words ("Alles gut") counts as one word of its own with the other such comments, so identical answers
+    form a theme too. A comment that shares nothing with another stays an outlier (-1): one customer's
+    remark is not a theme.
+
+    Args:
+        lemma_docs: Space-joined lemmas per distinct comment.
+        weights: Customers (responses) per distinct comment; ``None`` = one each.
+        min_responses: Customers a word needs to make a theme.
+
+    Returns:
+        Labels 0..k-1 (by decreasing size) or -1 per comment.
+
+    Example:
+        >>> shared_word_groups(["Lieferung spät", "Lieferung", "Preis", "Preis hoch", "Hotline"]).tolist()
+        [0, 0, 1, 1, -1]
+        >>> shared_word_groups(["teuer"], weights=np.array([3])).tolist()
+        [0]
+    """
+    counts = np.ones(len(lemma_docs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    words = [frozenset(doc.split()) or frozenset({""}) for doc in lemma_docs]
+    labels = np.full(len(lemma_docs), OUTLIER_THEME_ID, dtype=np.int64)
+    for label in range(len(lemma_docs)):
+        open_rows = np.flatnonzero(labels == OUTLIER_THEME_ID)
+        users: dict[str, float] = {}
+        for row in open_rows.tolist():
+            for word in words[row]:
+                users[word] = users.get(word, 0.0) + counts[row]
+        if not users:
+            break
+        word, used_by = min(users.items(), key=lambda item: (-item[1], item[0]))
+        if used_by < min_responses:
+            break
+        labels[[row for row in open_rows.tolist() if word in words[row]]] = label
+    return renumber_by_size(labels)
+
+
+def _vocabulary_size(lemma_docs: Sequence[str], at_least: int = 2) -> int:
+    """Distinct words in ``lemma_docs``, counted up to ``at_least``."""
+    seen: set[str] = set()
+    for doc in lemma_docs:
+        seen.update(doc.split())
+        if len(seen) >= at_least:
+            break
+    return len(seen)
+
+
 def discover_themes(
     lemma_docs: Sequence[str],
     embed_rows: Callable[[np.ndarray], np.ndarray],
     n_comments: int,
     config: ThemesConfig,
+    weights: np.ndarray | None = None,
 ) -> DiscoveredThemes:
     """Discover themes among ``n_comments`` distinct comments.
+
+    Below :data:`MIN_DISCOVERY_COMMENTS` distinct comments, or when the comments use fewer than two
+    distinct words (BERTopic's vectorizer needs two), no model is fitted: :func:`shared_word_groups`.
 
     Args:
         lemma_docs: Space-joined lemmas per comment (BERTopic's documents).
@@ -314,22 +374,24 @@ def discover_themes(
             embedded chunk by chunk).
         n_comments: Number of comments.
         config: Themes configuration (seed, sizes, outlier share, merging).
+        weights: Customers (responses) per comment, for the small-survey path; ``None`` = one each.
 
     Returns:
         Labels 0..k-1 or -1 per comment, centroids and the outlier cut-off.
     """
     if n_comments == 0:
         return DiscoveredThemes(labels=np.zeros(0, dtype=np.int64))
-    if n_comments < MIN_DISCOVERY_COMMENTS:
-        all_rows = embed_rows(np.arange(n_comments))
-        labels = np.zeros(n_comments, dtype=np.int64)
-        return DiscoveredThemes(labels=labels, centroids=compute_centroids(all_rows, labels))
 
     rng = np.random.default_rng(config.seed)
     if n_comments > config.max_fit_comments:
         fit_rows = np.sort(rng.choice(n_comments, size=config.max_fit_comments, replace=False))
     else:
         fit_rows = np.arange(n_comments)
+    if n_comments < MIN_DISCOVERY_COMMENTS or _vocabulary_size([lemma_docs[i] for i in fit_rows]) < 2:
+        labels = shared_word_groups(lemma_docs, weights)
+        centroids = compute_centroids(_unit(embed_rows(np.arange(n_comments))), labels) if (labels >= 0).any() else {}
+        # Comments that share no word stay outliers: the cut-off keeps them out of a theme in re-runs too.
+        return DiscoveredThemes(labels=labels, centroids=centroids, outlier_cutoff=1.0 if (labels < 0).any() else -1.0)
     fit_embeddings = _unit(embed_rows(fit_rows))
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
