@@ -182,10 +182,7 @@ def _change_sentence(
         return (t["no_change"] if latest is not None else None), "neutral"
     change = _float(row.get("change")) or 0.0
     previous = str(row.get("previous_period", ""))
-    p_value = _float(row.get("p_value"))
-    p_text = "n/a" if p_value is None else (f"{p_value:.3f}" if p_value >= 0.001 else "< 0.001")
-    if language == "de":
-        p_text = p_text.replace(".", ",")
+    p_text = _p_text(_float(row.get("p_value")), language, t)
     points = format_number(abs(change), language)
     significant = bool(row.get("significant")) if not _missing(row.get("significant")) else False
     if significant and change < 0:
@@ -266,6 +263,23 @@ def segment_frames(tables: Mapping[str, pd.DataFrame], max_values: int) -> list[
     return result
 
 
+def too_few_for_themes(tables: Mapping[str, pd.DataFrame], group: str, t: Mapping[str, str]) -> str | None:
+    """Why a group has no themes although themes ran: every one of its text comments is in the outlier
+    theme (a small survey in which no two customers said the same thing). ``None`` otherwise."""
+    from nps_text.schema import OUTLIER_THEME_ID, STATUS_TEXT
+
+    responses = usable(tables, "responses", ("nps_group", "comment_status", "theme_id"))
+    if responses is None:
+        return None
+    rows = responses[
+        responses["nps_group"].astype(str).eq(group) & responses["comment_status"].astype(str).eq(STATUS_TEXT)
+    ]
+    theme_ids = pd.to_numeric(rows["theme_id"], errors="coerce")
+    if rows.empty or theme_ids.isna().any() or not theme_ids.eq(OUTLIER_THEME_ID).all():
+        return None
+    return t["themes_too_few"].format(n=len(rows))
+
+
 def improvement_areas(
     tables: Mapping[str, pd.DataFrame], config: ReportConfig, language: str, t: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -280,12 +294,20 @@ def improvement_areas(
         impact = _float(row.get("nps_impact")) or 0.0
         share = _float(row.get("share_of_detractors"))
         trend_text, trend_class = _trend(row, language, t)
-        significant = row.get("significant")
+        trend_test = (
+            _test_badge(row.get("trend_p_value"), None, ("trend_test_sig", "trend_test_not_sig"), language, t)
+            if trend_text
+            else None
+        )
+        # "emerging" is a significant rise by the same test: never shown beside a badge saying otherwise.
+        emerging = (not _missing(row.get("emerging")) and bool(row.get("emerging"))) and (
+            trend_test is None or bool(trend_test["significant"])
+        )
         quotes = [shorten(quote, config.quote_length) for quote in as_list(row.get("example_comments"))]
         result.append(
             {
                 "rank": int(row["rank"]) if "rank" in row and not _missing(row["rank"]) else position,
-                "label": str(row["theme_label"]),
+                "label": theme_label(row, t),
                 "impact": t["points"].format(value=format_number(impact, language)),
                 "impact_value": impact,
                 "share": format_percent(share, language) if share is not None else None,
@@ -297,8 +319,9 @@ def improvement_areas(
                 ),
                 "trend": trend_text,
                 "trend_class": trend_class,
-                "emerging": bool(row.get("emerging")) if not _missing(row.get("emerging")) else False,
-                "significant": None if _missing(significant) else bool(significant),
+                "emerging": emerging,
+                "trend_test": trend_test,
+                "lift_test": _test_badge(row.get("p_value"), row.get("significant"), ("lift_sig", "lift_not_sig"), language, t),
                 "quotes": [quote for quote in quotes if quote][: config.quotes_per_area],
             }
         )
@@ -306,6 +329,39 @@ def improvement_areas(
     for area in result:
         area["bar"] = round(100 * area["impact_value"] / max_impact, 1)
     return result
+
+
+def _test_badge(
+    p_value: Any, significant: Any, keys: tuple[str, str], language: str, t: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """A badge for one statistical test: its verdict and the p-value it rests on (``None`` without a p-value).
+
+    The verdict is ``p < SIGNIFICANCE_LEVEL`` of :mod:`nps_text.insights`, the level that test used; a
+    ``significant`` flag from the table (which may add conditions, such as lift > 1) can only withdraw it,
+    so a badge never calls a p-value above the level significant.
+    """
+    from nps_text.insights import SIGNIFICANCE_LEVEL
+
+    value = _float(p_value)
+    if value is None:
+        return None
+    verdict = value < SIGNIFICANCE_LEVEL and (_missing(significant) or bool(significant))
+    return {
+        "significant": verdict,
+        "text": t[keys[0] if verdict else keys[1]].format(p=_p_text(value, language, t)),
+    }
+
+
+def theme_label(row: Mapping[str, Any] | pd.Series, t: Mapping[str, str]) -> str:
+    """A row's theme label for the page: the outlier theme (-1, "Other" in the tables) in the report's language."""
+    from nps_text.schema import OUTLIER_THEME_ID
+    from nps_text.themes.keywords import OUTLIER_LABEL
+
+    theme_id = _float(row.get("theme_id"))
+    label = row.get("theme_label")
+    if (theme_id is not None and int(theme_id) == OUTLIER_THEME_ID) or (theme_id is None and label == OUTLIER_LABEL):
+        return t["theme_other"]
+    return "" if _missing(label) else str(label)
 
 
 def _trend(row: pd.Series, language: str, t: Mapping[str, str]) -> tuple[str | None, str]:
@@ -334,8 +390,11 @@ def _trend(row: pd.Series, language: str, t: Mapping[str, str]) -> tuple[str | N
 THEME_TREND_ROWS = 8
 
 
-def _p_text(value: float | None, language: str) -> str:
-    text = "n/a" if value is None else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
+def _p_text(value: float | None, language: str, t: Mapping[str, str]) -> str:
+    """A p-value as the report prints it: three decimals, ``< 0.001`` below, the language's "n/a" when unknown."""
+    if value is None:
+        return t["not_available"]
+    text = f"{value:.3f}" if value >= 0.001 else "< 0.001"
     return text.replace(".", ",") if language == "de" else text
 
 
@@ -371,7 +430,7 @@ def theme_trends(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[s
             change_text = ("+" if change > 0 else "") + format_number(change, language)
         items.append(
             {
-                "label": str(row["theme_label"]),
+                "label": theme_label(row, t),
                 "trend": t.get(f"trend_{trend}", trend),
                 "trend_class": {"emerging": "rising", "fading": "falling"}.get(trend, "stable"),
                 "share": format_percent(share, language) if share is not None else "",
@@ -380,7 +439,7 @@ def theme_trends(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[s
                     count=int(_float(row.get("count")) or 0), base=int(_float(row.get("base")) or 0)
                 ) if "base" in row and not _missing(row.get("base")) else None,
                 "change": change_text,
-                "p": _p_text(_float(row.get("p_value")), language),
+                "p": _p_text(_float(row.get("p_value")), language, t),
             }
         )
     counts = rows["trend"].astype(str).value_counts()
@@ -410,7 +469,7 @@ def praise(
                 quotes = [shorten(quote, config.quote_length) for quote in as_list(row.get("representative_comments"))]
                 items.append(
                     {
-                        "label": str(row["theme_label"]),
+                        "label": theme_label(row, t),
                         "share": t["share_of_promoters"].format(share=format_percent(share, language))
                         if share is not None
                         else None,
@@ -429,7 +488,9 @@ def praise(
         distinct = dict.fromkeys(shorten(text, config.quote_length) for text in promoters["comment"])
         comments = list(distinct)[: config.praise_themes]
         if comments:
-            return {"themes": [], "comments": comments, "note": t["praise_fallback"]}
+            note = too_few_for_themes(tables, "promoter", t) if themes is not None else None
+            return {"themes": [], "comments": comments, "note": note or t["praise_fallback"]}
+        return {"themes": [], "comments": [], "note": t["praise_none"]}
     return {"themes": [], "comments": [], "note": t["praise_missing"]}
 
 
@@ -477,7 +538,7 @@ def follow_ups(
                     "response_id": str(row["response_id"]),
                     "score": "" if _missing(row.get("score")) else str(int(row["score"])),
                     "comment": shorten(row.get("comment"), config.quote_length) or None,
-                    "theme": None if _missing(row.get("theme_label")) else str(row.get("theme_label")),
+                    "theme": None if _missing(row.get("theme_label")) else theme_label(row, t),
                     "extra": ["" if _missing(row.get(column)) else str(row.get(column)) for column in extra],
                 }
             )
@@ -535,13 +596,60 @@ def about(manifest: Mapping[str, Any], t: Mapping[str, str]) -> list[tuple[str, 
         )
     models = manifest.get("models")
     if isinstance(models, Mapping) and models:
-        facts.append((t["models"], ", ".join(f"{key}: {_model_name(value)}" for key, value in models.items())))
+        described = [
+            f"{t.get(f'model_{kind}', str(kind))}: {text}"
+            for kind, value in models.items()
+            if kind != "cache" and (text := _model_text(kind, value, t))
+        ]
+        if described:
+            facts.append((t["models"], " · ".join(described)))
+        cache = _cache_counts(models.get("cache"))
+        if cache is not None:
+            facts.append((t["cache"], t["cache_counts"].format(hits=cache[0], misses=cache[1])))
     if manifest.get("started_at"):
-        facts.append((t["started"], str(manifest["started_at"])))
+        facts.append((t["started"], format_moment(manifest["started_at"])))
     return facts
 
 
-def _model_name(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return str(value.get("name") or value.get("model") or value)
-    return str(value)
+def format_moment(value: Any) -> str:
+    """An ISO timestamp from the manifest as ``2026-12-03 09:44:54 UTC`` (to the second; text kept as it is
+    when it is not a timestamp).
+
+    Example:
+        >>> format_moment("2026-12-03T10:44:54.860728+01:00")
+        '2026-12-03 09:44:54 UTC'
+    """
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _model_text(kind: str, value: Any, t: Mapping[str, str]) -> str:
+    """One model entry of the manifest in words: ``e5-small (e5-small-q4 1.2)``, ``bertopic (encoder use)``."""
+    if not isinstance(value, Mapping):
+        return "" if _missing(value) else str(value)
+    if kind == "embeddings":  # encoder name -> {name, version, texts, seconds}
+        return ", ".join(_model_text("", entry, t) for entry in value.values() if isinstance(entry, Mapping))
+    name = str(value.get("name") or value.get("model") or "")
+    details = [str(value["version"])] if value.get("version") else []
+    if value.get("encoder"):
+        details.append(t["model_encoder"].format(name=value["encoder"]))
+    return f"{name} ({', '.join(details)})" if details and name else name or ", ".join(details)
+
+
+def _cache_counts(cache: Any) -> tuple[int, int] | None:
+    """Results taken from the cache and computed anew, over every kind (embedding, language, sentiment...)."""
+    if not isinstance(cache, Mapping):
+        return None
+    counts = [entry for entry in cache.values() if isinstance(entry, Mapping)]
+    if not counts:
+        return None
+    hits = sum(int(_float(entry.get("hits")) or 0) for entry in counts)
+    misses = sum(int(_float(entry.get("misses")) or 0) for entry in counts)
+    return hits, misses
