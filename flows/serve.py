@@ -2,6 +2,12 @@
 
 Needs a running Prefect server: schedules do not run on the ephemeral one.
 
+Serving and ``prefect deploy --prefect-file flows/prefect.yaml`` register the same deployment names; whichever
+ran last owns them. The served deployments carry this checkout as their code source (Prefect's local storage:
+a ``set_working_directory`` pull step to the repository), so a run triggered while this script serves them
+finds the flow whether or not ``prefect deploy`` registered them first, and a worker still finds it after
+``prefect deploy`` re-registers them with its own pull step.
+
     prefect server start --host 127.0.0.1 &
     export PREFECT_API_URL=http://127.0.0.1:4200/api
     python flows/serve.py                 # all deployments
@@ -18,6 +24,7 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 PREFECT_FILE = HERE / "prefect.yaml"
 
 
@@ -29,13 +36,17 @@ def load_deployments(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
 
 def build_deployments(names: list[str] | None = None) -> list[Any]:
     """``RunnerDeployment`` objects for the named deployments (all if ``names`` is empty)."""
-    from prefect.flows import load_flow_from_entrypoint
+    from prefect import Flow
 
     chosen = []
     for entry in load_deployments():
         if names and entry["name"] not in names:
             continue
-        flow = load_flow_from_entrypoint(str(HERE.parent / entry["entrypoint"]))
+        # From the checkout as a source, not a loaded flow object: a deployment updated by serve keeps the `path`
+        # of an earlier `prefect deploy` (None: its code comes from pull steps) while serve clears those pull
+        # steps, and every triggered run then crashed with FileNotFoundError '<cwd>/None'. Local storage gives
+        # the served deployment a pull step of its own (set_working_directory to the repository).
+        flow = Flow.from_source(source=str(REPO), entrypoint=entry["entrypoint"])
         schedules = entry.get("schedules") or []
         cron = schedules[0]["cron"] if schedules else None
         timezone = schedules[0].get("timezone") if schedules else None
@@ -55,7 +66,7 @@ def main(argv: list[str]) -> None:
     if not os.environ.get("PREFECT_API_URL"):
         sys.exit("PREFECT_API_URL is not set: start `prefect server start` and export "
                  "PREFECT_API_URL=http://127.0.0.1:4200/api (schedules do not run on the ephemeral server)")
-    os.chdir(HERE.parent)  # deployment parameters use paths relative to the repository
+    os.chdir(REPO)  # deployment parameters use paths relative to the repository
     deployments = build_deployments(argv)
     if not deployments:
         sys.exit(f"no deployment named {argv} in {PREFECT_FILE}")

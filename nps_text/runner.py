@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -62,11 +64,33 @@ class RunnerConfig(BaseModel):
 
 
 # --- the task runner -------------------------------------------------------------------------------------
+DISTRIBUTED_LOG_LEVEL_ENV = "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED"
+"""Dask's own setting for the level of the ``distributed`` loggers; ``nps-text run --verbose`` sets it to ``info``."""
+
+
+def distributed_log_level() -> int:
+    """The level for ``distributed``'s loggers: ``$DASK_DISTRIBUTED__LOGGING__DISTRIBUTED``, else WARNING.
+
+    distributed sets its loggers to INFO when imported and only silences its own console handlers; under
+    Prefect its records reach Prefect's console handler instead, so a run printed ~35 INFO lines (scheduler
+    start, every worker and connection, teardown) unless the level is set on the logger itself.
+    """
+    configured = os.environ.get(DISTRIBUTED_LOG_LEVEL_ENV, "").strip().upper()
+    level = logging.getLevelName(configured) if configured else logging.WARNING
+    return level if isinstance(level, int) else logging.WARNING
+
+
 def dask_task_runner(config: RunnerConfig) -> Any:
     """Prefect's ``DaskTaskRunner`` for ``config``: the scheduler at ``dask_address``, else a temporary
-    ``LocalCluster`` of ``dask_workers`` single-threaded worker processes (torn down after the run)."""
+    ``LocalCluster`` of ``dask_workers`` single-threaded worker processes (torn down after the run).
+
+    ``distributed``'s logs show warnings and above (:func:`distributed_log_level`); the LocalCluster's
+    scheduler gets no dashboard and a free port for its HTTP endpoints (not 8787, which two runs would share).
+    """
     from prefect_dask import DaskTaskRunner
 
+    level = distributed_log_level()
+    logging.getLogger("distributed").setLevel(level)
     if config.dask_address:
         return DaskTaskRunner(address=config.dask_address)
     return DaskTaskRunner(
@@ -76,6 +100,8 @@ def dask_task_runner(config: RunnerConfig) -> Any:
             "threads_per_worker": 1,
             "processes": True,
             "dashboard_address": None,
+            "silence_logs": level,  # the worker processes' console handlers
+            "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         },
     )
 

@@ -48,3 +48,20 @@ def test_serve_script_builds_every_deployment(repo_root: Path) -> None:
     deployments = module.build_deployments([])
     assert [d.name for d in deployments] == [e["name"] for e in _deployments(repo_root)]
     assert all(d.schedules for d in deployments)
+
+
+def test_served_deployments_bring_their_own_code_location(repo_root: Path) -> None:
+    """Serving updates deployments that `prefect deploy` registered: Prefect's update keeps their `path` (None)
+    but clears their pull steps, and every triggered run crashed with FileNotFoundError '<cwd>/None'. The served
+    deployments carry the checkout as local storage, which Prefect registers as their own pull step."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve", repo_root / "flows" / "serve.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for deployment in module.build_deployments([]):
+        assert deployment.storage is not None, deployment.name
+        step = deployment.storage.to_pull_step()
+        assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(repo_root.resolve())}}
+        assert deployment.entrypoint == "nps_text/flow.py:nps_text_flow"

@@ -115,6 +115,51 @@ def test_runner_config_and_cli_options(tmp_path: Path) -> None:
     assert "--runner" in result.output and "--dask-address" in result.output
 
 
+def test_distributed_logs_warnings_and_above_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """distributed sets its loggers to INFO at import and Prefect's console handler printed them (~35 lines)."""
+    import logging
+
+    from nps_text.runner import (
+        DISTRIBUTED_LOG_LEVEL_ENV,
+        RunnerConfig,
+        dask_task_runner,
+        distributed_log_level,
+    )
+
+    distributed = logging.getLogger("distributed")
+    monkeypatch.setattr(distributed, "level", distributed.level)  # restored after the test
+    monkeypatch.delenv(DISTRIBUTED_LOG_LEVEL_ENV, raising=False)
+    assert distributed_log_level() == logging.WARNING
+    distributed.setLevel(logging.INFO)  # what `import distributed` does
+    runner = dask_task_runner(RunnerConfig(runner="dask"))
+    assert distributed.getEffectiveLevel() == logging.WARNING
+    assert runner.cluster_kwargs["silence_logs"] == logging.WARNING
+    assert runner.cluster_kwargs["scheduler_kwargs"]["dashboard"] is False  # no fixed port 8787 per run
+    dask_task_runner(RunnerConfig(runner="dask", dask_address="tcp://127.0.0.1:8786"))
+    assert distributed.getEffectiveLevel() == logging.WARNING
+    monkeypatch.setenv(DISTRIBUTED_LOG_LEVEL_ENV, "info")
+    assert dask_task_runner(RunnerConfig(runner="dask")).cluster_kwargs["silence_logs"] == logging.INFO
+    assert distributed.getEffectiveLevel() == logging.INFO
+    monkeypatch.setenv(DISTRIBUTED_LOG_LEVEL_ENV, "loud")
+    assert distributed_log_level() == logging.WARNING  # an unknown name: the quiet default
+
+
+def test_cli_verbose_shows_the_dask_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from nps_text.cli.pipeline import _quiet_environment
+    from nps_text.runner import DISTRIBUTED_LOG_LEVEL_ENV
+
+    for name in (DISTRIBUTED_LOG_LEVEL_ENV, "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_TO_API_ENABLED",
+                 "PREFECT_RESULTS_PERSIST_BY_DEFAULT", "PREFECT_SERVER_ANALYTICS_ENABLED",
+                 "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "PREFECT_UI_ENABLED"):
+        monkeypatch.delenv(name, raising=False)  # setenv/delenv: monkeypatch restores them after the test
+    _quiet_environment(verbose=False)
+    assert DISTRIBUTED_LOG_LEVEL_ENV not in os.environ
+    _quiet_environment(verbose=True)
+    assert os.environ[DISTRIBUTED_LOG_LEVEL_ENV] == "info"
+
+
 def _survey(path: Path) -> Path:
     phrases = ["Lieferung kam zu spät", "Beratung war super freundlich", "Preis ist zu hoch", "App stürzt ständig ab",
                "Personal sehr nett", "Wartezeit an der Hotline zu lang"]

@@ -14,6 +14,7 @@ Tests register a fake backend with :func:`register_sentiment_backend`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,28 +47,86 @@ BASELINE_MODEL_NAME = "sentiment-baseline"
 COMMERCIAL_MODEL_NAME = "sentiment-commercial"
 
 
+MODELS_DIR_ENV = "NPS_TEXT_MODELS_DIR"
+INSTALLED_MODELS = ("share", "nps-text", "models")
+"""Where a wheel installs the shipped models, relative to the install scheme's data folder (``sys.prefix`` in a
+virtual environment): ``pyproject.toml``'s ``[tool.setuptools.data-files]`` puts them there."""
+
+
+def _source_models_dir() -> Path:
+    """The repository's ``models/`` beside this package (a source checkout or an editable install)."""
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+@functools.lru_cache(maxsize=1)
+def installed_models_dir() -> Path | None:
+    """The models a wheel installed with this distribution (found through its ``RECORD``), or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("nps-text").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        parts = Path(file).parts
+        for start in range(len(parts) - len(INSTALLED_MODELS)):
+            if parts[start : start + len(INSTALLED_MODELS)] == INSTALLED_MODELS:
+                located = Path(str(file.locate())).resolve()
+                folder = located.parents[len(parts) - start - len(INSTALLED_MODELS) - 1]
+                if folder.is_dir():
+                    return folder
+    return None
+
+
+def model_dirs() -> list[Path]:
+    """Folders searched for a named model, in order: ``$NPS_TEXT_MODELS_DIR``, the source tree's ``models/``
+    (where ``nps-text train`` saves in a checkout), the copy installed with the package."""
+    configured = os.environ.get(MODELS_DIR_ENV)
+    candidates = [Path(configured).expanduser()] if configured else []
+    candidates.append(_source_models_dir())
+    installed = installed_models_dir()
+    if installed is not None:
+        candidates.append(installed)
+    return candidates
+
+
 def models_dir() -> Path:
-    """Where shipped models live: ``$NPS_TEXT_MODELS_DIR`` or the repository's ``models/``."""
-    configured = os.environ.get("NPS_TEXT_MODELS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "models"
+    """The first existing folder of :func:`model_dirs` (``$NPS_TEXT_MODELS_DIR`` even when missing)."""
+    candidates = model_dirs()
+    if os.environ.get(MODELS_DIR_ENV):
+        return candidates[0]
+    return next((folder for folder in candidates if folder.is_dir()), candidates[0])
+
+
+def model_path(name: str) -> Path:
+    """The folder of the shipped or trained model ``name``: the first of :func:`model_dirs` that holds it.
+
+    Example:
+        >>> model_path(DEFAULT_MODEL_NAME).name
+        'sentiment-e5-small'
+    """
+    for folder in model_dirs():
+        if (folder / name).is_dir():
+            return folder / name
+    return models_dir() / name  # missing everywhere: the loader's error names this path
 
 
 def _default_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
     from nps_text.sentiment.transformer import load_transformer_backend
 
-    return load_transformer_backend(str(models_dir() / DEFAULT_MODEL_NAME), config, name="default")
+    return load_transformer_backend(str(model_path(DEFAULT_MODEL_NAME)), config, name="default")
 
 
 def _baseline_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
     from nps_text.sentiment.baseline import LogisticHeadBackend
 
-    return LogisticHeadBackend(models_dir() / BASELINE_MODEL_NAME, embed=embed)
+    return LogisticHeadBackend(model_path(BASELINE_MODEL_NAME), embed=embed)
 
 
 def _commercial_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
     from nps_text.sentiment.baseline import LogisticHeadBackend
 
-    backend = LogisticHeadBackend(models_dir() / COMMERCIAL_MODEL_NAME, embed=embed)
+    backend = LogisticHeadBackend(model_path(COMMERCIAL_MODEL_NAME), embed=embed)
     backend.name = "commercial"
     return backend
 
