@@ -35,6 +35,8 @@ def _quiet_environment(verbose: bool) -> None:
         # would repeat that error with a full traceback.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    else:  # --verbose: the Dask cluster's INFO logs too (nps_text.runner keeps warnings and above otherwise)
+        os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "info")
 
 
 @click.command("run")
