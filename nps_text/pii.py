@@ -272,7 +272,9 @@ def _phone_cue(text: str, start: int) -> str | None:
 
 
 def _trim_run(text: str, start: int, end: int) -> tuple[int, int]:
-    """``[start, end)`` without trailing separators and without a parenthesis that has no partner."""
+    """``[start, end)`` without leading and trailing separators and without a parenthesis that has no partner."""
+    while start < end and text[start] in " \u00a0\t./-)":
+        start += 1
     while end > start and not text[end - 1].isdigit():
         if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
             break
@@ -317,61 +319,90 @@ def _digit_count(text: str, start: int, end: int) -> int:
     return sum(char.isdigit() for char in text[start:end])
 
 
+def _between_dates(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The parts of the run ``text[start:end]`` around dates in it (``0151 1234567 05.03.2026``): a date is
+    never part of a phone number. A run with a country prefix stays whole (``+49 30 12.34.56``)."""
+    if _INTERNATIONAL.match(text, start):
+        yield start, end
+        return
+    position = start
+    for date in _DATE_LIKE.finditer(text, start, end):
+        yield position, date.start()
+        position = date.end()
+    yield position, end
+
+
+@dataclass
+class _MatcherBudget:
+    """How many more runs of one text the phone matcher may check (see :data:`MAX_PHONE_CHECKS`)."""
+
+    left: int = MAX_PHONE_CHECKS
+
+
+def _piece_spans(text: str, start: int, end: int, budget: _MatcherBudget) -> Iterator[tuple[int, int]]:
+    """Phone numbers in ``text[start:end]``, one run of digits and separators (or a part of it between dates)."""
+    digits = _digit_count(text, start, end)
+    if digits < 6:
+        return
+    international = bool(_INTERNATIONAL.match(text, start))
+    cue = _phone_cue(text, start)
+    if start > 0 and text[start - 1].isalnum() and cue != "phone":
+        return  # the digits of a code such as JJD0001234567890 or 1Z999AA10123456784
+    if end < len(text) and text[end].isalpha() and cue != "phone" and not international:
+        return
+    plus = text.startswith(("+", "(+"), start)
+    if cue == "other" and not plus:
+        return  # Bestellnummer, order #, Sendungsnummer, PLZ, ...
+    national_digits = digits - 2 if international and not plus else digits
+    strong = (international and 7 <= national_digits <= 15) or cue == "phone"
+    if end - start > MAX_PHONE_RUN or budget.left <= 0:
+        if strong and national_digits <= 15 and not _not_a_phone(text, start, end, international):
+            yield start, end
+            return
+        for shape in _PHONE_SHAPE.finditer(text, start, end):
+            if _digit_count(text, *shape.span()) >= 7 and not _not_a_phone(text, *shape.span(), False):
+                yield shape.span()
+        return
+    if _NATIONAL.fullmatch(text, start, end) and digits <= 13:
+        if not _not_a_phone(text, start, end, False):
+            yield start, end
+        return
+    if _plainly_not_a_phone(text, start, end, international):
+        return
+    budget.left -= 1
+    left = max(0, start - _CONTEXT)
+    window = text[left : end + _CONTEXT]
+    if strong:
+        regions = PHONE_REGIONS[:1] if international else PHONE_REGIONS
+        found = _phone_matches(window, regions, Leniency.POSSIBLE)
+    else:
+        regions = VALID_REGIONS + (("US",) if _US_SHAPE.fullmatch(text, start, end) else ())
+        found = _phone_matches(window, regions, Leniency.VALID)
+    spans = [  # numbers inside the piece: not ones that take digits from a date or number beside it
+        (max(start, match_start + left), min(end, match_end + left))
+        for match_start, match_end in found
+        if match_end + left > start
+        and match_start + left < end
+        and not _digit_count(text, match_start + left, start)
+        and not _digit_count(text, end, match_end + left)
+    ]
+    spans = [
+        span
+        for span in spans
+        if _digit_count(text, *span) >= 6 and not _not_a_phone(text, *span, international)
+    ]
+    whole = strong and national_digits <= 15 and not _not_a_phone(text, start, end, international)
+    if whole and sum(_digit_count(text, *span) for span in spans) < digits:
+        yield start, end  # possible or not: a number after "Tel" or behind "+49" is a phone number
+    else:
+        yield from spans
+
+
 def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
-    checks = 0
+    budget = _MatcherBudget()
     for run in _PHONE_RUN.finditer(text):
-        start, end = _trim_run(text, run.start(), run.end())
-        digits = _digit_count(text, start, end)
-        if digits < 6:
-            continue
-        international = bool(_INTERNATIONAL.match(text, start))
-        cue = _phone_cue(text, start)
-        if start > 0 and text[start - 1].isalnum() and cue != "phone":
-            continue  # the digits of a code such as JJD0001234567890 or 1Z999AA10123456784
-        if end < len(text) and text[end].isalpha() and cue != "phone" and not international:
-            continue
-        plus = text.startswith(("+", "(+"), start)
-        if cue == "other" and not plus:
-            continue  # Bestellnummer, order #, Sendungsnummer, PLZ, ...
-        national_digits = digits - 2 if international and not plus else digits
-        strong = (international and 7 <= national_digits <= 15) or cue == "phone"
-        if end - start > MAX_PHONE_RUN or checks >= MAX_PHONE_CHECKS:
-            if strong and national_digits <= 15 and not _not_a_phone(text, start, end, international):
-                yield start, end
-                continue
-            for shape in _PHONE_SHAPE.finditer(text, start, end):
-                if _digit_count(text, *shape.span()) >= 7 and not _not_a_phone(text, *shape.span(), False):
-                    yield shape.span()
-            continue
-        if _NATIONAL.fullmatch(text, start, end) and digits <= 13:
-            if not _not_a_phone(text, start, end, False):
-                yield start, end
-            continue
-        if _plainly_not_a_phone(text, start, end, international):
-            continue
-        checks += 1
-        left = max(0, start - _CONTEXT)
-        window = text[left : end + _CONTEXT]
-        if strong:
-            regions = PHONE_REGIONS[:1] if international else PHONE_REGIONS
-            found = _phone_matches(window, regions, Leniency.POSSIBLE)
-        else:
-            regions = VALID_REGIONS + (("US",) if _US_SHAPE.fullmatch(text, start, end) else ())
-            found = _phone_matches(window, regions, Leniency.VALID)
-        spans = [
-            (max(start, match_start + left), min(end, match_end + left))
-            for match_start, match_end in found
-            if match_end + left > start and match_start + left < end
-        ]
-        spans = [
-            span
-            for span in spans
-            if _digit_count(text, *span) >= 6 and not _not_a_phone(text, *span, international)
-        ]
-        if spans:
-            yield from spans
-        elif strong and national_digits <= 15 and not _not_a_phone(text, start, end, international):
-            yield start, end  # possible or not: a number after "Tel" or behind "+49" is a phone number
+        for piece_start, piece_end in _between_dates(text, run.start(), run.end()):
+            yield from _piece_spans(text, *_trim_run(text, piece_start, piece_end), budget)
 
 
 _DETECTORS = {

@@ -126,7 +126,7 @@ def test_value_kind() -> None:
 
 
 # --- issue 17: phone numbers that are possible but not valid, cue words, and what must stay ------------------
-# Measured on this table (and tuned on it): recall 41/41, precision 41/41 (no [PHONE] in the 40 negatives).
+# Measured on this table (and tuned on it): recall 45/45, precision 45/45 (no [PHONE] in the 42 negatives).
 # On 20 + 20 further cases written afterwards and not tuned for: 20/20 found, 0/20 false positives.
 PHONE_POSITIVE: list[tuple[str, str | None]] = [
     # (text, the phone number in it; None: more than one number)
@@ -171,6 +171,10 @@ PHONE_POSITIVE: list[tuple[str, str | None]] = [
     ("Handynummer 015112345678", "015112345678"),
     ("Rückruf bitte: 7654321", "7654321"),
     ("Tel: 0151 1234567 / 030 1234567", None),
+    ("+41 79 12345678", "+41 79 12345678"),  # one digit too many for a Swiss mobile number
+    ("+49 1522 345678", "+49 1522 345678"),
+    ("Tel 0151 1234567 05.03.2026", "0151 1234567"),
+    ("am 05.03.2026 0151 1234567", "0151 1234567"),
 ]
 PHONE_NEGATIVE: list[str] = [
     "Bestellt am 05.03.2026, geliefert nie",
@@ -213,6 +217,8 @@ PHONE_NEGATIVE: list[str] = [
     "Kunden-Nr. 98765432",
     "Invoice no. 20260305",
     "KW 12/2026 kam nichts",
+    "Bestellt 05.03.2026 12345678",
+    "vom 05.03.2026-07.03.2026 geschlossen",
 ]
 
 
@@ -221,8 +227,9 @@ def test_phone_numbers_found_by_prefix_cue_or_shape(text: str, number: str | Non
     result = redact(text)
     if number is not None:
         assert result == text.replace(number, "[PHONE]")
+    else:
+        assert not any(char.isdigit() for char in result), result
     assert "[PHONE]" in result
-    assert sum(char.isdigit() for char in result) == 0
 
 
 @pytest.mark.parametrize("text", PHONE_NEGATIVE)
@@ -268,6 +275,7 @@ ADVERSARIAL = {
     "prices": "1.299.000,00 € " * 67_000,
     "cue words": "Telefon " * 125_000,
     "parentheses": "(0" * 500_000,
+    "dates in one run": "05.03.2026 " * 90_000,
 }
 
 
