@@ -4,6 +4,11 @@ Redaction runs before anything else sees the text, so every later table, the rep
 hold the redacted comment only. Replaced (see :mod:`nps_text.pii`): e-mail addresses, IBANs, payment card
 numbers (Luhn-checked), phone numbers (international and German/Austrian/Swiss formats), IP addresses, and
 URLs that carry query strings (they often hold tokens or personal identifiers).
+
+A comment longer than ``comments.max_chars`` (:data:`MAX_COMMENT_CHARS` by default; typically the rest of a file
+swallowed by an unclosed quote) is cut at a word boundary and ends in :data:`TRUNCATION_MARK`; the models (language,
+sentiment, themes) and every output see only that part, and ``comment_truncated`` marks the row. Redaction reads a
+window just beyond the cut, never the whole field, so a 5 MB comment costs about what a 5,000-character one does.
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ NON_INFORMATIVE = frozenset(
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
+MAX_COMMENT_CHARS = 5_000
+"""Default of ``comments.max_chars``: what the models and the outputs see of a comment, at most."""
+TRUNCATION_MARK = " […]"
+"""Ends a comment that was cut (an editorial omission mark: no words, so no theme or sentiment of its own)."""
+REDACTION_CONTEXT = 1_000
+"""Redaction of a long comment reads this many characters beyond the cut and twice as many beyond the limit
+(the longest personal-data item assumed), so that nothing kept is personal data cut in half."""
+
 def redact_pii(text: str) -> str:
     """Replace personal data in ``text`` with placeholders like ``[EMAIL]``, ``[PHONE]``, ``[IBAN]``.
 
@@ -48,6 +61,44 @@ def redact_pii(text: str) -> str:
         'Bitte an [EMAIL] oder [PHONE], IBAN [IBAN]'
     """
     return redact(text)
+
+
+def cut_comment(text: str, max_chars: int = MAX_COMMENT_CHARS) -> str:
+    """``text`` cut to at most ``max_chars`` characters, ending in :data:`TRUNCATION_MARK`.
+
+    The cut falls on the last whitespace within the last fifth of the allowed length (so no word is cut in
+    half), else exactly at the limit (a text without spaces). Call it only for texts longer than ``max_chars``.
+
+    Example:
+        >>> cut_comment("Die Lieferung kam viel zu spät und der Kundenservice half nicht", 30)
+        'Die Lieferung kam viel zu […]'
+    """
+    limit = max(max_chars - len(TRUNCATION_MARK), 1)
+    floor = limit * 4 // 5
+    position = next((index for index in range(limit, floor, -1) if text[index : index + 1].isspace()), limit)
+    return text[:position].rstrip() + TRUNCATION_MARK
+
+
+def shorten_comment(text: str, max_chars: int = MAX_COMMENT_CHARS, redact: bool = True) -> tuple[str, bool]:
+    """``(the comment as kept, whether it was cut)``: redacted (when ``redact``) and at most ``max_chars`` long.
+
+    Only a window of ``max_chars`` + 2 x :data:`REDACTION_CONTEXT` characters is redacted (widened while
+    redaction shrinks it below ``max_chars`` + :data:`REDACTION_CONTEXT`), so the cost does not grow with a giant
+    field, and a phone number or e-mail address that the window cuts in half lies beyond the cut.
+
+    Example:
+        >>> shorten_comment("Ruf an: 0176 1234567. " + "Lieferung zu spät. " * 500, 40)
+        ('Ruf an: [PHONE]. Lieferung zu spät. […]', True)
+    """
+    window = max_chars + 2 * REDACTION_CONTEXT
+    while True:
+        part = text[:window]
+        kept = redact_pii(part) if redact else part
+        if window >= len(text):
+            return (kept, False) if len(kept) <= max_chars else (cut_comment(kept, max_chars), True)
+        if len(kept) >= max_chars + REDACTION_CONTEXT:  # whatever the window's edge split lies beyond the cut
+            return cut_comment(kept, max_chars), True
+        window *= 4
 
 
 def _normalise_answer(text: str) -> str:
@@ -151,10 +202,14 @@ def prepare_comments(
     extra_non_informative: Iterable[str] = (),
     redact: bool = True,
     cache: ResultStore | None = None,
+    max_chars: int = MAX_COMMENT_CHARS,
 ) -> pd.DataFrame:
-    """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status`` and ``language``.
+    """A copy of ``responses`` with ``comment`` redacted and trimmed, ``comment_status``, ``language`` and
+    ``comment_truncated``.
 
-    Empty comments become null; ``language`` is set for ``text`` comments only. The rows are prepared
+    Empty comments become null; ``language`` is set for ``text`` comments only. A comment longer than
+    ``max_chars`` is cut (:func:`shorten_comment`) before its language is detected, and marked in
+    ``comment_truncated`` (bool); the status is decided on the whole comment. The rows are prepared
     :data:`CHUNK_ROWS` at a time, and within a chunk status, redaction and language once per distinct comment
     (languages across chunks come from ``cache``); the new columns are compact (Arrow-backed ``string``).
     """
@@ -167,35 +222,45 @@ def prepare_comments(
     cleaned_parts: list[pa.Array] = []
     language_parts: list[pa.Array] = []
     status_parts: list[np.ndarray] = []
+    truncated_parts: list[np.ndarray] = []
     for start in range(0, len(comments), CHUNK_ROWS):
-        cleaned, language, status = _prepare_chunk(
-            comments.iloc[start : start + CHUNK_ROWS], extra, redact, languages, cache
+        cleaned, language, status, truncated = _prepare_chunk(
+            comments.iloc[start : start + CHUNK_ROWS], extra, redact, languages, cache, max_chars
         )
         cleaned_parts.append(cleaned)
         language_parts.append(language)
         status_parts.append(status)
+        truncated_parts.append(truncated)
     statuses = np.concatenate(status_parts) if status_parts else np.zeros(0, dtype="int8")
+    truncated_rows = np.concatenate(truncated_parts) if truncated_parts else np.zeros(0, dtype=bool)
     return responses.assign(
         comment=_text_series(cleaned_parts, index),
         comment_status=pd.Series(_STATUSES[statuses], index=index, dtype=pd.StringDtype()),
         language=_text_series(language_parts, index),
+        comment_truncated=pd.Series(truncated_rows, index=index, dtype=bool),
     )
 
 
 def _prepare_chunk(
-    comments: pd.Series, extra: tuple[str, ...], redact: bool, languages: Sequence[str], cache: ResultStore | None
-) -> tuple[pa.Array, pa.Array, np.ndarray]:
-    """``(cleaned comment, language, status code)`` per row of one chunk, computed per distinct comment."""
+    comments: pd.Series,
+    extra: tuple[str, ...],
+    redact: bool,
+    languages: Sequence[str],
+    cache: ResultStore | None,
+    max_chars: int = MAX_COMMENT_CHARS,
+) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
+    """``(cleaned comment, language, status code, truncated)`` per row of one chunk, computed per distinct comment."""
     codes, uniques = pd.factorize(comments)
     values: list[object] = list(uniques)
     statuses = [comment_status(value, extra) for value in values]
     cleaned: list[str | None] = []
-    for value, status in zip(values, statuses, strict=True):
+    truncated = np.zeros(len(values) + 1, dtype=bool)  # the last entry: rows without a comment
+    for position, (value, status) in enumerate(zip(values, statuses, strict=True)):
         if status == STATUS_EMPTY:
             cleaned.append(None)
             continue
-        text = str(value).strip()
-        cleaned.append(redact_pii(text) if redact else text)
+        text, truncated[position] = shorten_comment(str(value).strip(), max_chars, redact)
+        cleaned.append(text)
     del values
     text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
     detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
@@ -205,10 +270,12 @@ def _prepare_chunk(
     status_of = np.array([_STATUS_CODES[status] for status in statuses] + [_STATUS_CODES[STATUS_EMPTY]], dtype="int8")
     missing = codes < 0
     take = pa.array(np.where(missing, 0, codes), mask=missing)
+    rows = np.where(missing, len(statuses), codes)
     return (
         pa.array(cleaned, type=pa.large_string()).take(take),
         pa.array(language, type=pa.large_string()).take(take),
-        status_of[np.where(missing, len(statuses), codes)],
+        status_of[rows],
+        truncated[rows],
     )
 
 

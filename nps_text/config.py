@@ -42,6 +42,10 @@ class ColumnsConfig(_Section):
         default=None,
         description="Columns to break NPS down by; None = every passthrough column with few distinct values.",
     )
+    passthrough: list[str] | None = Field(
+        default=None,
+        description="Other columns carried into the outputs; None = all of them, or the first 100 of a wider export.",
+    )
 
 
 class InputConfig(_Section):
@@ -83,6 +87,14 @@ class CommentsConfig(_Section):
     )
     languages: list[str] = Field(default_factory=lambda: ["de", "en", "fr", "it", "es", "nl"])
     redact_pii: bool = True
+    max_chars: int = Field(
+        default=5_000,
+        ge=200,
+        le=50_000,
+        description="A longer comment (e.g. the rest of a file after an unclosed quote) is cut at a word boundary "
+        "to at most this many characters, ending in ' […]', before language detection, sentiment and themes; "
+        "responses.comment_truncated marks it.",
+    )
 
 
 class PrivacyConfig(_Section):

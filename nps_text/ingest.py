@@ -11,6 +11,10 @@ many fields, a field over :data:`MAX_FIELD_CHARS`) comes back in :attr:`RawInput
 ``row_number`` and a reason, so the validation step can put it into the ``rejected`` table. Control characters
 (NUL and the other C0 controls except TAB, LF, CR) are removed from every cell and counted in ``details``.
 
+Wide exports (one column per question and matrix cell) are read up to :data:`MAX_COLUMNS` columns (Excel's limit),
+keeping only the columns a run needs (:func:`nps_text.validate.columns_to_read`: score, comment, id, date, the
+configured segments and passthrough columns, else the first 100 others); ``details`` counts what was left out.
+
 Limits (each a one-line :class:`InputError` past it): at most :data:`MAX_COLUMNS` columns; an ``.xlsx`` may
 unpack to at most :data:`XLSX_MAX_UNCOMPRESSED` bytes and no large part may compress better than
 :data:`XLSX_MAX_RATIO`:1 (decompression bombs); a sheet's declared dimension is ignored, only real cells count.
@@ -40,13 +44,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nps_text.config import CSV_DELIMITERS, InputConfig
+from nps_text.config import CSV_DELIMITERS, ColumnsConfig, InputConfig
 from nps_text.decoding import open_text
 from nps_text.errors import InputError, NpsTextError
 
 SQL_URL_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql", "mariadb", "mssql", "oracle", "duckdb:")
-MAX_COLUMNS = 2_000
-"""More columns than this is not a survey export (a transposed sheet, a broken delimiter)."""
+MAX_COLUMNS = 16_384
+"""Excel's limit; more columns than this is not a survey export (a transposed sheet, a broken delimiter)."""
 MAX_FIELD_CHARS = 16 * 1024 * 1024
 """A cell longer than this (16 Mi characters) rejects its row; the row's ``raw_line`` is shortened."""
 MAX_HEADER_CHARS = 1_000
@@ -59,7 +63,10 @@ _CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # one pattern for Python's r
 _CONTROL = re.compile(_CONTROL_RE2)
 _SHORTENED = re.compile(r"… \[[\d,]+ more characters\]$")
 CHUNK_ROWS = 50_000
-"""Records are parsed and turned into compact (Arrow) text columns this many at a time."""
+"""Records are parsed and turned into compact (Arrow) text columns this many at a time..."""
+CHUNK_CELLS = 5_000_000
+"""... or fewer, so that a chunk holds at most this many cells (a wide input)."""
+LEFT_OUT_SHOWN = 10
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 UNPARSEABLE_COLUMNS = ["row_number", "raw_line", "reason"]
@@ -115,6 +122,74 @@ def read_input(source: str | Path, config: InputConfig | None = None) -> RawInpu
     if is_sql_url(text_source):
         return _read_sql(text_source, config)
     path = Path(source)
+    kind = _file_kind(path)
+    if kind == "xlsx":
+        raw = _read_excel(path, config)
+    elif kind == "parquet":
+        raw = _read_parquet(path, config)
+    elif kind == "jsonl":
+        raw = _read_json_lines(path, config)
+    else:
+        raw = _read_csv(path, config)
+    raw.source = str(path)
+    raw.source_hash = file_hash(path)
+    if raw.frame.empty and raw.unparseable.empty:
+        raise InputError(f"input file has no data rows: {path}")
+    return raw
+
+
+def check_input(source: str | Path, config: InputConfig | None = None) -> None:
+    """Fail fast, before a run starts anything heavy: the input file is missing, empty, a folder, not text, or
+    has more than :data:`MAX_COLUMNS` columns (only the header of a CSV and the schema of a Parquet file are
+    read). Everything else is checked by :func:`read_input`; SQL sources are not checked here.
+
+    Raises:
+        InputError: what :func:`read_input` would raise for these problems, with the same one-line message.
+    """
+    config = config or InputConfig()
+    if is_sql_url(str(source)):
+        return
+    path = Path(source)
+    kind = _file_kind(path)
+    if kind == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            width = len(pq.read_schema(path).names)
+        except Exception:  # an unreadable file: read_input says why
+            return
+        check_width(width, f"{path}: the input")
+    elif kind == "csv":
+        lines, delimiter, _ = _csv_lines(path, config)
+        with _csv_field_limit(path.stat().st_size + 1), contextlib.suppress(csv.Error):
+            for record in csv.reader(lines, delimiter=delimiter):
+                if any(cell.strip() for cell in record):
+                    check_width(len(record), f"{path}: the header", _delimiter_advice(delimiter))
+                    return
+
+
+def check_width(width: int, what: str = "the input", advice: str = "") -> None:
+    """Raise a one-line :class:`InputError` when ``width`` columns are more than :data:`MAX_COLUMNS`.
+
+    Example:
+        >>> check_width(20_000, "survey.csv: the header")
+        Traceback (most recent call last):
+        nps_text.errors.InputError: survey.csv: the header: 20,000 columns, more than the 16,384 supported (Excel's limit)
+    """
+    if width > MAX_COLUMNS:
+        raise InputError(f"{what}: {width:,} columns, more than the {MAX_COLUMNS:,} supported (Excel's limit){advice}")
+
+
+def _delimiter_advice(delimiter: str) -> str:
+    return f"; delimiter {delimiter!r}: set input.delimiter if that is wrong"
+
+
+def _file_kind(path: Path) -> str:
+    """``xlsx``, ``parquet``, ``jsonl`` or ``csv`` (by suffix and signature) of a file that exists and has bytes.
+
+    Raises:
+        InputError: the file does not exist, is a folder or empty, or is an old binary ``.xls``.
+    """
     if not path.exists():
         raise InputError(f"input file not found: {path}")
     if path.is_dir():
@@ -125,20 +200,14 @@ def read_input(source: str | Path, config: InputConfig | None = None) -> RawInpu
     with path.open("rb") as handle:
         head = handle.read(8)
     if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK\x03\x04"):
-        raw = _read_excel(path, config)
-    elif suffix == ".parquet" or head.startswith(b"PAR1"):
-        raw = _read_parquet(path)
-    elif suffix in (".jsonl", ".ndjson", ".json"):
-        raw = _read_json_lines(path, config)
-    elif suffix in (".xls",):
+        return "xlsx"
+    if suffix == ".parquet" or head.startswith(b"PAR1"):
+        return "parquet"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".xls",):
         raise InputError(f"{path}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV")
-    else:
-        raw = _read_csv(path, config)
-    raw.source = str(path)
-    raw.source_hash = file_hash(path)
-    if raw.frame.empty and raw.unparseable.empty:
-        raise InputError(f"input file has no data rows: {path}")
-    return raw
+    return "csv"
 
 
 def read_table(source: str | Path, config: InputConfig | None = None) -> pd.DataFrame:
@@ -201,11 +270,15 @@ class _Table:
 
     Each chunk's cells become text (:func:`_to_text`), lose their control characters (counted in
     ``details``), and rows with a cell over :data:`MAX_FIELD_CHARS` are set aside as unparseable. Columns may
-    grow (JSON keys found later): earlier rows get nulls there.
+    grow (JSON keys found later): earlier rows get nulls there. With ``columns`` (the config's column roles),
+    only the columns a run needs are kept (:meth:`set_columns`, or :meth:`select_columns` once all are known).
     """
 
-    def __init__(self, details: dict[str, Any]) -> None:
+    def __init__(self, details: dict[str, Any], columns: ColumnsConfig | None = None) -> None:
         self.details = details
+        self.columns_config = columns
+        self.keep: list[int] | None = None
+        """Positions of the kept columns in each row passed to :meth:`add` (None: every column)."""
         self.raw_columns: list[Any] = []
         self.names: list[str] = []
         self.chunks: list[list[pa.Array]] = []
@@ -215,18 +288,55 @@ class _Table:
         self.pending_numbers: list[int] = []
         self.oversized: list[dict[str, Any]] = []
 
-    def set_columns(self, columns: list[Any]) -> None:
-        if len(columns) > MAX_COLUMNS:
-            raise InputError(f"the input has {len(columns)} columns; at most {MAX_COLUMNS} are supported")
-        for _ in columns[len(self.raw_columns) :]:
+    def set_columns(self, columns: list[Any], select: bool = True) -> None:
+        """The header; with ``select`` (and a config) only the columns a run needs are kept from here on."""
+        check_width(len(columns))
+        names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
+        if select and self.columns_config is not None:
+            keep = self._kept_positions(names)
+            if keep is not None:
+                self.keep = keep
+                names = [names[position] for position in keep]
+        for _ in names[len(self.names) :]:
             self.chunks.append([pa.nulls(self.size, pa.large_string())] if self.size else [])
-        self.raw_columns = list(columns)
-        self.names = _deduplicate_headers([_clean_header(column, index) for index, column in enumerate(columns)])
+        self.raw_columns = list(columns) if self.keep is None else [columns[position] for position in self.keep]
+        self.names = names
 
-    def add(self, row: Any, number: int) -> None:
+    def _kept_positions(self, names: list[str]) -> list[int] | None:
+        """Positions of the columns a run needs (recorded in ``details``); None when that is all of them."""
+        from nps_text.validate import columns_to_read
+
+        keep = columns_to_read(names, self.columns_config)
+        if len(keep) == len(names):
+            return None
+        kept = set(keep)
+        left_out = [name for position, name in enumerate(names) if position not in kept]
+        self.details["columns_in_input"] = len(names)
+        self.details["columns_left_out"] = len(left_out)
+        self.details["columns_left_out_first"] = [_shorten(name, 80) for name in left_out[:LEFT_OUT_SHOWN]]
+        return keep
+
+    def select_columns(self) -> None:
+        """Keep only the columns a run needs, once every column is known (JSON keys appear record by record)."""
+        self.flush()
+        if self.columns_config is None:
+            return
+        keep = self._kept_positions(self.names)
+        if keep is not None:
+            self.names = [self.names[position] for position in keep]
+            self.raw_columns = [self.raw_columns[position] for position in keep]
+            self.chunks = [self.chunks[position] for position in keep]
+
+    def add(self, row: Any, number: int, blank_is_missing: bool = False) -> None:
+        """One record's cells (all of them; the kept ones are picked here); ``blank_is_missing``: '' -> None."""
+        if self.keep is not None:
+            width = len(row)
+            row = [row[position] if position < width else None for position in self.keep]
+        if blank_is_missing:
+            row = [cell if cell != "" else None for cell in row]
         self.pending.append(row)
         self.pending_numbers.append(number)
-        if len(self.pending) >= CHUNK_ROWS:
+        if len(self.pending) >= CHUNK_ROWS or len(self.pending) * len(self.names) >= CHUNK_CELLS:
             self.flush()
 
     def flush(self) -> None:
@@ -337,9 +447,10 @@ def _raw_input(
     bad: list[dict[str, Any]],
     fmt: str,
     details: dict[str, Any],
+    columns_config: ColumnsConfig | None = None,
 ) -> RawInput:
     """Rows held in memory (Excel, SQL) -> :class:`RawInput`."""
-    table = _Table(details)
+    table = _Table(details, columns_config)
     table.set_columns(columns)
     for row, number in zip(rows, numbers, strict=True):
         table.add(row, number)
@@ -391,7 +502,9 @@ def _text_lines(path: Path, config: InputConfig) -> tuple[Iterator[str], dict[st
     return open_text(lambda: path.open("rb"), config.encoding, str(path))
 
 
-def _read_csv(path: Path, config: InputConfig) -> RawInput:
+def _csv_lines(path: Path, config: InputConfig) -> tuple[Iterator[str], str, dict[str, Any]]:
+    """The decoded lines of a CSV file, its delimiter (configured, else sniffed from the first MiB) and the
+    decoding details."""
     lines, details = _text_lines(path, config)
     head: list[str] = []
     size = 0
@@ -402,27 +515,29 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
             break
     delimiter = config.delimiter or _sniff_delimiter("".join(head))
     details["delimiter"] = delimiter
+    return itertools.chain(head, lines), delimiter, details
+
+
+def _read_csv(path: Path, config: InputConfig) -> RawInput:
+    lines, delimiter, details = _csv_lines(path, config)
     header: list[str] | None = None
-    table = _Table(details)
+    table = _Table(details, config.columns)
     bad: list[dict[str, Any]] = []
     number = 0
     with _csv_field_limit(path.stat().st_size + 1):  # no field has more characters than the file has bytes
-        reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
-        del head
+        reader = csv.reader(lines, delimiter=delimiter)
         try:
             for record in reader:
                 if not any(cell.strip() for cell in record):
                     continue
                 if header is None:
                     header = record
-                    if len(header) > MAX_COLUMNS:
-                        raise InputError(
-                            f"{path}: the header has {len(header)} columns (delimiter {delimiter!r}); "
-                            f"at most {MAX_COLUMNS} are supported"
-                        )
+                    check_width(len(header), f"{path}: the header", _delimiter_advice(delimiter))
                     table.set_columns(list(header))
                     continue
                 number += 1
+                if len(record) > len(header) == min_columns == 1:  # a list of texts: the delimiter is part of the text
+                    record = [delimiter.join(record)]
                 if len(record) > len(header):
                     if any(cell.strip() for cell in record[len(header) :]):
                         bad.append(
@@ -434,7 +549,7 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
                         )
                         continue
                     record = record[: len(header)]
-                table.add([cell if cell != "" else None for cell in record], number)
+                table.add(record, number, blank_is_missing=True)
         except csv.Error as exc:
             raise InputError(f"{path}: CSV cannot be parsed near line {reader.line_num}: {exc}") from exc
     if header is None:
@@ -511,7 +626,7 @@ def _read_excel(path: Path, config: InputConfig) -> RawInput:
         details["declared_dimension"] = declared
     if skipped:
         details["title_rows_skipped"] = skipped
-    return _raw_input(columns, rows, numbers, bad, "xlsx", details)
+    return _raw_input(columns, rows, numbers, bad, "xlsx", details, config.columns)
 
 
 def _sheet_rows(
@@ -536,8 +651,7 @@ def _sheet_rows(
         if not cells:
             continue
         if header is None:
-            if len(cells) > MAX_COLUMNS:
-                raise InputError(f"{name}: the sheet's header has {len(cells)} columns; at most {MAX_COLUMNS} are supported")
+            check_width(len(cells), f"{name}: the sheet's header")
             non_empty = sum(1 for cell in cells if cell is not None)
             if non_empty < 2 and len(pending) < 10:
                 pending.append(cells)
@@ -568,7 +682,7 @@ def _sheet_rows(
 # --- Parquet and JSON --------------------------------------------------------------------------------
 
 
-def _read_parquet(path: Path) -> RawInput:
+def _read_parquet(path: Path, config: InputConfig | None = None) -> RawInput:
     try:
         import pyarrow.parquet as pq
 
@@ -577,13 +691,13 @@ def _read_parquet(path: Path) -> RawInput:
     except Exception as exc:
         _reraise_if_transient(exc)
         raise InputError(f"{path} is not a readable Parquet file: {_first_line(exc)}") from exc
-    width = len(schema.names)
-    if width > MAX_COLUMNS:
-        raise InputError(f"{path}: the input has {width} columns; at most {MAX_COLUMNS} are supported")
+    check_width(len(schema.names), f"{path}: the input")
     index_columns = {name for name in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(name, str)}
     names = [name for name in schema.names if name not in index_columns]
-    table = _Table({})
+    table = _Table({}, config.columns if config is not None else None)
     table.set_columns(names)
+    if table.keep is not None:
+        names = [names[position] for position in table.keep]
     number = 0
     try:
         for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=names, use_pandas_metadata=False):
@@ -641,7 +755,7 @@ def _read_json_lines(path: Path, config: InputConfig) -> RawInput:
         records = iter(document)
     else:
         records = (line for physical in itertools.chain(head, lines) for line in physical.splitlines())
-    table = _Table(details)
+    table = _Table(details, config.columns)
     bad: list[dict[str, Any]] = []
     keys: dict[str, None] = {}
     number = 0
@@ -667,13 +781,13 @@ def _read_json_lines(path: Path, config: InputConfig) -> RawInput:
         known = len(keys)
         for key in record:
             keys.setdefault(str(key), None)
-        if len(keys) > MAX_COLUMNS:
-            raise InputError(f"{path}: the records have more than {MAX_COLUMNS} distinct keys; at most {MAX_COLUMNS} are supported")
+        check_width(len(keys), f"{path}: the records' keys")
         if len(keys) != known:
             table.flush()
-            table.set_columns(list(keys))
+            table.set_columns(list(keys), select=False)
         row = {str(key): _json_cell(value) for key, value in record.items()}
         table.add([row.get(column) for column in keys], number)
+    table.select_columns()
     return _table_input(table, bad, "jsonl")
 
 
@@ -813,7 +927,7 @@ def _read_sql(url: str, config: InputConfig) -> RawInput:
     content = hashlib.sha256(pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes())
     raw = _raw_input(
         list(frame.columns), frame.to_numpy(dtype=object).tolist(), list(range(1, len(frame) + 1)), [], "sql",
-        {"query": query},
+        {"query": query}, config.columns,
     )
     raw.source = name
     raw.source_hash = content.hexdigest() if len(frame) else digest

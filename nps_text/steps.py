@@ -165,6 +165,7 @@ def comments_stage(responses: pd.DataFrame, section: CommentsConfig, cache: Resu
         extra_non_informative=section.non_informative,
         redact=section.redact_pii,
         cache=cache,
+        max_chars=section.max_chars,
     )
     return check_table(prepared, "responses", stage="comments")
 
@@ -260,7 +261,9 @@ def theme_texts(responses: pd.DataFrame, clean_text: bool = True) -> list[str]:
 def order_responses(responses: pd.DataFrame) -> pd.DataFrame:
     """Contract columns first, then date/period, then the passthrough columns in input order."""
     responses = check_table(responses, "responses", stage="themes")
-    leading = list(RESPONSES_COLUMNS) + [column for column in ("date", "period") if column in responses.columns]
+    leading = list(RESPONSES_COLUMNS) + [
+        column for column in ("comment_truncated", "date", "period") if column in responses.columns
+    ]
     rest = [column for column in responses.columns if column not in leading]
     return responses[leading + rest]
 
@@ -284,4 +287,5 @@ def row_counts(validated: ValidatedInput, responses: pd.DataFrame) -> dict[str, 
         "rows_rejected": len(validated.rejected),
         "dates_unparsed": validated.info.dates_unparsed,
         "comment_status": comment_counts(responses),
+        "comments_truncated": int(responses["comment_truncated"].sum()) if "comment_truncated" in responses else 0,
     }

@@ -46,16 +46,20 @@ FUZZY = {
     "comment": ("comment", "kommentar", "feedback", "anmerkung", "verbatim", "freitext"),
     "date": ("date", "datum"),
 }
-RESERVED = set(RESPONSES_COLUMNS) | {"period", "date", "row_number"}
+RESERVED = set(RESPONSES_COLUMNS) | {"period", "date", "row_number", "comment_truncated"}
 MISSING_MARKERS = frozenset({"nan", "none", "null", "na", "n/a", "n.a.", "#n/a", "nil", "-", "--", "?", "k.a.", "keine angabe"})
 _SCORE = re.compile(
     r"([+-]?\d+(?:[.,]\d+)?)\s*(?:(?:/|von|of|out\s+of|aus)\s*10|punkte?|pkt\.?|points?|pts?\.?)?", re.IGNORECASE
 )
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
 
+MAX_PASSTHROUGH_COLUMNS = 100
+"""Without ``input.columns.passthrough``, at most this many columns besides the roles and segments are read (the
+first ones); a wider export (one column per question and matrix cell) keeps only what the run needs."""
+
 __all__ = [
-    "ColumnMapping", "ValidationInfo", "Validation", "detect_columns", "normalise_header", "parse_date",
-    "parse_score", "shown_columns", "validate", "validate_records",
+    "ColumnMapping", "ValidationInfo", "Validation", "columns_to_read", "detect_columns", "normalise_header",
+    "parse_date", "parse_score", "shown_columns", "validate", "validate_records",
 ]
 
 
@@ -130,6 +134,66 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
     """
     config = config or ColumnsConfig()
     columns = [column for column in columns if column != "row_number"]
+    roles = _detect_roles(columns, config)
+    score = roles["score"]
+    if score is None:
+        raise ColumnMappingError(
+            "no score column found (looked for names like score, NPS, Bewertung, Empfehlung); "
+            f"set input.columns.score in the config. Columns found: {shown_columns(columns)}"
+        )
+    taken = {name for name in roles.values() if name is not None}
+    passthrough = {}
+    for column in columns:
+        if column in taken:
+            continue
+        output = column if column not in RESERVED else f"input_{column}"
+        passthrough[column] = output
+    return ColumnMapping(
+        score=score, comment=roles["comment"], id=roles["id"], date=roles["date"], passthrough=passthrough
+    )
+
+
+def columns_to_read(columns: Sequence[str], config: ColumnsConfig | None = None) -> list[int]:
+    """Positions (in input order) of the columns a run needs; an input of up to :data:`MAX_PASSTHROUGH_COLUMNS`
+    columns besides its roles is read whole.
+
+    Always read: the score, comment, id and date columns (configured or detected as :func:`detect_columns`
+    does), and the columns named in ``input.columns.segments``. Then the columns named in
+    ``input.columns.passthrough`` when it is set, else the first :data:`MAX_PASSTHROUGH_COLUMNS` others.
+
+    Raises:
+        ColumnMappingError: a configured role or passthrough column is not in the input, or a role is
+            ambiguous.
+
+    Example:
+        >>> header = ["ID", "Bewertung", "Kommentar", *[f"Q{number}" for number in range(1, 1001)]]
+        >>> len(columns_to_read(header)), columns_to_read(header, ColumnsConfig(passthrough=["Q7"]))
+        (103, [0, 1, 2, 9])
+    """
+    config = config or ColumnsConfig()
+    columns = list(columns)
+    roles = _detect_roles([column for column in columns if column != "row_number"], config)
+    wanted = {name for name in roles.values() if name is not None} | set(config.segments or ())
+    if config.passthrough is not None:
+        missing = [name for name in config.passthrough if name not in columns]
+        if missing:
+            raise ColumnMappingError(
+                f"input.columns.passthrough names {shown_columns(missing)}, which the input does not have. "
+                f"Columns found: {shown_columns(columns)}"
+            )
+        wanted |= set(config.passthrough)
+        return [position for position, column in enumerate(columns) if column in wanted]
+    others = [position for position, column in enumerate(columns) if column not in wanted]
+    first = set(others[:MAX_PASSTHROUGH_COLUMNS])
+    return [position for position, column in enumerate(columns) if column in wanted or position in first]
+
+
+def _detect_roles(columns: list[str], config: ColumnsConfig) -> dict[str, str | None]:
+    """Role -> input column (None when not found): configured, else by the common names.
+
+    Raises:
+        ColumnMappingError: a configured column is missing, or several columns look like the same role.
+    """
     roles: dict[str, str | None] = {}
     taken: set[str] = set()
     for role in ("score", "id", "comment", "date"):
@@ -148,21 +212,7 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
             roles[role] = _pick(role, columns, names[role], taken)
             if roles[role]:
                 taken.add(str(roles[role]))
-    score = roles["score"]
-    if score is None:
-        raise ColumnMappingError(
-            "no score column found (looked for names like score, NPS, Bewertung, Empfehlung); "
-            f"set input.columns.score in the config. Columns found: {shown_columns(columns)}"
-        )
-    passthrough = {}
-    for column in columns:
-        if column in taken:
-            continue
-        output = column if column not in RESERVED else f"input_{column}"
-        passthrough[column] = output
-    return ColumnMapping(
-        score=score, comment=roles["comment"], id=roles["id"], date=roles["date"], passthrough=passthrough
-    )
+    return roles
 
 
 # --- values -----------------------------------------------------------------------------------------

@@ -176,3 +176,100 @@ def test_excel_formula_without_cached_value_is_an_empty_cell(tmp_path: Path) -> 
     raw = read_input(tmp_path / "s.xlsx")
     assert raw.frame["score"].iloc[0] == "9" and pd.isna(raw.frame["score"].iloc[1])
     assert raw.details["sheet"] == "Sheet"
+
+
+# --- wide exports (issue 17: 3,004 columns were refused) -----------------------------------------------------
+
+
+def _wide_csv(path: Path, width: int, rows: int = 3) -> Path:
+    fixed = ["ResponseId", "Region", "NPS", "Kommentar"]
+    header = fixed + [f"Q{number}" for number in range(1, width - len(fixed) + 1)]
+    lines = [",".join(header)]
+    for row in range(1, rows + 1):
+        lines.append(",".join([f"R{row}", "Nord", str(row % 11), f"Kommentar {row}"] + ["3"] * (width - len(fixed))))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_wide_csv_keeps_the_roles_and_the_first_passthrough_columns(tmp_path: Path) -> None:
+    from nps_text.validate import MAX_PASSTHROUGH_COLUMNS
+
+    path = _wide_csv(tmp_path / "wide.csv", 3_004)
+    config = InputConfig.model_validate({"columns": {"segments": ["Q3000"]}})
+    raw = read_input(path, config)
+    assert raw.rows_in == 3  # every row is there
+    columns = list(raw.frame.columns)
+    assert columns[:5] == ["row_number", "ResponseId", "Region", "NPS", "Kommentar"]
+    assert "Q3000" in columns and "Q3001" not in columns  # a configured segment is read wherever it is
+    assert len(columns) == 1 + 3 + MAX_PASSTHROUGH_COLUMNS + 1
+    assert raw.details["columns_in_input"] == 3_004
+    assert raw.details["columns_left_out"] == 3_004 - (len(columns) - 1)
+    assert raw.details["columns_left_out_first"][0] == f"Q{MAX_PASSTHROUGH_COLUMNS}"
+    assert raw.frame["Kommentar"].tolist() == ["Kommentar 1", "Kommentar 2", "Kommentar 3"]
+
+
+def test_configured_passthrough_columns_are_the_only_others_read(tmp_path: Path) -> None:
+    path = _wide_csv(tmp_path / "narrow.csv", 8)
+    config = InputConfig.model_validate({"columns": {"passthrough": ["Q2"]}})
+    raw = read_input(path, config)
+    assert list(raw.frame.columns) == ["row_number", "ResponseId", "NPS", "Kommentar", "Q2"]
+    assert raw.details["columns_left_out"] == 4  # Region, Q1, Q3, Q4
+    from nps_text.errors import ColumnMappingError
+
+    with pytest.raises(ColumnMappingError, match="input.columns.passthrough names \\['Q99'\\]"):
+        read_input(path, InputConfig.model_validate({"columns": {"passthrough": ["Q99"]}}))
+
+
+def test_narrow_input_is_read_whole(tmp_path: Path) -> None:
+    raw = read_input(_wide_csv(tmp_path / "s.csv", 50))
+    assert raw.frame.shape == (3, 51)
+    assert "columns_left_out" not in raw.details
+
+
+def test_16384_columns_read_with_flat_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = _wide_csv(tmp_path / "excel-wide.csv", 16_384, rows=200)
+    tracemalloc.start()
+    raw = read_input(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert raw.rows_in == 200 and raw.frame.shape[1] == 1 + 3 + 100
+    assert peak < 300 * 2**20, peak  # the kept columns only, not 3.3 million cells
+
+
+def test_wider_than_excel_is_a_fast_one_line_error(tmp_path: Path) -> None:
+    from nps_text.ingest import check_input
+
+    path = _wide_csv(tmp_path / "absurd.csv", 20_000, rows=1)
+    for call in (read_input, check_input):
+        with pytest.raises(InputError) as caught:
+            call(path)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "20,000 columns, more than the 16,384 supported (Excel's limit); delimiter ','" in message
+
+
+def test_check_input_refuses_what_read_input_refuses_before_anything_heavy(tmp_path: Path) -> None:
+    from nps_text.ingest import check_input
+
+    with pytest.raises(InputError, match="not found"):
+        check_input(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        check_input(tmp_path / "empty.csv")
+    check_input(_wide_csv(tmp_path / "ok.csv", 16_384, rows=1))  # Excel's limit itself is fine
+    check_input("sqlite:///nowhere.db")  # databases are checked when the run reads them
+
+
+def test_wide_jsonl_and_parquet_keep_only_what_the_run_needs(tmp_path: Path) -> None:
+    record = {"id": "a", "score": 9, "comment": "gut", **{f"q{number}": 1 for number in range(300)}}
+    jsonl = tmp_path / "wide.jsonl"
+    jsonl.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "b"}) + "\n", encoding="utf-8")
+    raw = read_input(jsonl)
+    assert list(raw.frame.columns)[:4] == ["row_number", "id", "score", "comment"]
+    assert raw.frame.shape == (2, 1 + 3 + 100) and raw.details["columns_left_out"] == 200
+    parquet = tmp_path / "wide.parquet"
+    pd.DataFrame([record, {**record, "id": "b"}]).to_parquet(parquet)
+    raw = read_input(parquet)
+    assert raw.frame.shape == (2, 1 + 3 + 100) and raw.frame["comment"].tolist() == ["gut", "gut"]

@@ -171,3 +171,31 @@ def test_validate_does_not_mutate_input() -> None:
     before = raw.copy()
     validate(raw, detect_columns(list(raw.columns)))
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_columns_to_read_keeps_roles_segments_and_the_first_others() -> None:
+    from nps_text.validate import MAX_PASSTHROUGH_COLUMNS, columns_to_read
+
+    header = ["Q1", "Kommentar", "Filiale", *[f"Frage {number}" for number in range(500)], "Datum", "Empfehlung", "ID"]
+    keep = columns_to_read(header, ColumnsConfig(segments=["Frage 400"]))
+    kept = [header[position] for position in keep]
+    assert {"Kommentar", "Datum", "Empfehlung", "ID", "Frage 400"} <= set(kept)  # roles and segments wherever they are
+    assert kept[:3] == ["Q1", "Kommentar", "Filiale"]
+    assert len(kept) == 4 + 1 + MAX_PASSTHROUGH_COLUMNS and keep == sorted(keep)  # input order
+    assert columns_to_read(["score", "comment", "Filiale"]) == [0, 1, 2]  # a narrow input: everything
+    assert columns_to_read(header, ColumnsConfig(passthrough=["Filiale"])) == [1, 2, 503, 504, 505]
+
+
+def test_columns_to_read_refuses_unknown_or_ambiguous_columns() -> None:
+    from nps_text.validate import columns_to_read
+
+    with pytest.raises(ColumnMappingError, match="input.columns.passthrough names"):
+        columns_to_read(["score", "comment"], ColumnsConfig(passthrough=["Filiale"]))
+    with pytest.raises(ColumnMappingError, match="input.columns.comment is 'Text'"):
+        columns_to_read(["score", "comment"], ColumnsConfig(comment="Text"))
+    assert columns_to_read(["Kommentar", "Filiale"]) == [0, 1]  # no score yet: validation says so later
+
+
+def test_an_input_column_named_comment_truncated_is_passed_through_renamed() -> None:
+    mapping = detect_columns(["score", "comment", "comment_truncated"])
+    assert mapping.passthrough == {"comment_truncated": "input_comment_truncated"}

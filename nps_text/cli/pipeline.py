@@ -86,7 +86,7 @@ def run_command(
     from nps_text import flow as flow_module
     from nps_text.config import load_config
 
-    load_config(config_path)  # fail fast, before Prefect starts, on a bad config
+    config = load_config(config_path)  # fail fast, before Prefect starts, on a bad config
     if to_db:
         from nps_text.alerts_config import database_url_problem
         from nps_text.errors import ConfigError
@@ -95,6 +95,9 @@ def run_command(
             raise ConfigError(f"--to-db: {problem}")
     console = Console(stderr=True)
     source, password = flow_module.split_password(input_path)
+    from nps_text.ingest import check_input
+
+    check_input(source, config.input)  # and on a missing, empty or absurdly wide input file
     if password is not None:
         # The flow's parameters are stored in Prefect's database: they get the URL without the password and
         # the variable's name; the ingest task puts it back at run time.
