@@ -63,3 +63,14 @@ def test_report_and_manifest(german_run: Path) -> None:
     assert {"embeddings", "sentiment", "themes"} <= set(manifest["models"])
     follow_up = pd.read_parquet(german_run / "follow_up.parquet")
     assert {"call_back_detractor", "convert_passive", "thank_promoter", "no_comment"} <= set(follow_up["follow_up"])
+
+
+def test_readme_demo_excerpt_matches_the_demo_run(german_run: Path) -> None:
+    """The README's demo excerpt (summary line, top improvement areas) is what this code prints for the demo."""
+    from tests.readme_excerpt import differences
+
+    diff = differences(german_run)
+    assert not diff, (
+        "README.md's demo excerpt differs from the demo run; regenerate it with "
+        "`python -m tests.readme_excerpt --write`:\n" + "\n".join(diff)
+    )
