@@ -32,12 +32,23 @@ pytestmark = [pytest.mark.journey, pytest.mark.slow]
 MAX_WHEEL_MB = 40  # the code (~1 MB) and the shipped models (~21 MB); torch & co. are dependencies, not inside
 
 
+IGNORED = {".git", ".venv", "build", "dist", "out", "runs", ".cache", "__pycache__", ".pytest_cache", ".mypy_cache",
+           ".ruff_cache"}
+
+
 def _checkout_files() -> list[str]:
-    """The checkout's files as git sees them (tracked and untracked-but-not-ignored), that exist."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    """The checkout's files as git sees them (tracked and untracked-but-not-ignored), that exist; without git
+    (a source archive), every file outside the usual generated folders."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO, check=True, capture_output=True,
+        ).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        listed = []
+        for folder, subfolders, files in os.walk(REPO):
+            subfolders[:] = [name for name in subfolders if name not in IGNORED and not name.endswith(".egg-info")]
+            listed += [str((Path(folder) / name).relative_to(REPO)) for name in files]
     return [name for name in listed if name and (REPO / name).is_file()]
 
 
