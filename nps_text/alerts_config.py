@@ -194,6 +194,11 @@ class AlertsConfig(_Section):
     )
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     rules: list[AlertRule] = Field(default_factory=list)
+    on_failure: Literal["fail", "warn"] = Field(
+        default="fail",
+        description="A channel that cannot be reached after its retries: fail = the run fails after publishing "
+        "its outputs (nps-text exits 3); warn = a warning line, exit 0. The manifest lists each message's status.",
+    )
 
     @field_validator("report_url")
     @classmethod

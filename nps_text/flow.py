@@ -4,8 +4,12 @@
 The stages, in order (:data:`STAGES`, and :func:`run_stages`, which reads top to bottom): ingest, validate
 (+ privacy), comments, nps, sentiment, themes, insights, write. Each is a pure function of DataFrames and its
 own config section (:mod:`nps_text.steps`); file I/O (result store, theme state, pseudonym key) comes in from
-the edges (:class:`RunEdges`). Tasks add retries on transient I/O errors (never on
-:class:`~nps_text.errors.NpsTextError`), a run manifest and Prefect artifacts.
+the edges (:class:`RunEdges`). Tasks add retries on transient errors only (the error classes carry their
+retry policy: :func:`nps_text.errors.is_transient`), a run manifest and Prefect artifacts.
+
+Failures: an exception leaving a stage is tagged with the stage's name (``nps_text_stage``) and, when it leaves
+the flow, with its redacted traceback (``nps_text_traceback``), so that the CLI can say where it failed and
+write a crash report without a traceback on the terminal.
 
 Model stages (sentiment, the embeddings for themes) run over chunks of *distinct* redacted comments, one
 task call per chunk: one after the other locally, mapped over a Dask cluster with ``runner: dask``
@@ -28,6 +32,7 @@ Schedule it: see ``flows/prefect.yaml`` and the README ("Scheduling").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -57,7 +62,8 @@ from nps_text.config import (
     load_config,
 )
 from nps_text.embeddings import CachedEmbedder
-from nps_text.errors import InputError, NpsTextError
+from nps_text.errors import DeliveryError, InputError, retry_transient
+from nps_text.errors import is_transient as is_transient  # the retry policy, re-exported for callers
 from nps_text.ingest import RawInput, is_sql_url, read_input
 from nps_text.privacy import pseudonym_key
 from nps_text.runner import (
@@ -193,37 +199,6 @@ def resolve_source(source: str, password_env: str | None = None, password_secret
     return make_url(source).set(password=password).render_as_string(hide_password=False)
 
 
-PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
-TRANSIENT_DB_ERRORS = ("OperationalError", "InterfaceError", "DisconnectionError", "TimeoutError")
-
-
-def is_transient(exc: BaseException | None) -> bool:
-    """Whether retrying can help: OS and connection errors yes, our own errors (bad input, config...) never.
-
-    Example:
-        >>> is_transient(InputError("input file is empty"))
-        False
-        >>> is_transient(ConnectionResetError())
-        True
-    """
-    if exc is None or isinstance(exc, NpsTextError):
-        return False
-    if isinstance(exc, OSError):
-        return not isinstance(exc, PERMANENT_OS_ERRORS)
-    if type(exc).__module__.startswith("sqlalchemy") and type(exc).__name__ in TRANSIENT_DB_ERRORS:
-        return True
-    return bool(getattr(exc, "connection_invalidated", False))
-
-
-def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect ``retry_condition_fn``: retry only :func:`is_transient` errors."""
-    try:
-        exc = state.result(raise_on_failure=False)
-    except Exception as error:  # noqa: BLE001 - the failed state's exception itself
-        exc = error
-    return is_transient(exc if isinstance(exc, BaseException) else None)
-
-
 # --- the stages as Prefect tasks (thin wrappers; each takes only its own config section) ------------------
 # every task: cache_policy=NO_CACHE, persist_result=False (nothing of the survey in Prefect's result storage)
 
@@ -336,9 +311,41 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
         _progress_hook(name, STEPS.index(name) if name in STEPS else 0, len(STEPS))
     start = time.perf_counter()
     try:
-        yield
+        with failing_in(name):
+            yield
     finally:
         timings[name] = round(time.perf_counter() - start, 3)
+
+
+STAGE_ATTRIBUTE = "nps_text_stage"
+TRACEBACK_ATTRIBUTE = "nps_text_traceback"
+
+
+@contextmanager
+def failing_in(stage: str) -> Iterator[None]:
+    """Tag an exception leaving the block with ``stage`` (the innermost stage wins), for the CLI's message.
+
+    Example:
+        >>> try:
+        ...     with failing_in("themes"):
+        ...         raise TypeError("boom")
+        ... except TypeError as exc:
+        ...     failed_stage(exc)
+        'themes'
+    """
+    try:
+        yield
+    except Exception as exc:
+        if failed_stage(exc) is None:
+            with contextlib.suppress(AttributeError, TypeError):  # an exception type without __dict__
+                setattr(exc, STAGE_ATTRIBUTE, stage)
+        raise
+
+
+def failed_stage(exc: BaseException) -> str | None:
+    """The stage an exception left (see :func:`failing_in`), or ``None``."""
+    stage = getattr(exc, STAGE_ATTRIBUTE, None)
+    return stage if isinstance(stage, str) else None
 
 
 def _publish_artifacts(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig) -> None:
@@ -491,12 +498,20 @@ def flow_for(params: RunParameters) -> Any:
 def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
     """The whole job; called inside the flow. Returns the manifest.
 
-    Locks ``params.out``, runs every stage into a staging folder inside it and publishes the outputs by
-    renames (manifest last); a killed run leaves nothing a reader could take for a result.
+    Locks ``params.out``, runs every stage into a staging folder inside it, writes the database output (a
+    failure there publishes nothing) and publishes the files by renames (manifest last); a killed run leaves
+    nothing a reader could take for a result. Then the alerts go out, linking to the published report, and
+    the published manifest is updated with their status.
+
+    Raises:
+        DeliveryError: an alert channel failed and ``alerts.on_failure`` is ``fail`` (after publishing).
     """
+    from nps_text import notify
+
     logger = get_run_logger()
-    config = run_config(params)
-    load_plugins(config.runner.plugins)
+    with failing_in("setup"):
+        config = run_config(params)
+        load_plugins(config.runner.plugins)
     out = Path(params.out)
     with output_folder(out, _run_id()) as staging:
         edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out))
@@ -506,9 +521,11 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
             edges.close()
         with edges.stage("write"):
             written = write_task(tables, manifest, config, staging)
-        from nps_text.notify import deliver
-
-        manifest.update(deliver(tables, config, out, database=params.database))  # issue 13: database, alerts
+        with failing_in("database"):  # before publishing: a database failure must not leave a "successful" manifest
+            manifest["database"] = notify.database_output(tables, config, database=params.database)
+        with failing_in("alerts"):
+            alerts = notify.evaluate(tables, config, out)
+        manifest["alerts"] = notify.pending_alerts(alerts, config.alerts)
         names = sorted(Path(path).name for path in written)
         if "xlsx" in set(config.output.formats):
             truncated = excel_truncations(tables)
@@ -518,10 +535,21 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
         manifest["outputs"] = [*names, "manifest.json"]
         manifest["finished_at"] = datetime.now(UTC).isoformat()
         write_json(manifest, staging / "manifest.json")
-        publish(staging, out, manifest["outputs"])
+        with failing_in("publish"):
+            publish(staging, out, manifest["outputs"])
+        if alerts:  # after publishing: the messages link to the published report
+            with failing_in("alerts"):
+                manifest["alerts"] = notify.alerts_task(alerts, config.alerts)
+                write_json(manifest, out / "manifest.json")  # atomic; still under the output folder's lock
     if publish_artifacts:
         _publish_artifacts(tables, manifest, config)
     logger.info("wrote %s", out)
+    failures = notify.delivery_failures(manifest["alerts"])
+    if failures and config.alerts.on_failure == "fail":
+        raise DeliveryError(
+            f"the outputs were published, but {len(failures)} alert channel(s) failed: {'; '.join(failures)}",
+            failures,
+        )
     return manifest
 
 
@@ -626,17 +654,31 @@ def nps_text_flow(params: RunParameters) -> dict[str, Any]:
 
 
 def _redacted(exc: Exception) -> Exception:
-    """``exc`` with personal data in its message redacted.
+    """``exc`` with personal data in its message redacted, carrying its stage and its redacted traceback.
 
     Prefect writes a failed flow's exception into its result storage whatever ``persist_result`` says
-    (``flow_engine.handle_exception(write_result=True)``), so the message must hold nothing personal.
+    (``flow_engine.handle_exception(write_result=True)``), so the message must hold nothing personal. The
+    traceback (``nps_text_traceback``, redacted text) lets the CLI write a crash report for an unexpected error.
     """
+    import traceback
+
     from nps_text.pii import redact
 
+    details = dict(getattr(exc, "__dict__", {}))
+    if TRACEBACK_ATTRIBUTE not in details:
+        details[TRACEBACK_ATTRIBUTE] = redact("".join(traceback.format_exception(exc)))
     message = redact(str(exc))
-    if message == str(exc):
-        return exc
-    try:
-        return type(exc)(message)
-    except Exception:  # noqa: BLE001 - an exception type that takes other arguments
-        return RuntimeError(f"{type(exc).__name__}: {message}")
+    clean = exc
+    if message != str(exc):
+        try:
+            clean = type(exc)(message)
+        except Exception:  # noqa: BLE001 - an exception type that takes other arguments
+            clean = RuntimeError(f"{type(exc).__name__}: {message}")
+    for name, value in details.items():
+        try:
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                value = [redact(item) for item in value]
+            setattr(clean, name, redact(value) if isinstance(value, str) else value)
+        except (AttributeError, TypeError):  # an exception type without __dict__
+            break
+    return clean

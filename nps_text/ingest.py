@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from nps_text.config import CSV_DELIMITERS, ColumnsConfig, InputConfig
 from nps_text.decoding import open_text
-from nps_text.errors import InputError, NpsTextError
+from nps_text.errors import InputError, SourceUnavailableError
 
 SQL_URL_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql", "mariadb", "mssql", "oracle", "duckdb:")
 MAX_COLUMNS = 16_384
@@ -70,10 +70,6 @@ LEFT_OUT_SHOWN = 10
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 UNPARSEABLE_COLUMNS = ["row_number", "raw_line", "reason"]
-
-
-class SourceUnavailableError(NpsTextError, OSError):
-    """The database could not be reached (transient: the flow may retry). Also an ``OSError``."""
 
 
 @dataclass
@@ -109,8 +105,11 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_input(source: str | Path, config: InputConfig | None = None) -> RawInput:
+def read_input(source: str | Path, config: InputConfig | None = None, *, min_columns: int = 2) -> RawInput:
     """Read a file or SQL query into a :class:`RawInput`.
+
+    ``min_columns``: a CSV with fewer columns is refused (an NPS export has a score and a comment column; one
+    column usually means the delimiter was not detected). :func:`read_table` passes 1.
 
     Raises:
         InputError: the file does not exist, is empty, is binary, has an unknown format or breaks a limit.
@@ -130,7 +129,7 @@ def read_input(source: str | Path, config: InputConfig | None = None) -> RawInpu
     elif kind == "jsonl":
         raw = _read_json_lines(path, config)
     else:
-        raw = _read_csv(path, config)
+        raw = _read_csv(path, config, min_columns)
     raw.source = str(path)
     raw.source_hash = file_hash(path)
     if raw.frame.empty and raw.unparseable.empty:
@@ -215,7 +214,7 @@ def read_table(source: str | Path, config: InputConfig | None = None) -> pd.Data
 
     Unlike :func:`read_input` it fails on unparseable records instead of quarantining them.
     """
-    raw = read_input(source, config)
+    raw = read_input(source, config, min_columns=1)  # a list of texts is a fine table here
     if not raw.unparseable.empty:
         first = raw.unparseable.iloc[0]
         raise InputError(
@@ -518,7 +517,7 @@ def _csv_lines(path: Path, config: InputConfig) -> tuple[Iterator[str], str, dic
     return itertools.chain(head, lines), delimiter, details
 
 
-def _read_csv(path: Path, config: InputConfig) -> RawInput:
+def _read_csv(path: Path, config: InputConfig, min_columns: int = 2) -> RawInput:
     lines, delimiter, details = _csv_lines(path, config)
     header: list[str] | None = None
     table = _Table(details, config.columns)
@@ -554,7 +553,7 @@ def _read_csv(path: Path, config: InputConfig) -> RawInput:
             raise InputError(f"{path}: CSV cannot be parsed near line {reader.line_num}: {exc}") from exc
     if header is None:
         raise InputError(f"input file is empty: {path}")
-    if len(header) < 2:
+    if len(header) < min_columns:
         raise InputError(
             f"{path}: found only one column {_shorten(header[0], 80)!r} (delimiter {delimiter!r}); "
             "an NPS export needs at least a score and a comment column; set input.delimiter if detection failed"

@@ -249,7 +249,10 @@ def test_webhook_channel_posts_subject_and_body(receiver: tuple[str, list[dict[s
 
 
 def test_failed_channel_is_reported_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text import notify
     from nps_text.notify import send_alerts
+
+    monkeypatch.setattr(notify, "RETRY_DELAY_SECONDS", 0.0)
 
     server, received = _serve(status=500)
     try:
@@ -263,9 +266,58 @@ def test_failed_channel_is_reported_without_the_secret(monkeypatch: pytest.Monke
     finally:
         server.shutdown()
     assert [row["status"] for row in results] == ["failed", "failed"]
-    assert len(received) == 1
+    assert len(received) == notify.CHANNEL_ATTEMPTS  # HTTP 500 is transient: tried again, then reported
+    assert results[0]["attempts"] == notify.CHANNEL_ATTEMPTS
+    assert "attempts" not in results[1]  # a missing environment variable (ConfigError) is never retried
     assert "SECRET-TOKEN" not in json.dumps(results)
     assert "NPS_TEST_UNSET" in results[1]["error"]
+
+
+def test_a_channel_that_recovers_is_sent_on_a_retry_and_404_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.notify import send_alerts
+
+    flaky, flaky_received = _serve(status=503)
+    gone, gone_received = _serve(status=404)
+    original = flaky.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
+
+    def recover(handler: Any) -> None:  # 503 once, then 200
+        handler.status = 503 if not flaky_received else 200
+        original(handler)
+
+    flaky.RequestHandlerClass.do_POST = recover  # type: ignore[attr-defined]
+    try:
+        monkeypatch.setenv("NPS_TEST_HOOK", f"http://127.0.0.1:{flaky.server_address[1]}/hook")
+        monkeypatch.setenv("NPS_TEST_GONE", f"http://127.0.0.1:{gone.server_address[1]}/hook")
+        config = _config([{"name": "drop", "type": "nps_drop", "channels": ["hook", "gone"]}],
+                         channels={"hook": {"type": "webhook", "url_env": "NPS_TEST_HOOK"},
+                                   "gone": {"type": "webhook", "url_env": "NPS_TEST_GONE"}})
+        results = send_alerts(_drop_alerts(config), config.alerts, attempts=3, delay=0)
+    finally:
+        flaky.shutdown()
+        gone.shutdown()
+    assert [row["status"] for row in results] == ["sent", "failed"]
+    assert len(flaky_received) == 2 and len(gone_received) == 1  # 503 retried; 404 is permanent
+
+
+def test_delivery_failures_give_one_scrubbed_line_per_channel() -> None:
+    from nps_text.notify import delivery_failures
+
+    rows = [
+        {"rule": "drop", "channel": "cx", "type": "webhook", "status": "failed",
+         "error": "HTTPStatusError: Server error '503' for url 'http://hooks.example.com/T0/SECRET'"},
+        {"rule": "below", "channel": "cx", "type": "webhook", "status": "failed", "error": "ConnectError: refused"},
+        {"rule": "drop", "channel": "mail", "type": "email", "status": "sent"},
+    ]
+    assert delivery_failures(rows) == ["alert channel 'cx' (webhook) failed for rules drop, below: ConnectError: refused"]
+    assert "SECRET" not in delivery_failures(rows[:1])[0] and "<url>" in delivery_failures(rows[:1])[0]
+    assert delivery_failures(rows[2:]) == []
+
+
+def test_alerts_on_failure_setting() -> None:
+    assert _config([]).alerts.on_failure == "fail"
+    assert _config([], on_failure="warn").alerts.on_failure == "warn"
+    with pytest.raises(ConfigError, match="on_failure"):
+        _config([], on_failure="ignore")
 
 
 def test_slack_channel_through_prefects_slack_block(receiver: tuple[str, list[dict[str, Any]]],
@@ -432,3 +484,105 @@ def test_run_sends_alerts_and_lists_them_in_the_manifest(
     assert manifest["database"]["tables"]["responses"]["inserted"] == len(responses)
     assert len(received) == 1 and str(out.resolve() / "report.html") in json.loads(received[0]["body"])["body"]
     assert url not in json.dumps(manifest)
+
+
+@pytest.fixture
+def prefect_console() -> None:
+    """Point Prefect's console log handlers at this test's stderr: they keep the stream that was current when
+    logging was set up, which an earlier test's capsys has closed since (a log line written there from inside
+    a flow run recurses through Prefect's ``log_prints``)."""
+    import logging
+    import sys
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(item for item in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(item, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.stream = sys.stderr  # not setStream(): it flushes the closed stream
+                handler.console.file = sys.stderr
+
+
+def _export(tmp_path: Path) -> Path:
+    responses = _responses()
+    export = pd.DataFrame({
+        "id": responses["response_id"], "score": responses["score"], "comment": responses["comment"],
+        "date": responses["period"].map({"2026-W01": "2026-01-01", "2026-W02": "2026-01-08"}),
+        "Filiale": responses["Filiale"],
+    })
+    export.to_csv(tmp_path / "export.csv", index=False)
+    return tmp_path / "export.csv"
+
+
+def _run_config(tmp_path: Path, on_failure: str = "fail") -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "embeddings: {model: test-hashing}\nsentiment: {enabled: false}\nthemes: {enabled: false}\n"
+        "output: {formats: [parquet]}\n"
+        f"alerts:\n  on_failure: {on_failure}\n  channels: {{hook: {{type: webhook, url_env: NPS_TEST_HOOK}}}}\n"
+        "  rules: [{name: drop, type: nps_drop, channels: [hook]}]\n"
+    )
+    return path
+
+
+@pytest.mark.usefixtures("prefect_harness", "prefect_console")
+def test_alerts_go_out_after_the_outputs_are_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nps_text.cli import main
+
+    out = tmp_path / "o"
+    server, received = _serve()
+    seen: list[bool] = []
+    original = server.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
+
+    def checking(handler: Any) -> None:
+        seen.append((out / "manifest.json").exists() and (out / "report.html").exists())
+        original(handler)
+
+    server.RequestHandlerClass.do_POST = checking  # type: ignore[attr-defined]
+    monkeypatch.setenv("NPS_TEST_HOOK", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    try:
+        main(["run", str(_export(tmp_path)), "--config", str(_run_config(tmp_path)), "--out", str(out)])
+    finally:
+        server.shutdown()
+    assert seen == [True]  # the message links to a published report
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [row["status"] for row in manifest["alerts"]] == ["sent"]  # the published manifest was updated
+    assert "Error" not in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("prefect_harness", "prefect_console")
+@pytest.mark.parametrize("on_failure", ["fail", "warn"])
+def test_a_failed_alert_is_said_on_the_terminal_and_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], on_failure: str
+) -> None:
+    import socket
+
+    from nps_text import notify
+    from nps_text.cli import main
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("NPS_TEST_HOOK", f"http://127.0.0.1:{port}/hook/SECRET-TOKEN")
+    monkeypatch.setattr(notify, "RETRY_DELAY_SECONDS", 0.0)
+    out = tmp_path / "o"
+    args = ["run", str(_export(tmp_path)), "--config", str(_run_config(tmp_path, on_failure)), "--out", str(out)]
+    if on_failure == "fail":
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 3
+    else:
+        main(args)  # returns: exit code 0
+    captured = capsys.readouterr()
+    prefix = "Error" if on_failure == "fail" else "Warning"
+    [line] = [line for line in captured.err.splitlines() if line.startswith(prefix)]
+    assert line == f"{prefix}: alert channel 'hook' (webhook) failed for rule drop: ConnectError: [Errno 111] Connection refused"
+    assert "SECRET-TOKEN" not in captured.err + captured.out and "Traceback" not in captured.err
+    assert "Outputs in" in captured.out  # published all the same
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["alerts"][0]["status"] == "failed" and manifest["alerts"][0]["attempts"] == notify.CHANNEL_ATTEMPTS
+    assert (out / "responses.parquet").exists() and (out / "report.html").exists()

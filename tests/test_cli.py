@@ -151,3 +151,144 @@ def test_killed_run_leaves_no_process_and_a_rerun_recovers(tmp_path: Path, repo_
     for path in sorted((tmp_path / "clean").glob("*.parquet")):
         pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(tmp_path / "out" / path.name), obj=path.name)
     assert not _processes_with(marker)
+
+
+@pytest.fixture
+def prefect_console() -> None:
+    """Point Prefect's console log handlers at this test's stderr: they keep the stream that was current when
+    logging was set up, which an earlier test's capsys has closed since (a log line written there from inside
+    a flow run recurses through Prefect's ``log_prints``)."""
+    import logging
+    import sys
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(item for item in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(item, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.stream = sys.stderr  # not setStream(): it flushes the closed stream
+                handler.console.file = sys.stderr
+
+
+# --- unexpected errors: one line, a redacted crash report, --debug ------------------------------------------
+
+
+def _crash_in_sentiment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.cli import sentiment
+
+    def broken(path: str) -> None:
+        raise TypeError("object of type 'float' has no len() (comment of anna.schmidt@example.com)")
+
+    monkeypatch.setattr(sentiment, "_read", broken)
+
+
+def test_an_unexpected_error_is_one_line_and_a_redacted_crash_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    from nps_text.errors import EXIT_UNEXPECTED
+
+    _crash_in_sentiment(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # commands without an output folder report here
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sentiment", "texts.csv", "--out", "o.csv"])
+    assert exit_info.value.code == EXIT_UNEXPECTED == 70
+    err = capsys.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith("Error: unexpected error in nps-text sentiment (TypeError: object of type 'float'")
+    assert "Traceback" not in err and "example.com" not in err and "--debug" in line
+    [report] = tmp_path.glob("crash-*.txt")
+    assert str(report) in line
+    text = report.read_text()
+    assert "Traceback (most recent call last)" in text and "in broken" in text and "[EMAIL]" in text
+    assert "example.com" not in text and "nps-text sentiment texts.csv --out o.csv" in text
+    assert "\npython: " in text and "\nnps-text: " in text and "\nstage: -" in text
+    assert oct(report.stat().st_mode & 0o777) == "0o600"
+
+
+def test_debug_shows_the_redacted_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    _crash_in_sentiment(monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--debug", "sentiment", "texts.csv", "--out", "o.csv"])
+    assert exit_info.value.code == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+    assert "example.com" not in err and err.strip().splitlines()[-1].startswith("Error: unexpected error")
+
+
+@pytest.mark.usefixtures("prefect_harness", "prefect_console")
+def test_an_unexpected_error_in_the_flow_names_its_stage(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nps_text import flow as flow_module
+
+    def broken_insights(responses, themes):  # noqa: ANN001, ANN202 - a library bug inside a stage
+        raise TypeError("object of type 'numpy.float64' has no len() near 'max.mustermann@example.com'")
+
+    monkeypatch.setattr(flow_module, "insights_task", broken_insights)
+    config = tmp_path / "c.yaml"
+    config.write_text("embeddings: {model: test-hashing}\nsentiment: {enabled: false}\nthemes: {enabled: false}\n")
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(repo_root / "data" / "demo_de.csv"), "--config", str(config), "--out", str(out)])
+    assert exit_info.value.code == 70
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "example.com" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert line.startswith("Error: unexpected error in stage 'insights' (TypeError: object of type 'numpy.float64'")
+    [report] = out.glob("crash-*.txt")
+    assert str(report.resolve()) in line
+    text = report.read_text()
+    assert "stage: insights" in text and "in broken_insights" in text and "in run_stages" in text
+    assert "example.com" not in text and "[EMAIL]" in text
+    assert not (out / "manifest.json").exists()  # nothing published
+
+
+def test_sentiment_takes_a_file_with_one_text_column(tmp_path: Path) -> None:
+    from nps_text.sentiment import register_sentiment_backend
+    from tests.sentiment.conftest import KeywordBackend
+
+    register_sentiment_backend("test-keywords", lambda config, embed: KeywordBackend())
+    texts = tmp_path / "texts.csv"
+    texts.write_text('Kommentar\nDie Beratung war super\n"Lieferung kam, aber viel zu spät"\nk.A.\n'
+                     "Preis zu hoch, Service gut\n", encoding="utf-8")  # one text per line: its comma is text
+    result = CliRunner().invoke(cli, ["sentiment", str(texts), "--model", "test-keywords"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    written = pd.read_csv(tmp_path / "texts-sentiment.csv")
+    assert written["Kommentar"].tolist()[:2] == ["Die Beratung war super", "Lieferung kam, aber viel zu spät"]
+    assert written["comment_status"].tolist() == ["text", "text", "non_informative", "text"]
+    assert written["Kommentar"].iloc[3] == "Preis zu hoch, Service gut"
+    assert "wrote 4 rows" in result.output
+
+
+def test_sentiment_finds_the_comment_column_or_asks_for_it(tmp_path: Path) -> None:
+    from nps_text.cli.sentiment import text_column_of
+    from nps_text.errors import InputError
+
+    assert text_column_of(["text"], None) == "text"
+    assert text_column_of(["ID", "Bewertung", "Ihr Feedback (optional)"], None) == "Ihr Feedback (optional)"
+    assert text_column_of(["a", "b"], "b") == "b"
+    with pytest.raises(InputError, match="--text-column"):
+        text_column_of(["a", "b"], None)
+    with pytest.raises(InputError, match="not found"):
+        text_column_of(["a", "b"], "c")
+
+
+@pytest.mark.usefixtures("prefect_harness", "prefect_console")
+def test_run_still_refuses_a_single_column_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    texts = tmp_path / "texts.csv"
+    texts.write_text("Kommentar\nDie Beratung war super\nPreis zu hoch\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(texts), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 1
+    assert "at least a score and a comment column" in capsys.readouterr().err

@@ -179,6 +179,87 @@ def test_is_transient() -> None:
     assert not is_transient(FileNotFoundError("x")) and not is_transient(ValueError("x"))
 
 
+def test_the_error_classes_carry_their_retry_policy() -> None:
+    import smtplib
+
+    import httpx
+
+    from nps_text.errors import (
+        ColumnMappingError,
+        ModelError,
+        NpsTextError,
+        SourceUnavailableError,
+        is_transient,
+    )
+    from nps_text.ingest import SourceUnavailableError as from_ingest
+
+    assert from_ingest is SourceUnavailableError  # one class, where the hierarchy is
+    assert SourceUnavailableError.transient and is_transient(SourceUnavailableError("cannot connect to db"))
+    assert not any(cls.transient for cls in (NpsTextError, ColumnMappingError, ModelError))
+
+    class Flaky(NpsTextError):
+        transient = True
+
+    assert is_transient(Flaky("try again"))  # a new error class says so itself: no list to update
+    request = httpx.Request("POST", "http://127.0.0.1:9/hook")
+    assert is_transient(httpx.ConnectError("refused", request=request))
+    for status, transient in ((503, True), (429, True), (404, False), (400, False)):
+        error = httpx.HTTPStatusError("x", request=request, response=httpx.Response(status, request=request))
+        assert is_transient(error) is transient, status
+    assert is_transient(smtplib.SMTPServerDisconnected("gone"))
+    assert not is_transient(smtplib.SMTPAuthenticationError(535, b"bad password"))
+
+
+def test_an_unreachable_source_database_is_retried(tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text import flow as flow_module
+    from nps_text.errors import SourceUnavailableError
+
+    calls: list[str] = []
+    real = flow_module.read_input
+
+    def unreachable_once(source, config):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SourceUnavailableError("cannot connect to postgresql://db/survey: connection refused")
+        return real(source, config)
+
+    monkeypatch.setattr(flow_module, "read_input", unreachable_once)
+    monkeypatch.setattr(flow_module, "ingest_task", flow_module.ingest_task.with_options(retry_delay_seconds=0))
+    _run(repo_root / "data" / "demo_de.csv", tmp_path / "o", _config(tmp_path))
+    assert len(calls) == 2
+
+
+def test_the_output_database_retries_only_transient_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from nps_text import database, notify
+    from nps_text.config import config_from_dict
+    from nps_text.errors import ConfigError, SourceUnavailableError
+
+    monkeypatch.setattr(notify, "database_task", notify.database_task.with_options(retry_delay_seconds=0))
+    config = config_from_dict({"output": {"database": f"sqlite:///{tmp_path / 'bi.db'}"}})
+    calls: list[str] = []
+
+    def failing(error: Exception):  # noqa: ANN202
+        def write(*args, **kwargs):
+            calls.append(type(error).__name__)
+            raise error
+        return write
+
+    monkeypatch.setattr(database, "write_database", failing(ConfigError("PGPASSWORD is not set")))
+    with pytest.raises(ConfigError):
+        notify.database_output({}, config)
+    assert calls == ["ConfigError"]  # a configuration error is never retried
+    calls.clear()
+    refused = OperationalError("INSERT INTO responses VALUES (?)", ("anna@example.com",), Exception("connection refused"))
+    monkeypatch.setattr(database, "write_database", failing(refused))
+    with pytest.raises(SourceUnavailableError) as caught:
+        notify.database_output({}, config)
+    assert calls == ["OperationalError"] * 3  # the first try and two retries
+    assert "connection refused" in str(caught.value) and "anna@example.com" not in str(caught.value)
+    assert "INSERT" not in str(caught.value)
+
+
 def test_credentials_never_reach_the_flow_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
@@ -325,10 +406,21 @@ def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: P
 
 
 def test_a_failed_flow_stores_no_personal_data_in_its_exception() -> None:
-    from nps_text.errors import SchemaError
-    from nps_text.flow import _redacted
+    from nps_text.errors import DeliveryError, SchemaError
+    from nps_text.flow import _redacted, failed_stage, failing_in
 
     clean = _redacted(SchemaError("bad value 'max.mustermann@example.com' in column x"))
     assert isinstance(clean, SchemaError) and "example.com" not in str(clean) and "[EMAIL]" in str(clean)
     unchanged = ValueError("no personal data here")
     assert _redacted(unchanged) is unchanged
+    try:
+        with failing_in("themes"):
+            raise TypeError("object of type 'float' has no len() for max.mustermann@example.com")
+    except TypeError as exc:
+        crashed = _redacted(exc)
+    assert isinstance(crashed, TypeError) and failed_stage(crashed) == "themes"
+    report = crashed.nps_text_traceback  # type: ignore[attr-defined]
+    assert "Traceback" in report and report.rstrip().endswith("has no len() for [EMAIL]")
+    assert "example.com" not in report and "[EMAIL]" in report
+    delivery = _redacted(DeliveryError("1 channel failed", ["alert channel 'cx' (webhook) failed: refused"]))
+    assert delivery.failures == ["alert channel 'cx' (webhook) failed: refused"]  # type: ignore[attr-defined]

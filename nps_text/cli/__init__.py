@@ -1,7 +1,13 @@
 """The ``nps-text`` command line: thin verbs over the library.
 
 Library errors (:class:`~nps_text.errors.NpsTextError`) become one-line messages and exit code 1, never
-tracebacks. Each capability registers its own commands from its own module (``nps_text/cli/*.py``).
+tracebacks. Any other exception is a bug: one line too (what failed, in which stage, where the redacted crash
+report is, :mod:`nps_text.cli.crash`) and exit code 70; ``--debug`` shows the traceback. Each capability
+registers its own commands from its own module (``nps_text/cli/*.py``).
+
+Exit codes (README "Exit codes"): 0 success; 1 an error you can fix (bad input, config, model...); 2 a usage
+error; 3 the outputs were published but an alert channel failed (``alerts.on_failure: fail``); 70 an unexpected
+error (crash report written); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from collections.abc import Sequence
 import click
 
 from nps_text import __version__
-from nps_text.errors import NpsTextError
+from nps_text.cli import crash
+from nps_text.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, NpsTextError
 
 # Quiet, offline defaults before anything imports huggingface_hub, transformers or prefect.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,13 +32,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="nps-text")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the (redacted) traceback of an error on the terminal.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """nps-text: NPS survey comments to themes, sentiment and improvement areas, offline.
+
+    Exit codes: 0 ok, 1 error (message says how to fix it), 2 usage, 3 outputs published but an alert failed,
+    70 unexpected error (a crash report is written), 130 interrupted.
 
     Example:
 
         nps-text run data/sample_reviews_en.csv --out out/sample
     """
+    crash.context.debug = crash.context.debug or debug
+    crash.context.command = ctx.invoked_subcommand
 
 
 @cli.group()
@@ -72,18 +86,32 @@ _register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: run the CLI, turning library errors into one-line messages."""
+    """Console-script entry point: run the CLI; errors become one line on stderr and a documented exit code."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    crash.start(args)
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="nps-text", standalone_mode=False)
+        code = cli.main(args=args, prog_name="nps-text", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except NpsTextError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        if crash.context.debug:
+            click.echo(crash.redacted_traceback(exc), err=True, nl=False)
+        failures = getattr(exc, "failures", None)
+        for line in failures if isinstance(failures, list) and failures else [str(exc)]:
+            click.echo(f"Error: {line}", err=True)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: one line and a crash report, never a traceback (unless --debug)
+        report = crash.write_report(exc)
+        if crash.context.debug:
+            click.echo(crash.redacted_traceback(exc), err=True, nl=False)
+        click.echo(f"Error: {crash.one_line(exc, report)}", err=True)
+        sys.exit(EXIT_UNEXPECTED)
+    if isinstance(code, int) and code:  # ctx.exit(code) in a command
+        sys.exit(code)

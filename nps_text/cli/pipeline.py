@@ -57,15 +57,19 @@ def _quiet_environment(verbose: bool) -> None:
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:8786",
               help="Scheduler of an existing Dask cluster (implies --runner dask); default: a LocalCluster.")
 @click.option("--verbose", "-v", is_flag=True, help="Show Prefect's logs.")
+@click.option("--debug", is_flag=True, help="Show the (redacted) traceback of an error (as nps-text --debug run).")
 def run_command(
     input_path: str, config_path: str | None, out_dir: str, sql_query: str | None, password_env: str | None,
     verbose: bool, to_db: str | None = None, runner: str | None = None, dask_address: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Run the whole pipeline on INPUT (CSV, XLSX, Parquet, JSONL or a SQLAlchemy URL).
 
     Runs the Prefect flow locally; no Prefect server is needed. Writes responses, rejected rows, NPS summary,
     themes, improvement areas, follow-up lists, report.html and manifest.json to --out: staged in
     --out/.staging-<run>, published by renames at the end (manifest last). One run per --out at a time.
+    Alerts are sent after publishing; a failed alert channel exits 3 (alerts.on_failure: warn makes it a
+    warning). An unexpected error writes a redacted crash report to --out/crash-<time>.txt and exits 70.
 
     Examples:
 
@@ -79,6 +83,10 @@ def run_command(
 
         nps-text run survey.parquet --runner dask --dask-address tcp://scheduler:8786 --out out/big
     """
+    from nps_text.cli import crash
+
+    crash.context.folder = Path(out_dir)
+    crash.context.debug = crash.context.debug or debug
     _quiet_environment(verbose)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -124,15 +132,43 @@ def run_command(
                 state = flow_module.flow_for(params)(params, return_state=True)
         finally:
             flow_module.set_progress_hook(None)
-    if state.is_failed():
-        state.result(raise_on_failure=True)  # re-raises the step's exception (NpsTextError -> one line)
+    from nps_text.errors import DeliveryError
+
+    if not state.is_completed():
+        try:
+            state.result(raise_on_failure=True)  # re-raises the step's exception (NpsTextError -> one line)
+        except DeliveryError:
+            _summary(_published_manifest(Path(out_dir)), Path(out_dir))  # the outputs are there: say so first
+            raise
+        raise RuntimeError(f"the Prefect flow run ended in state {state.type.value} without an error")
     manifest = state.result()
+    _summary(manifest, Path(out_dir))
+    from nps_text.notify import delivery_failures
+
+    for line in delivery_failures(manifest.get("alerts") or []):  # alerts.on_failure: warn
+        click.echo(f"Warning: {line}", err=True)
+
+
+def _published_manifest(out: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _summary(manifest: dict[str, Any] | None, out: Path) -> None:
+    """The run's two result lines: row and comment counts, and where the outputs are."""
+    if manifest is None:
+        return
     counts = manifest["comment_status"]
     click.echo(
         f"{manifest['rows_in']} rows in: {manifest['rows_valid']} valid, {manifest['rows_rejected']} rejected; "
         f"comments: {counts['text']} text, {counts['empty']} empty, {counts['non_informative']} non-informative"
     )
-    click.echo(f"Outputs in {Path(out_dir).resolve()} (open report.html)")
+    click.echo(f"Outputs in {out.resolve()} (open report.html)")
 
 
 @contextmanager

@@ -26,6 +26,39 @@ def _write(frame: pd.DataFrame, path: str) -> None:
     write_table(frame, path)
 
 
+def text_column_of(columns: list[str], wanted: str | None) -> str:
+    """The column holding the texts: ``wanted``, else the only column, else the one named like a comment.
+
+    Example:
+        >>> text_column_of(["ID", "Kommentar", "Filiale"], None)
+        'Kommentar'
+    """
+    if wanted is not None:
+        if wanted not in columns:
+            raise InputError(f"column {wanted!r} not found; the file has {columns}")
+        return wanted
+    if len(columns) == 1:
+        return columns[0]
+    from nps_text.validate import COMMENT_NAMES, FUZZY, normalise_header
+
+    names = {column: normalise_header(column) for column in columns}
+    for name in COMMENT_NAMES:
+        hits = [column for column, norm in names.items() if norm == name]
+        if len(hits) == 1:
+            return hits[0]
+    hits = [column for column, norm in names.items() if any(part in norm for part in FUZZY["comment"])]
+    if len(hits) == 1:
+        return hits[0]
+    raise InputError(f"cannot tell which column holds the texts; name it with --text-column (the file has {columns})")
+
+
+def _default_out(input_path: str) -> str:
+    path = Path(input_path)
+    if "://" in input_path or not path.suffix:
+        raise InputError("name the output file with --out (e.g. --out sentiment.csv)")
+    return str(path.with_name(f"{path.stem}-sentiment{path.suffix}"))
+
+
 def _config(model: str, batch_size: int, no_quantize: bool = False):  # type: ignore[no-untyped-def]
     from nps_text.sentiment import SentimentConfig
 
@@ -34,30 +67,37 @@ def _config(model: str, batch_size: int, no_quantize: bool = False):  # type: ig
 
 @click.command("sentiment")
 @click.argument("input_path", metavar="INPUT")
-@click.option("--text-column", required=True, help="Column holding the free text.")
+@click.option("--text-column", default=None,
+              help="Column holding the free text (default: the only column, else the one named like a comment: "
+                   "comment, Kommentar, Feedback, text...).")
 @click.option("--model", default="default", show_default=True,
               help="default, baseline, a local model folder or a Hugging Face model id.")
-@click.option("--out", "out_path", required=True, help="Output file (.csv, .parquet, .xlsx, .jsonl).")
+@click.option("--out", "out_path", default=None,
+              help="Output file (.csv, .parquet, .xlsx, .jsonl); default: INPUT's name with -sentiment added.")
 @click.option("--sentences", "sentences_path", default=None, help="Also write per-sentence results here.")
 @click.option("--batch-size", default=64, show_default=True, type=int)
 def sentiment_command(
-    input_path: str, text_column: str, model: str, out_path: str, sentences_path: str | None, batch_size: int
+    input_path: str, text_column: str | None, model: str, out_path: str | None, sentences_path: str | None,
+    batch_size: int,
 ) -> None:
     """Add sentiment and sentiment_confidence columns to INPUT and write --out.
 
+    INPUT is any table with a text column: an NPS export, or a plain list of texts (a CSV with one column).
     Empty and non-informative texts ("k.A.", "-", "no comment") get no sentiment (null), not "neutral";
     a comment_status column says which. Long texts are chunked and averaged, never truncated.
 
-    Example:
+    Examples:
 
         nps-text sentiment data/sample_reviews_en.csv --text-column comment --out out/sentiment.csv
+
+        nps-text sentiment texts.csv        # one column of texts; writes texts-sentiment.csv
     """
     from nps_text.comments import comment_status
     from nps_text.sentiment import annotate_sentiment
 
+    out_path = out_path or _default_out(input_path)
     frame = _read(input_path)
-    if text_column not in frame.columns:
-        raise InputError(f"column {text_column!r} not found; the file has {list(frame.columns)}")
+    text_column = text_column_of([str(column) for column in frame.columns], text_column)
     status_column = "comment_status" if "comment_status" not in frame.columns else "_nps_text_status"
     frame[status_column] = frame[text_column].map(comment_status)  # "k.A.", "-", "nichts" -> null sentiment
     annotated, sentences = annotate_sentiment(
