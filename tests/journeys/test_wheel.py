@@ -142,7 +142,8 @@ def test_installed_wheel_runs_the_demo_from_an_empty_folder(fresh_env: Path, wor
     for name in ("responses.parquet", "themes.parquet", "improvement_areas.parquet", "report.html", "manifest.json"):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["rows_in"] == manifest["rows_valid"] + manifest["rows_rejected"] == 596
+    assert manifest["rows_in"] == manifest["rows_valid"] + manifest["rows_rejected"] == 600
+    assert manifest["rows_valid"] == 596
     import pandas as pd
 
     responses = pd.read_parquet(out / "responses.parquet")
