@@ -139,3 +139,23 @@ def test_numbered_label_speaks_the_theme_language() -> None:
     assert default_label(2, [], "de") == "Thema 2"
     assert default_label(2, []) == "Theme 2"
     assert default_label(-1, ["x"], "de") == "Other"  # the tables' outlier label; the report translates it
+
+
+def test_representative_comments_have_a_stable_order() -> None:
+    """Regression: equally typical comments kept their row order, so a re-run could list them differently."""
+    from nps_text.themes import themes_table
+
+    responses = survey(["Paket kaputt", "Lieferung spät", "Angekommen nie"]).assign(theme_id=0, theme_label="x")
+    vectors = np.tile(np.eye(1, 4, dtype=np.float32), (3, 1))  # three equally typical comments
+    table = themes_table(responses, vectors, np.arange(3), {0: []}, {0: "x"})
+    assert table["representative_comments"].iloc[0] == ["Angekommen nie", "Lieferung spät", "Paket kaputt"]
+
+
+def test_a_rerun_reusing_the_fit_writes_the_same_themes(tmp_path, make_synthetic) -> None:  # type: ignore[no-untyped-def]
+    """The re-run centres with the saved (rounded) mean: it must be the mean the first run used."""
+    responses, embed_topics = make_synthetic(n_per_topic=30, seed=5)
+    config = ThemesConfig(reduction="pca", min_theme_size=10)
+    first, first_themes = assign_themes(responses, config, embed=embed_topics, state_dir=tmp_path)
+    second, second_themes = assign_themes(responses, config, embed=embed_topics, state_dir=tmp_path)
+    pd.testing.assert_frame_equal(first_themes, second_themes)
+    pd.testing.assert_series_equal(first["theme_label"], second["theme_label"])
