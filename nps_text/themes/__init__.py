@@ -6,12 +6,13 @@ topic model; each distinct (cleaned) comment is embedded and clustered once.
 Example:
     >>> import numpy as np, pandas as pd
     >>> from nps_text.themes.config import ThemesConfig
-    >>> frame = pd.DataFrame({"response_id": ["1", "2"], "score": [0, 10], "nps_group": ["detractor", "promoter"],
-    ...     "comment": ["Zug zu spät", "Personal freundlich"], "comment_status": ["text", "text"]})
-    >>> fake = lambda texts: np.eye(2, 8, dtype=np.float32)[: len(texts)]
+    >>> frame = pd.DataFrame({"response_id": ["1", "2", "3"], "score": [0, 3, 10],
+    ...     "nps_group": ["detractor", "detractor", "promoter"], "comment_status": ["text"] * 3,
+    ...     "comment": ["Zug zu spät", "Zug fiel aus", "Personal freundlich"]})
+    >>> fake = lambda texts: np.eye(3, 8, dtype=np.float32)[: len(texts)]
     >>> responses, themes = assign_themes(frame, ThemesConfig(), embed=fake)
-    >>> responses["theme_id"].tolist()
-    [0, 0]
+    >>> responses["theme_id"].tolist()  # a few comments: a theme needs a word two customers used
+    [0, 0, -1]
 
 Every complaint counted: with ``config.sentence_themes`` each clause/sentence of a multi-sentence comment is
 assigned too (:mod:`nps_text.themes.sentences`), giving ``theme_ids`` / ``theme_labels`` (primary first).
