@@ -77,6 +77,10 @@ class NpsConfig(_Section):
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     min_segment_size: int = Field(default=1, ge=1)
     max_segment_values: int = Field(default=50, ge=1)
+    max_auto_segments: int = Field(
+        default=10, ge=0,
+        description="When input.columns.segments is not set: at most this many columns become segments.",
+    )
 
 
 class CommentsConfig(_Section):

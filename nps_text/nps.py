@@ -63,8 +63,8 @@ def nps_with_interval(promoters: int, detractors: int, responses: int, confidenc
     """NPS and its confidence interval (clipped to -100..100).
 
     Example:
-        >>> nps_with_interval(50, 20, 100)
-        (30.0, 13.6..., 46.3...)  # doctest: +SKIP
+        >>> tuple(round(value, 1) for value in nps_with_interval(50, 20, 100))
+        (30.0, 14.7, 45.3)
     """
     if responses <= 0:
         return math.nan, math.nan, math.nan
@@ -189,8 +189,28 @@ def add_nps_columns(responses: pd.DataFrame, period: str = "W") -> pd.DataFrame:
     return enriched
 
 
-def choose_segments(responses: pd.DataFrame, candidates: Sequence[str], max_values: int = 50) -> list[str]:
-    """Passthrough columns worth breaking NPS down by: 2..max_values distinct values, short labels."""
+SEGMENT_NAME_HINTS = (
+    "segment", "branch", "filiale", "standort", "store", "shop", "channel", "kanal", "region", "land", "country",
+    "market", "markt", "product", "produkt", "tarif", "plan", "type", "typ", "kundengruppe", "customer_type",
+    "abteilung", "department", "team", "brand", "marke", "sprache", "language",
+)
+"""Words in a column's name that make it a likely segment (chosen first when there are too many candidates)."""
+
+
+def choose_segments(
+    responses: pd.DataFrame, candidates: Sequence[str], max_values: int = 50, max_segments: int | None = None
+) -> list[str]:
+    """Passthrough columns worth breaking NPS down by: 2..max_values distinct values, short labels.
+
+    At most ``max_segments`` columns: survey exports with one column per question would otherwise make every
+    answer column a segment. Columns whose name looks like a segment (:data:`SEGMENT_NAME_HINTS`) come first,
+    then the others in input order.
+
+    Example:
+        >>> frame = pd.DataFrame({"q1": ["a", "b"], "Filiale": ["x", "y"], "q2": ["c", "d"]})
+        >>> choose_segments(frame, ["q1", "Filiale", "q2"], max_segments=2)
+        ['Filiale', 'q1']
+    """
     chosen = []
     for column in candidates:
         if column not in responses.columns:
@@ -199,4 +219,11 @@ def choose_segments(responses: pd.DataFrame, candidates: Sequence[str], max_valu
         distinct = values.nunique()
         if 2 <= distinct <= max_values and values.str.len().mean() <= 40:
             chosen.append(column)
-    return chosen
+    if max_segments is None or len(chosen) <= max_segments:
+        return chosen
+
+    def hinted(column: str) -> bool:
+        name = str(column).lower()
+        return any(hint in name for hint in SEGMENT_NAME_HINTS)
+
+    return sorted(chosen, key=lambda column: not hinted(column))[:max_segments]

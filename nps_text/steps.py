@@ -192,7 +192,7 @@ def nps_stage(
     enriched = add_nps_columns(responses, section.period)
     if candidates is None:
         allowed = [column for column in mapping.passthrough.values() if column not in set(personal)]
-        segments = choose_segments(enriched, allowed, section.max_segment_values)
+        segments = choose_segments(enriched, allowed, section.max_segment_values, section.max_auto_segments)
     else:
         segments = [mapping.passthrough.get(name, name) for name in candidates]
         forbidden = [name for name in segments if name in set(personal)]

@@ -86,3 +86,15 @@ def test_without_dates_only_overall_rows() -> None:
 def test_choose_segments_skips_free_text_and_ids() -> None:
     frame = pd.DataFrame({"branch": ["A", "B"] * 50, "customer": [f"c{i}" for i in range(100)], "const": ["x"] * 100})
     assert choose_segments(frame, ["branch", "customer", "const"]) == ["branch"]
+
+
+def test_automatic_segments_are_capped_and_prefer_segment_like_names() -> None:
+    """A wide survey export (one column per question) must not make every answer column a segment (issue 17)."""
+    from nps_text.nps import choose_segments
+
+    frame = pd.DataFrame({f"Q{i}": ["1", "2", "3", "4"] for i in range(30)})
+    frame["Kanal"] = ["Web", "App", "Web", "Filiale"]
+    chosen = choose_segments(frame, list(frame.columns), max_segments=10)
+    assert len(chosen) == 10
+    assert chosen[0] == "Kanal"
+    assert choose_segments(frame, list(frame.columns)) == list(frame.columns)  # no cap: every candidate
