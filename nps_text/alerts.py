@@ -7,7 +7,8 @@ Rules (see :mod:`nps_text.alerts_config`):
 * ``nps_below``: a row of ``nps_summary`` (newest periods) with ``nps < threshold`` and enough responses.
 * ``emerging_theme``: a theme whose share of detractors' comments rose significantly from the previous period
   to the current one: one-sided two-proportion z-test (:func:`nps_text.stats.two_proportion_z_test`) with
-  x = detractors whose comment raises the theme (any of ``theme_ids``), n = detractors with a themed comment
+  x = detractors whose comment complains about the theme (any of ``theme_ids``, a negative sentence about it or a
+  negative comment; themes without a subject never), n = detractors with a themed comment
   (as ``share_of_detractors``); computed by :func:`nps_text.insights.theme_trends`, the report's theme trends.
 
 Each rule that triggers gives ONE :class:`Alert` (all its findings in one message) in the report's language,
@@ -117,7 +118,7 @@ def evaluate_alerts(
             lines = [_nps_below_line(f, text, language, config.nps.confidence) for f in findings]
         elif isinstance(rule, EmergingThemeRule):
             confidence = rule.confidence or config.nps.confidence
-            findings = emerging_theme_findings(responses, rule, confidence)
+            findings = emerging_theme_findings(responses, rule, confidence, sentences=tables.get("sentences"))
             lines = [_emerging_line(f, text, language) for f in findings]
         else:  # pragma: no cover - the config's discriminated union allows nothing else
             continue
@@ -182,7 +183,7 @@ def nps_below_findings(summary: pd.DataFrame, rule: NpsBelowRule) -> list[dict[s
 
 
 def emerging_theme_findings(
-    responses: pd.DataFrame, rule: EmergingThemeRule, confidence: float
+    responses: pd.DataFrame, rule: EmergingThemeRule, confidence: float, *, sentences: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
     """Themes whose share of detractor comments rose significantly from the previous period.
 
@@ -205,7 +206,8 @@ def emerging_theme_findings(
     if len(periods) < 2:
         return []
     trends = theme_trends(
-        responses, alpha=1 - confidence, min_count=rule.min_detractors, alternative="greater", periods=periods
+        responses, alpha=1 - confidence, min_count=rule.min_detractors, alternative="greater", periods=periods,
+        sentences=sentences,
     )
     recent = set(periods[max(1, len(periods) - rule.lookback_periods) :])
     emerging = trends[trends["trend"].eq("emerging").fillna(False) & trends["period"].isin(recent)]

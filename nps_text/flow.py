@@ -261,7 +261,9 @@ def themes_task(
 
 
 @task(name="insights", cache_policy=NO_CACHE, persist_result=False)
-def insights_task(responses: pd.DataFrame, themes: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def insights_task(
+    responses: pd.DataFrame, themes: pd.DataFrame, sentences: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     from nps_text.insights import follow_up, improvement_areas, theme_trends
 
     previous = None
@@ -269,9 +271,9 @@ def insights_task(responses: pd.DataFrame, themes: pd.DataFrame) -> dict[str, pd
     if len(periods) >= 2:
         previous = str(periods[-2])
     return {
-        "improvement_areas": improvement_areas(responses, themes, previous_period=previous),
+        "improvement_areas": improvement_areas(responses, themes, previous_period=previous, sentences=sentences),
         "follow_up": follow_up(responses),
-        "theme_trends": theme_trends(responses),
+        "theme_trends": theme_trends(responses, sentences=sentences),
     }
 
 
@@ -595,7 +597,7 @@ def run_stages(
     else:
         responses = steps.empty_themes(responses)
     with edges.stage("insights"):
-        insights = insights_task(responses, themes)
+        insights = insights_task(responses, themes, sentences)
     responses = steps.order_responses(responses)
 
     tables: dict[str, pd.DataFrame] = {

@@ -26,7 +26,16 @@ DETRACTORS (with a themed comment) who raised the theme, compared with the previ
 a theme that grows among unhappy customers is what a CX team acts on, and the ``emerging_theme`` alert rule
 (:mod:`nps_text.alerts`) uses this same function.
 
-Ranking: by ``nps_impact`` (descending), then ``lift``. Theme -1 ("Other") is not ranked.
+Complaints only: a DETRACTOR counts for a theme (d_t, and every figure built on it: shares, impact, trends,
+the ``emerging_theme`` alert) only when what they say about it is negative: the sentences of their comment
+assigned to the theme (the ``sentences`` table's ``theme_id``, each with its own ``sentiment``) hold a negative
+one; without such a sentence, the comment's ``sentiment`` is negative. A detractor praising the service ("the
+staff were lovely, but ...") does not make "Service" an improvement area. Without any sentiment (sentiment
+switched off) every detractor mention counts. Promoters and passives count whenever they raise the theme.
+
+Ranking: by ``nps_impact`` (descending), then ``lift``. Theme -1 ("Other") and themes without a subject
+("No specific topic": fillers, "because you asked", insults; see :func:`nps_text.themes.keywords.is_specific_topic`)
+are not ranked; :func:`no_specific_topic` counts the detractors behind them for the report.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from nps_text.schema import (
     empty_frame,
 )
 from nps_text.stats import Alternative, two_proportion_z_test
+from nps_text.themes.keywords import is_specific_topic
 
 SIGNIFICANCE_LEVEL = 0.05
 EMERGING_MIN_DETRACTORS = 3
@@ -137,6 +147,86 @@ def theme_mentions(rows: pd.DataFrame) -> pd.DataFrame:
     return mentions
 
 
+def _mention_sentiments(rows: pd.DataFrame, mentions: pd.DataFrame, sentences: pd.DataFrame | None) -> pd.Series:
+    """Per mention (aligned with ``mentions``): the sentiment of what the comment says about the theme.
+
+    ``"negative"`` when a sentence of the comment assigned to the theme is negative, else the most frequent
+    sentiment of those sentences; without such a sentence the comment's ``sentiment``; null when unknown.
+    """
+    by_sentence: dict[tuple[str, int], list[str]] = {}
+    if (
+        sentences is not None and not sentences.empty and "response_id" in rows.columns
+        and {"response_id", "theme_id", "sentiment"} <= set(sentences.columns)
+    ):
+        known = sentences[sentences["theme_id"].notna() & sentences["sentiment"].notna()]
+        for response_id, theme_id, sentiment in zip(
+            known["response_id"].astype(str), known["theme_id"].astype("int64"), known["sentiment"].astype(str),
+            strict=True,
+        ):
+            by_sentence.setdefault((response_id, int(theme_id)), []).append(sentiment)
+    response_ids = rows["response_id"].astype(str) if "response_id" in rows.columns else None
+    comment_sentiment = rows["sentiment"] if "sentiment" in rows.columns else None
+    values: list[str | None] = []
+    for row, theme_id in zip(mentions["_row"], mentions["theme_id"], strict=True):
+        said = by_sentence.get((str(response_ids.at[row]), int(theme_id))) if response_ids is not None else None
+        if said:
+            values.append("negative" if "negative" in said else max(set(said), key=said.count))
+            continue
+        value = comment_sentiment.at[row] if comment_sentiment is not None else None
+        values.append(str(value) if isinstance(value, str) else None)
+    return pd.Series(values, index=mentions.index, dtype=object)
+
+
+def counted_mentions(
+    rows: pd.DataFrame, sentences: pd.DataFrame | None = None, *, ranked_only: bool = True
+) -> pd.DataFrame:
+    """:func:`theme_mentions` as the insights count them: a detractor's mention only when it is a complaint
+    (see the module docstring), and (``ranked_only``) no mention of "Other" or of a theme without a subject.
+
+    Adds the column ``said`` (the mention's sentiment, null when unknown).
+
+    Example:
+        >>> rows = pd.DataFrame({"response_id": ["1", "2"], "nps_group": ["detractor", "detractor"],
+        ...     "theme_id": [0, 0], "theme_label": ["Service", "Service"], "sentiment": ["negative", "positive"]})
+        >>> counted_mentions(rows)["_row"].tolist()  # the detractor praising the service does not count
+        [0]
+    """
+    mentions = theme_mentions(rows)
+    mentions["said"] = _mention_sentiments(rows, mentions, sentences)
+    detractor = rows.loc[mentions["_row"], "nps_group"].to_numpy() == DETRACTOR
+    known = mentions["said"].notna().to_numpy()
+    complaint = mentions["said"].eq("negative").to_numpy()
+    keep = ~detractor | complaint | ~known
+    if ranked_only:
+        labels = _theme_labels(mentions)
+        keep &= mentions["theme_id"].ne(OUTLIER_THEME_ID).to_numpy()
+        keep &= np.array([is_specific_topic(labels.get(int(theme), "")) or int(theme) not in labels
+                          for theme in mentions["theme_id"]], dtype=bool)
+    return mentions[keep].reset_index(drop=True)
+
+
+def no_specific_topic(responses: pd.DataFrame) -> dict[str, object]:
+    """The detractors whose comment has no specific topic (its primary theme is "No specific topic"): shown
+    beside the improvement areas, never ranked. ``{"detractor_count", "share_of_detractors", "examples"}``."""
+    empty: dict[str, object] = {"detractor_count": 0, "share_of_detractors": 0.0, "examples": []}
+    if responses.empty or not {"nps_group", "comment_status", "theme_id", "theme_label"} <= set(responses.columns):
+        return empty
+    rows = _themed_text_rows(responses)
+    detractors = rows[rows["nps_group"] == DETRACTOR]
+    if detractors.empty:
+        return empty
+    unspecific = detractors[
+        detractors["theme_id"].ne(OUTLIER_THEME_ID)
+        & ~detractors["theme_label"].map(is_specific_topic).astype(bool)
+    ]
+    examples = [str(text) for text in unspecific["comment"].dropna().drop_duplicates().head(EXAMPLE_COMMENTS)]
+    return {
+        "detractor_count": len(unspecific),
+        "share_of_detractors": len(unspecific) / len(detractors),
+        "examples": examples,
+    }
+
+
 def _theme_labels(mentions: pd.DataFrame) -> dict[int, str]:
     known = mentions.dropna(subset=["theme_label"]).drop_duplicates("theme_id")
     return {int(theme): str(label) for theme, label in zip(known["theme_id"], known["theme_label"], strict=True)}
@@ -186,10 +276,12 @@ def theme_trends(
     min_count: int = EMERGING_MIN_DETRACTORS,
     alternative: Alternative = "two-sided",
     periods: Sequence[str] | None = None,
+    sentences: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Emerging and fading themes: per period and theme, the share of detractors raising it vs. the period before.
 
-    ``count`` = detractors in the period whose comment raises the theme (any of ``theme_ids``), ``base`` =
+    ``count`` = detractors in the period whose comment complains about the theme (any of ``theme_ids``; a
+    complaint as in the module docstring, with ``sentences`` when given), ``base`` =
     detractors in the period with a themed comment, ``share`` = count / base; ``change_vs_previous`` in
     percentage points; ``previous_count`` / ``previous_base`` the same figures one period earlier; ``z`` / ``p_value`` from the two-proportion z-test (:func:`trend_test`). The first
     period has no previous one (``trend`` stable, ``p_value`` null). Themes absent from a period and the one
@@ -202,6 +294,7 @@ def theme_trends(
         min_count: Detractors needed (now for emerging, before for fading) to flag a theme.
         alternative: ``"two-sided"`` (the table), or ``"greater"`` to test for rises only (the alert rule).
         periods: Period labels in time order; default: those of ``responses``.
+        sentences: The ``sentences`` table (with ``theme_id`` and ``sentiment``), for what each sentence says.
 
     Returns:
         :data:`nps_text.schema.THEME_TRENDS_COLUMNS`, by period then ``count`` (descending).
@@ -213,8 +306,7 @@ def theme_trends(
     ordered = list(periods) if periods is not None else known_periods(responses)
     if rows.empty or not ordered:
         return empty_frame("theme_trends")
-    mentions = theme_mentions(rows)
-    mentions = mentions[mentions["theme_id"] != OUTLIER_THEME_ID]
+    mentions = counted_mentions(rows, sentences)
     labels = _theme_labels(mentions)
     records = []
     previous_counts, previous_base = pd.Series(dtype="int64"), 0
@@ -256,11 +348,16 @@ def theme_trends(
 
 
 def improvement_areas(
-    responses: pd.DataFrame, themes: pd.DataFrame, *, previous_period: str | None = None
+    responses: pd.DataFrame,
+    themes: pd.DataFrame,
+    *,
+    previous_period: str | None = None,
+    sentences: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank themes by the NPS they cost, with lift vs. promoters, trend and example comments.
 
-    Every theme a comment raises counts (``theme_ids``), once per respondent (see the module docstring).
+    Every theme a comment raises counts (``theme_ids``), once per respondent; a detractor only when the
+    mention is a complaint (see the module docstring).
 
     Args:
         responses: Output of :func:`nps_text.themes.assign_themes` (``score``, ``nps_group``,
@@ -268,9 +365,11 @@ def improvement_areas(
             ``period``, ``sentiment`` used when present). Not modified.
         themes: The themes table (used for representative detractor comments when available).
         previous_period: Period to compare the latest period with; ``None`` = the period before the latest.
+        sentences: The ``sentences`` table (``response_id``, ``theme_id``, ``sentiment``): what each sentence
+            says about its theme; ``None`` = the comment's sentiment stands for all its themes.
 
     Returns:
-        One row per theme raised by at least one detractor, ranked, with
+        One row per theme a detractor complains about, ranked, with
         :data:`nps_text.schema.IMPROVEMENT_AREAS_COLUMNS` and :data:`IMPROVEMENT_AREAS_EXTRA`.
     """
     check_columns(responses, ("nps_group", "comment_status", "theme_id", "theme_label", "comment"), "responses")
@@ -282,7 +381,7 @@ def improvement_areas(
     text_rows = _themed_text_rows(responses)
     text_detractors = int((text_rows["nps_group"] == DETRACTOR).sum())
     text_promoters = int((text_rows["nps_group"] == PROMOTER).sum())
-    mentions = theme_mentions(text_rows)
+    mentions = counted_mentions(text_rows, sentences)
     labels = _theme_labels(mentions)
     current, previous = _periods(responses, previous_period)
     if current is not None:
@@ -309,7 +408,9 @@ def improvement_areas(
         lift = share_det / share_pro if share_pro > 0 else math.inf
         p_value = _fisher_p_value(d_t, text_detractors - d_t, p_t, text_promoters - p_t)
         without = nps(promoters - p_t, detractors - d_t, total - n_t)
-        examples = quotes_by_theme.get(theme_id) or _example_comments(members)
+        complaints = _example_comments(members, limit=None)
+        typical = [quote for quote in quotes_by_theme.get(theme_id, []) if quote in set(complaints)]
+        examples = (typical or complaints)[:EXAMPLE_COMMENTS]  # the theme's typical complaints, else any
         row: dict[str, object] = {
             "theme_id": theme_id,
             "theme_label": labels.get(theme_id, str(theme_id)),
@@ -357,7 +458,7 @@ def improvement_areas(
     return table[columns]
 
 
-def _example_comments(members: pd.DataFrame) -> list[str]:
+def _example_comments(members: pd.DataFrame, limit: int | None = EXAMPLE_COMMENTS) -> list[str]:
     """Detractor comments of a theme, most negative first (when sentiment is known), distinct."""
     detractor_rows = members[members["nps_group"] == DETRACTOR]
     if "sentiment_confidence" in detractor_rows.columns and "sentiment" in detractor_rows.columns:
@@ -365,7 +466,8 @@ def _example_comments(members: pd.DataFrame) -> list[str]:
             _negative=detractor_rows["sentiment"].eq("negative").fillna(False).astype(int)
         ).sort_values(["_negative", "sentiment_confidence"], ascending=[False, False], kind="stable")
         detractor_rows = negative_first
-    return [str(text) for text in detractor_rows["comment"].dropna().drop_duplicates().head(EXAMPLE_COMMENTS)]
+    texts = detractor_rows["comment"].dropna().drop_duplicates()
+    return [str(text) for text in (texts if limit is None else texts.head(limit))]
 
 
 def follow_up(responses: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ def ten_responses() -> pd.DataFrame:
             "comment": ["zu teuer", "Preis hoch", "viel zu teuer", "Personal unfreundlich", "Personal ok", None,
                         "Preis fair", "Personal super", "nette Leute", None],
             "comment_status": ["text"] * 5 + ["empty"] + ["text"] * 3 + ["empty"],
-            "sentiment": ["negative", "negative", "neutral", "negative", "neutral", None, "positive", "positive",
+            "sentiment": ["negative", "negative", "negative", "negative", "neutral", None, "positive", "positive",
                           "positive", None],
             "theme_id": pd.array([0, 0, 0, 1, 1, None, 0, 1, 1, None], dtype="Int64"),
             "theme_label": ["Preis"] * 3 + ["Personal"] * 2 + [None] + ["Preis"] + ["Personal"] * 2 + [None],

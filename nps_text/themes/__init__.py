@@ -44,7 +44,14 @@ from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_t
 from nps_text.themes import incremental
 from nps_text.themes.config import GuidedTheme, ThemesConfig
 from nps_text.themes.guided import NO_MATCH, guided_similarity, match_guided
-from nps_text.themes.keywords import OUTLIER_LABEL, default_label, label_from_keywords, theme_keywords
+from nps_text.themes.keywords import (
+    NO_TOPIC_LABELS,
+    OUTLIER_LABEL,
+    default_label,
+    is_specific_topic,
+    label_from_keywords,
+    theme_keywords,
+)
 from nps_text.themes.labels import readable_labels, theme_language
 from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes
 from nps_text.themes.sentences import assign_units, response_segments
@@ -228,12 +235,17 @@ def assign_themes_and_sentences(
             guided_match = _guided_units(
                 responses, config, [merged(guided_ids[name]) for name in guided_names], set(labels)
             )
+        # A clause joins only a theme with a subject: a catch-all ("no specific topic") gathers none.
+        specific_centroids = {
+            theme: centroid for theme, centroid in compute_centroids(vectors, theme_ids).items()
+            if is_specific_topic(labels.get(theme))
+        }
         units = assign_units(
             response_segments(responses, mask, sentences),
             primary,
             embed=lambda texts: _checked_embeddings(embed, list(texts)),
             mean=mean,
-            centroids=compute_centroids(vectors, theme_ids),
+            centroids=specific_centroids,
             min_similarity=config.sentence_similarity,
             clean_text=config.clean_text,
             guided=guided_match,
@@ -332,13 +344,23 @@ def _fit(
             name = guided_by_id[theme_id]
             language = theme_language(languages, distinct, theme_ids, theme_id)
             own = guided_labels.get(name, {}).get(language, name)
+        elif theme_id == OUTLIER_THEME_ID:
+            own = OUTLIER_LABEL
         else:
-            own = OUTLIER_LABEL if theme_id == OUTLIER_THEME_ID else (
-                phrases.get(theme_id)
-                or (label_from_keywords(words) if words else "")
-                or _short_comment_label(distinct, theme_ids, responses_per_comment, theme_id)
-                or default_label(theme_id, words, theme_language(languages, distinct, theme_ids, theme_id))
-            )
+            phrase = phrases.get(theme_id)
+            if phrase is not None and phrase.specific and phrase.text:
+                own = phrase.text
+            elif words and _keyword_share(lemma_docs, theme_ids, theme_id, words[0]) >= MIN_KEYWORD_SHARE:
+                # No noun names it, but one word does ("zu teuer", "überteuert", "teuer"): a topic still.
+                own = (
+                    _short_comment_label(distinct, theme_ids, responses_per_comment, theme_id)
+                    or label_from_keywords(words[:1]).capitalize()
+                )
+            else:  # fillers, "because you asked", insults: shown, never ranked (nps_text.insights)
+                language = theme_language(languages, distinct, theme_ids, theme_id)
+                own = _repeated_comment_label(distinct, theme_ids, responses_per_comment, theme_id) or (
+                    NO_TOPIC_LABELS.get(language, NO_TOPIC_LABELS["en"])
+                )
         own_labels[str(theme_id)] = own
         labels[theme_id] = config.rename.get(theme_id, own)
         if theme_id in state.themes:
@@ -358,6 +380,20 @@ def _fit(
 
 
 SHORT_LABEL_WORDS = 4
+MIN_KEYWORD_SHARE = 0.4
+"""A theme without a head noun in :data:`nps_text.themes.labels.MIN_SUBJECT_SHARE` of its comments still has a
+subject when its top keyword occurs in at least this share of them ("teuer"); else it has no specific topic."""
+
+
+def _keyword_share(lemma_docs: Sequence[str], theme_ids: np.ndarray, theme_id: int, keyword: str) -> float:
+    """Share of a theme's distinct comments whose lemmas hold every word of ``keyword``."""
+    rows = np.flatnonzero(theme_ids == theme_id)
+    if rows.size == 0:
+        return 0.0
+    words = set(keyword.split())
+    return sum(1 for row in rows.tolist() if words <= set(lemma_docs[row].split())) / rows.size
+
+
 REPRESENTATIVE_DECIMALS = 4
 """Similarities to the theme centroid are compared at this precision when choosing representative comments."""
 
@@ -375,6 +411,17 @@ def _short_comment_label(
     if not text or len(_WORD.findall(text)) > SHORT_LABEL_WORDS or len(text) > 40:
         return ""
     return text[:1].upper() + text[1:]
+
+
+def _repeated_comment_label(
+    distinct: Sequence[str], theme_ids: np.ndarray, responses_per_comment: np.ndarray, theme_id: int
+) -> str:
+    """:func:`_short_comment_label` when that one comment is at least half of the theme's responses (several
+    customers wrote the same "Alles gut": the label is true for the theme); "" otherwise."""
+    rows = np.flatnonzero(theme_ids == theme_id)
+    if rows.size == 0 or responses_per_comment[rows].max() * 2 < responses_per_comment[rows].sum():
+        return ""
+    return _short_comment_label(distinct, theme_ids, responses_per_comment, theme_id)
 
 
 def _reuse_fit(

@@ -10,6 +10,20 @@ import numpy as np
 from nps_text.schema import OUTLIER_THEME_ID
 
 OUTLIER_LABEL = "Other"
+NO_TOPIC_LABELS = {"de": "Kein bestimmtes Thema", "en": "No specific topic"}
+"""Label of a theme without a subject (fillers, "because you asked", "no reason", insults, generic short
+comments): no word names what a good share of its comments are about. Such a theme is shown, but never
+ranked as an improvement area (:mod:`nps_text.insights`)."""
+
+
+def is_specific_topic(label: object) -> bool:
+    """Whether a theme label names a subject (not "Other", not "No specific topic" in any language).
+
+    Example:
+        >>> is_specific_topic("Lieferung"), is_specific_topic("Kein bestimmtes Thema"), is_specific_topic("Other")
+        (True, False, False)
+    """
+    return isinstance(label, str) and label not in {OUTLIER_LABEL, *NO_TOPIC_LABELS.values()}
 
 
 def class_tfidf(counts: Any) -> np.ndarray:

@@ -15,6 +15,16 @@ says what the comments are about and, for a detractor theme, what is wrong: "Lie
    detractors (or negative) prefers completions with a problem word. Candidates are re-ranked by
    embedding similarity to the theme centroid, as BERTopic's ``KeyBERTInspired`` does for keywords.
 
+A label is true in every NPS group it stands over (one label per theme serves all groups):
+
+* a completion with a problem word ("zu spät", "poor") is used only when no group of the theme (with at least
+  :data:`MIN_GROUP_COMMENTS` comments) is mostly positive, and a completion without one ("freundliches",
+  "good") only when no group is mostly negative; otherwise the label is the topic alone ("Service"), and the
+  polarity is shown beside it per group (the themes table's sentiment shares);
+* "A & B" only when A and B occur together in at least :data:`MIN_LABEL_COOCCURRENCE` of the comments;
+* a theme whose best subject occurs in fewer than :data:`MIN_SUBJECT_SHARE` of its comments has no subject
+  (fillers, "because you asked", insults): :func:`label_themes` marks it not ``specific``.
+
 :class:`nps_text.themes.representation.PhraseRepresentation` wraps this as a BERTopic representation model.
 """
 
@@ -34,6 +44,12 @@ from nps_text.schema import OUTLIER_THEME_ID
 MAX_TAGGED_PER_THEME = 150
 """Comments tagged per theme (a seeded sample of larger themes): labels stay fast for any input size."""
 MAX_TOKENS = 60
+MIN_SUBJECT_SHARE = 0.15
+"""A theme names a subject when its top head noun occurs in at least this share of its comments."""
+MIN_LABEL_COOCCURRENCE = 0.15
+""""A & B" is a label only when A and B occur together in at least this share of the theme's comments."""
+MIN_GROUP_COMMENTS = 3
+"""A group's majority sentiment restricts the label's polarity from this many comments of the theme on."""
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 _TAG_CACHE: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {}
 _TAG_CACHE_LIMIT = 200_000
@@ -198,6 +214,18 @@ def _capitalise(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:] if phrase else phrase
 
 
+@dataclass(frozen=True)
+class ThemeLabel:
+    """A theme's readable label and whether the theme has a subject at all."""
+
+    text: str
+    """The phrase ("" when none was found)."""
+    specific: bool
+    """False: no head noun occurs in :data:`MIN_SUBJECT_SHARE` of the comments (a catch-all without a subject)."""
+    subject_share: float
+    """Share of the theme's (sampled) comments that name its top head noun."""
+
+
 def theme_phrases(
     texts: Sequence[str],
     languages: Sequence[str | None],
@@ -208,8 +236,32 @@ def theme_phrases(
     centroids: dict[int, np.ndarray] | None = None,
     filler_words: frozenset[str] = frozenset(),
     seed: int = 42,
+    group_polarity: dict[int, set[str]] | None = None,
 ) -> dict[int, str]:
     """A readable label per theme id (not for -1), from the comments' own words; "" when none was found.
+
+    The texts of :func:`label_themes` (same arguments).
+    """
+    found = label_themes(
+        texts, languages, theme_ids, negative=negative, embed=embed, centroids=centroids,
+        filler_words=filler_words, seed=seed, group_polarity=group_polarity,
+    )
+    return {theme_id: label.text for theme_id, label in found.items()}
+
+
+def label_themes(
+    texts: Sequence[str],
+    languages: Sequence[str | None],
+    theme_ids: np.ndarray,
+    *,
+    negative: np.ndarray | None = None,
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    centroids: dict[int, np.ndarray] | None = None,
+    filler_words: frozenset[str] = frozenset(),
+    seed: int = 42,
+    group_polarity: dict[int, set[str]] | None = None,
+) -> dict[int, ThemeLabel]:
+    """A readable label per theme id (not for -1), from the comments' own words, and whether it has a subject.
 
     Args:
         texts: Distinct comments (cleaned), one per row.
@@ -220,6 +272,8 @@ def theme_phrases(
         centroids: Theme id -> unit centroid in ``embed``'s space (raw, uncentred).
         filler_words: Lower-case words never used as heads.
         seed: Seed for sampling large themes.
+        group_polarity: Theme id -> the majority sentiments (``"positive"``, ``"negative"``, ...) of the NPS
+            groups the label will stand over (see :func:`group_polarities`); ``None`` = no restriction.
     """
     from nps_text.text import guess_language
 
@@ -258,6 +312,7 @@ def theme_phrases(
             total_df.update(heads)
     average = np.mean([rows.size for rows in rows_by_theme.values()]) if rows_by_theme else 1.0
     labels: dict[int, str] = {}
+    subject_share: dict[int, float] = {}
     candidates: dict[int, list[tuple[str, float]]] = {}
     for theme_id, rows in rows_by_theme.items():
         size = max(rows.size, 1)
@@ -269,7 +324,15 @@ def theme_phrases(
         }
         if not weights:
             labels[theme_id] = ""
+            subject_share[theme_id] = 0.0
             continue
+        row_heads = [{mention.head_key for mention in mentions.get(int(row), [])} for row in rows.tolist()]
+
+        def together(first: tuple[str, ...], second: tuple[str, ...], heads: list[set[tuple[str, ...]]] = row_heads,
+                     size: int = size) -> float:
+            return sum(1 for found in heads if first in found and second in found) / size
+
+        polarities = group_polarity.get(theme_id) if group_polarity is not None else None
         negative_share = float(np.mean(negative[rows])) if negative is not None and rows.size else 0.0
         surface: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         completions: dict[tuple[str, ...], Counter[tuple[tuple[str, ...], bool]]] = defaultdict(Counter)
@@ -287,11 +350,12 @@ def theme_phrases(
                     ] += 1
                     problem_of[(mention.completion_key, mention.before)] = mention.problem
         top_heads = sorted(weights, key=lambda head: (-weights[head], head))[:4]
+        subject_share[theme_id] = max(head_df[theme_id][head] for head in top_heads) / size
         phrases = _phrases(top_heads, weights, head_df[theme_id], surface, completions, completion_surface,
-                           problem_of, negative_share, needed)
+                           problem_of, negative_share, needed, together, polarities)
         if not any(len(phrase.split()) >= 2 for phrase, _ in phrases):
             phrases = _phrases(top_heads, weights, head_df[theme_id], surface, completions, completion_surface,
-                               problem_of, negative_share, 1) or phrases
+                               problem_of, negative_share, 1, together, polarities) or phrases
         candidates[theme_id] = sorted(phrases, key=lambda item: -item[1])[:6]
 
     if embed is not None and centroids and candidates:
@@ -311,7 +375,40 @@ def theme_phrases(
             candidates[theme_id] = sorted(rescored, key=lambda item: -item[1])
     for theme_id, items in candidates.items():
         labels[theme_id] = items[0][0]
-    return labels
+    return {
+        theme_id: ThemeLabel(text, subject_share.get(theme_id, 0.0) >= MIN_SUBJECT_SHARE, subject_share.get(theme_id, 0.0))
+        for theme_id, text in labels.items()
+    }
+
+
+def group_polarities(
+    theme_of_row: np.ndarray, groups: Sequence[object], sentiments: Sequence[object] | None,
+    min_comments: int = MIN_GROUP_COMMENTS,
+) -> dict[int, set[str]]:
+    """Theme id -> the majority sentiment of each NPS group with at least ``min_comments`` of its comments.
+
+    ``"positive"`` / ``"negative"`` when that share is larger than the other, else ``"mixed"``. Without
+    sentiment, promoters count as positive and detractors as negative (passives as mixed).
+
+    Example:
+        >>> group_polarities(np.array([0, 0, 0, 0]), ["promoter"] * 3 + ["detractor"],
+        ...                  ["positive", "positive", "neutral", "negative"])
+        {0: {'positive'}}
+    """
+    tallies: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    for index, theme_id in enumerate(theme_of_row.tolist()):
+        group = str(groups[index])
+        sentiment = sentiments[index] if sentiments is not None else None
+        if not isinstance(sentiment, str):
+            sentiment = {"promoter": "positive", "detractor": "negative"}.get(group, "neutral")
+        tallies[(int(theme_id), group)][sentiment] += 1
+    result: dict[int, set[str]] = defaultdict(set)
+    for (theme_id, _), counts in tallies.items():
+        if sum(counts.values()) < min_comments:
+            continue
+        positive, negative = counts.get("positive", 0), counts.get("negative", 0)
+        result[theme_id].add("positive" if positive > negative else "negative" if negative > positive else "mixed")
+    return dict(result)
 
 
 def _phrases(
@@ -324,8 +421,15 @@ def _phrases(
     problem_of: dict[tuple[tuple[str, ...], bool], bool],
     negative_share: float,
     needed: int,
+    together: Callable[[tuple[str, ...], tuple[str, ...]], float] | None = None,
+    polarities: set[str] | None = None,
 ) -> list[tuple[str, float]]:
-    """Candidate phrases (with scores) from the theme's top heads and their completions."""
+    """Candidate phrases (with scores) from the theme's top heads and their completions.
+
+    ``polarities``: the majority sentiments of the groups the label stands over; a problem completion needs
+    none of them positive, another completion none of them negative. ``together(a, b)``: share of the
+    comments naming both heads (an "a & b" label needs :data:`MIN_LABEL_COOCCURRENCE`).
+    """
     phrases: list[tuple[str, float]] = []
     # Subject first: the label names the theme's main subject (its top head), then what is said about it;
     # a problem completion of a lesser subject must not outrank the subject most comments are about.
@@ -335,6 +439,8 @@ def _phrases(
         for (key, before), count in completions[head].most_common(6):
             if count < needed:
                 continue
+            if polarities is not None and ("positive" if problem_of[(key, before)] else "negative") in polarities:
+                continue  # the phrase would contradict a group it stands over: the topic alone names it
             bonus = 1.0 + (1.5 * negative_share if problem_of[(key, before)] else 0.0)
             share = count / head_count
             words = completion_surface[(head, key, before)].most_common(1)[0][0]
@@ -342,6 +448,8 @@ def _phrases(
             if len(phrase.split()) <= 5:
                 phrases.append((_capitalise(phrase), weights[head] * (0.5 + share) * bonus))
         others = [h for h in top_heads if h != head and not set(h) & set(head)]
+        if together is not None:
+            others = [other for other in others if together(head, other) >= MIN_LABEL_COOCCURRENCE]
         if others:
             other_text = surface[others[0]].most_common(1)[0][0]
             phrase = f"{head_text} & {other_text}"
@@ -375,9 +483,10 @@ def readable_labels(
     config: Any,
     *,
     skip: set[int],
-) -> dict[int, str]:
-    """:func:`theme_phrases` for the themes step: detractor/negative share per distinct comment from
-    ``text_rows`` (the text rows, aligned with ``codes``), centroids in the raw embedding space."""
+) -> dict[int, ThemeLabel]:
+    """:func:`label_themes` for the themes step: detractor/negative share per distinct comment and each NPS
+    group's majority sentiment per theme from ``text_rows`` (the text rows, aligned with ``codes``), centroids
+    in the raw embedding space."""
     from nps_text.text import DEFAULT_FILLER_WORDS
 
     ids = theme_ids.copy()
@@ -385,16 +494,20 @@ def readable_labels(
     if not (ids != OUTLIER_THEME_ID).any():
         return {}
     flags = np.array(text_rows["nps_group"].astype("string").eq("detractor").fillna(False), dtype=bool)
+    sentiments = None
     if "sentiment" in text_rows.columns:
         flags |= np.array(text_rows["sentiment"].astype("string").eq("negative").fillna(False), dtype=bool)
+        sentiments = [value if isinstance(value, str) else None for value in text_rows["sentiment"].tolist()]
     negative = np.zeros(len(distinct), dtype=bool)
     np.logical_or.at(negative, codes, flags)
+    polarity = group_polarities(ids[codes], text_rows["nps_group"].astype(str).tolist(), sentiments)
     centroids = {}
     for theme_id in set(ids.tolist()) - {OUTLIER_THEME_ID}:
         mean = raw_vectors[ids == theme_id].mean(axis=0)
         centroids[int(theme_id)] = mean / max(float(np.linalg.norm(mean)), 1e-12)
     filler = (set(DEFAULT_FILLER_WORDS) if config.default_filler else set()) | set(config.filler_words)
-    return theme_phrases(
+    return label_themes(
         distinct, languages, ids, negative=negative, embed=embed, centroids=centroids,
         filler_words=frozenset(word.lower() for word in filler), seed=config.seed,
+        group_polarity={theme_id: polarity.get(theme_id, set()) for theme_id in set(ids.tolist())},
     )

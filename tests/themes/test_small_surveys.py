@@ -105,7 +105,7 @@ def test_content_free_comments_above_the_model_size() -> None:
     """Twelve comments of stop words only: no vocabulary for BERTopic; they are one theme, not a crash."""
     responses, themes = run([f"und das ist es {i}" for i in range(12)])
     assert responses["theme_id"].eq(0).all()
-    assert themes["theme_label"].tolist() == ["Thema 0"]  # German comments, no keywords, text too long
+    assert themes["theme_label"].tolist() == ["Kein bestimmtes Thema"]  # German, no content word: no subject
 
 
 def test_shared_word_groups() -> None:
