@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,10 @@ DB_PASSWORD_ENV = "NPS_TEXT_DB_PASSWORD"
 def _quiet_environment(verbose: bool) -> None:
     # Set at run time by the CLI (the process's owner), never at import.
     os.environ["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] = "false"  # nothing of the survey in result storage
+    import warnings
+
+    # An unusable PREFECT_HOME is reported in one line when the API server cannot start (below).
+    warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
@@ -210,13 +215,19 @@ def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
     env.pop(DB_PASSWORD_ENV, None)
     deadline = time.monotonic() + timeout
     last_error = "no answer"
+    # The server's own error output (a traceback when it cannot start) goes to a temporary file: the user sees
+    # one line naming the cause, not the server's traceback.
+    server_log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     for _attempt in range(3):
         port = _free_port()
+        server_log.seek(0)
+        server_log.truncate()
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
              "--log-level", "error", "--lifespan", "on"],
-            env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
+            env=env, stdin=subprocess.DEVNULL, stderr=server_log, stdout=server_log,
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         url = f"http://127.0.0.1:{port}/api"
         with httpx.Client() as client:
@@ -230,12 +241,26 @@ def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
         _stop(process)
         if process.returncode != 3:  # 3: the port was taken meanwhile; try another
             break
+    from prefect.settings import PREFECT_HOME
+
     from nps_text.errors import NpsTextError
 
+    cause = _last_error_line(server_log) or last_error
+    server_log.close()
     raise NpsTextError(
-        f"the temporary Prefect API server did not start ({last_error}); raise "
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL to a running server"
+        f"the temporary Prefect API server did not start ({cause}); check that PREFECT_HOME "
+        f"({PREFECT_HOME.value()}) is a writable folder, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, "
+        "or set PREFECT_API_URL to a running server"
     )
+
+
+def _last_error_line(log: Any) -> str:
+    """The last ``SomeError: message`` line of a server's output (empty when there is none)."""
+    import re
+
+    log.seek(0)
+    lines = [line.strip() for line in log.read().splitlines() if re.match(r"^\s*[\w.]+(Error|Exception)\b.*:", line)]
+    return lines[-1][:200] if lines else ""
 
 
 def _die_with_parent(parent: int) -> Callable[[], None] | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.journeys.conftest import Result, nps_text, write_csv
+from tests.journeys.conftest import BIN, Result, nps_text, run_command, write_csv
 from tests.journeys.test_alerts import ADVICE, DELIVERY
 
 pytestmark = pytest.mark.journey
@@ -98,3 +98,16 @@ def test_sentiment_of_a_list_of_texts(user: dict[str, Path]) -> None:
     assert written["sentiment"].tolist()[:2] == ["negative", "negative"]
     assert written["sentiment"].tolist()[2:4] == ["positive", "positive"]
     assert written["sentiment"].isna().tolist()[4]  # "k.A." gets no sentiment
+
+
+def test_an_unusable_prefect_home_is_one_line(user: dict[str, Path], tmp_path: Path) -> None:
+    """A HOME that does not exist (a cron job's environment) printed the Prefect server's traceback."""
+    missing = tmp_path / "no" / "such" / "home"
+    result = run_command(
+        [str(BIN / "nps-text"), "run", "weekly.csv", "--out", "out-home"], cwd=user["work"], home=user["home"],
+        env={"HOME": str(missing), "PREFECT_HOME": str(missing / ".prefect")}, timeout=300,
+    )
+    assert result.returncode == 1, result.output
+    assert "Traceback" not in result.output and "Warning" not in result.output
+    [line] = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("[")]
+    assert line.startswith("Error: the temporary Prefect API server did not start") and "PREFECT_HOME" in line
