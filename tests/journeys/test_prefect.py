@@ -245,3 +245,17 @@ def test_serve_before_deploy_runs_a_triggered_run(
         _check_outputs(out)
     finally:
         _stop(process)
+
+
+def test_no_comment_at_rest_in_prefect_after_worker_and_served_runs(server: PrefectServer) -> None:
+    """Runs started by a worker or by serve.py do not go through the CLI's settings: nothing of the survey may
+    land in Prefect's result storage or database anyway (the flow and its tasks never persist results)."""
+    comments = [row.split(",", 2)[2].encode() for row in TWO_TOPICS if row.split(",", 2)[2]]
+    found = []
+    for path in (server.home).rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path.relative_to(server.home)}: {comment!r}" for comment in comments if comment in data]
+    assert not found, found
+    storage = server.home / ".prefect" / "storage"
+    assert not storage.exists() or not any(storage.iterdir()), sorted(p.name for p in storage.iterdir())
