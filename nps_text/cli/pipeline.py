@@ -217,7 +217,7 @@ def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
     last_error = "no answer"
     # The server's own error output (a traceback when it cannot start) goes to a temporary file: the user sees
     # one line naming the cause, not the server's traceback.
-    server_log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+    server_log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - the child writes to it for its lifetime
     for _attempt in range(3):
         port = _free_port()
         server_log.seek(0)
