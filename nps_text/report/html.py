@@ -106,6 +106,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
         segments=segments,
         theme_trends=sections.theme_trends(tables, language, t),
         areas=sections.improvement_areas(tables, config, language, t),
+        no_topic=sections.no_specific_topic(tables, config, language, t),
         areas_note=sections.too_few_for_themes(tables, "detractor", t) or t["improvement_missing"],
         praise=sections.praise(tables, config, language, t),
         coverage=sections.coverage(tables, language, t),

@@ -331,6 +331,25 @@ def improvement_areas(
     return result
 
 
+def no_specific_topic(tables: Mapping[str, pd.DataFrame], config: ReportConfig, language: str, t: Mapping[str, str]) -> str | None:
+    """The line under the improvement areas naming the detractors without a specific topic (never ranked), or
+    ``None`` when there are none (:func:`nps_text.insights.no_specific_topic`)."""
+    from nps_text.insights import no_specific_topic as bucket
+
+    responses = usable(tables, "responses", ("nps_group", "comment_status", "theme_id", "theme_label"))
+    if responses is None:
+        return None
+    found = bucket(responses)
+    count = int(found["detractor_count"])  # type: ignore[call-overload]
+    if count == 0:
+        return None
+    quotes = [shorten(str(quote), min(config.quote_length, 80)) for quote in as_list(found["examples"])][:2]
+    return t["no_topic_note"].format(
+        n=count, share=format_percent(float(found["share_of_detractors"]), language),  # type: ignore[arg-type]
+        examples=", ".join(f"“{quote}”" for quote in quotes),
+    )
+
+
 def _test_badge(
     p_value: Any, significant: Any, keys: tuple[str, str], language: str, t: Mapping[str, str]
 ) -> dict[str, Any] | None:

@@ -132,3 +132,30 @@ def test_too_few_comments_for_themes_is_said(run_tables: Run) -> None:
     assert "Alles prima" in german
     english = visible_text(render_report(small, {"rows_in": 4}, ReportConfig(language="en")))
     assert "Too few comments to form themes (3 with text)" in english
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_no_specific_topic_is_named_under_the_improvement_areas_not_ranked(language: str) -> None:
+    """Issue 18: detractors without a subject ("Weil Sie gefragt haben") are visible, but never an area."""
+    from nps_text.insights import improvement_areas
+
+    label = {"de": "Kein bestimmtes Thema", "en": "No specific topic"}[language]
+    responses = pd.DataFrame(
+        {
+            "response_id": ["r1", "r2", "r3", "r4"],
+            "score": [1, 2, 3, 10],
+            "nps_group": ["detractor"] * 3 + ["promoter"],
+            "comment": ["Weil Sie gefragt haben.", "Kein Grund.", "Lieferung zu spät.", "Alles top."],
+            "comment_status": ["text"] * 4,
+            "language": [language] * 4,
+            "sentiment": ["negative", "negative", "negative", "positive"],
+            "theme_id": pd.array([5, 5, 0, 5], dtype="Int64"),
+            "theme_label": [label, label, "Lieferung", label],
+        }
+    )
+    tables = {"responses": responses, "improvement_areas": improvement_areas(responses, pd.DataFrame())}
+    page = visible_text(render_report(tables, {"models": REAL_MODELS}, ReportConfig(language=language)))
+    improvement = page[page.index({"de": "Verbesserungsfelder", "en": "improvement areas"}[language]):]
+    assert {"de": "Nicht gereiht: 2 Detraktoren", "en": "Not ranked: 2 detractors"}[language] in improvement
+    assert "Weil Sie gefragt haben." in improvement
+    assert tables["improvement_areas"]["theme_label"].tolist() == ["Lieferung"]
