@@ -60,6 +60,7 @@ EN: dict[str, str] = {
     # improvement areas
     "improvement": "Top improvement areas",
     "improvement_intro": "Themes detractors complain about, ranked by the NPS points they cost: the NPS would rise by the impact if these detractors became passives. A detractor counts for a theme only when what they say about it is negative; every theme a comment complains about counts, once per customer, so a detractor who names two problems counts for both and the shares can add up to more than 100%.",
+    "polarity_mix": "{positive} positive, {negative} negative",
     "no_topic_note": "Not ranked: {n} detractors ({share}) name no specific topic (fillers, \"no reason\", insults), e.g. {examples}.",
     "improvement_missing": "Improvement areas are not part of this run (themes were not computed or no detractor left a comment).",
     "nps_impact": "NPS impact",
@@ -174,6 +175,7 @@ DE: dict[str, str] = {
     "segment_capped": "Gezeigt werden die {n} größten von {total} Werten.",
     "improvement": "Wichtigste Verbesserungsfelder",
     "improvement_intro": "Themen, über die sich Detraktoren beschweren, geordnet nach den NPS-Punkten, die sie kosten: Der NPS stiege um den Effekt, wenn diese Detraktoren zu Passiven würden. Ein Detraktor zählt für ein Thema nur, wenn er darüber Negatives sagt; jedes Thema, über das sich ein Kommentar beschwert, zählt, einmal je Kunde: Wer zwei Probleme nennt, zählt für beide, daher können die Anteile zusammen mehr als 100 % ergeben.",
+    "polarity_mix": "{positive} positiv, {negative} negativ",
     "no_topic_note": "Nicht gereiht: {n} Detraktoren ({share}) nennen kein bestimmtes Thema (Füllwörter, „kein Grund“, Beschimpfungen), z. B. {examples}.",
     "improvement_missing": "Verbesserungsfelder sind nicht Teil dieses Laufs (keine Themen berechnet oder kein Detraktor hat kommentiert).",
     "nps_impact": "NPS-Effekt",

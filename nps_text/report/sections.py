@@ -493,6 +493,7 @@ def praise(
                         if share is not None
                         else None,
                         "keywords": ", ".join(str(word) for word in as_list(row.get("keywords"))[:6]),
+                        "polarity": _polarity(row, language, t),
                         "quotes": [quote for quote in quotes if quote][:2],
                     }
                 )
@@ -511,6 +512,14 @@ def praise(
             return {"themes": [], "comments": comments, "note": note or t["praise_fallback"]}
         return {"themes": [], "comments": [], "note": t["praise_none"]}
     return {"themes": [], "comments": [], "note": t["praise_missing"]}
+
+
+def _polarity(row: Mapping[str, Any] | pd.Series, language: str, t: Mapping[str, str]) -> str | None:
+    """The group's sentiment beside a theme's label (the label names the topic; this says how it is judged)."""
+    positive, negative = _float(row.get("positive_share")), _float(row.get("negative_share"))
+    if positive is None or negative is None:
+        return None
+    return t["polarity_mix"].format(positive=format_percent(positive, language), negative=format_percent(negative, language))
 
 
 def coverage(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, str]) -> dict[str, Any] | None:
