@@ -586,3 +586,19 @@ def test_a_failed_alert_is_said_on_the_terminal_and_fails_the_run(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["alerts"][0]["status"] == "failed" and manifest["alerts"][0]["attempts"] == notify.CHANNEL_ATTEMPTS
     assert (out / "responses.parquet").exists() and (out / "report.html").exists()
+
+
+@pytest.mark.parametrize("rule", [
+    {"name": "drop", "type": "nps_drop", "channels": ["hook"]},
+    {"name": "emerging", "type": "emerging_theme", "channels": ["hook"]},
+    {"name": "below", "type": "nps_below", "threshold": 30, "min_responses": 10, "channels": ["hook"]},
+])
+def test_alert_quotes_come_from_the_period_the_alert_is_about(rule: dict[str, Any]) -> None:
+    """Issue 18: an alert about week 2 quotes week 2's detractors, never an older comment of the same kind."""
+    responses = _responses()
+    older = responses["period"].eq("2026-W01") & responses["comment"].notna()
+    responses.loc[older, "comment"] = responses.loc[older, "comment"] + " (Woche 1)"
+    alert, = evaluate_alerts(_tables(responses), _config([rule]))
+    assert all(finding["period"] == "2026-W02" for finding in alert.findings)
+    assert alert.quotes
+    assert not [quote for quote in alert.quotes if "Woche 1" in quote]
