@@ -230,7 +230,7 @@ def test_an_unexpected_error_in_the_flow_names_its_stage(
 ) -> None:
     from nps_text import flow as flow_module
 
-    def broken_insights(responses, themes):  # noqa: ANN001, ANN202 - a library bug inside a stage
+    def broken_insights(responses, themes, sentences=None):  # noqa: ANN001, ANN202 - a library bug inside a stage
         raise TypeError("object of type 'numpy.float64' has no len() near 'max.mustermann@example.com'")
 
     monkeypatch.setattr(flow_module, "insights_task", broken_insights)

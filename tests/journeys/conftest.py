@@ -62,39 +62,46 @@ def user_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, st
     return env
 
 
+_MEASURE = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+with open(sys.argv[1], "w") as handle:
+    handle.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+"""Runs the command and writes its peak RSS (KiB). A small process of its own: Linux counts the image a child
+was forked from in its ``ru_maxrss``, so the command is forked from this wrapper, not from the (large) pytest
+process."""
+
+
 def run_command(
     args: Sequence[str], *, cwd: Path, home: Path, env: Mapping[str, str] | None = None, timeout: float = 300,
     stdin: str | None = None,
 ) -> Result:
-    """Run ``args`` as a user would and return what they see; peak RSS is the largest process of the command
-    tree that the command waited for (``wait4``'s ``ru_maxrss``)."""
+    """Run ``args`` as a user would and return what they see; peak RSS is the command's own (its largest
+    process, counting children it waited for)."""
+    import signal
     import tempfile
 
     start = time.monotonic()
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+    with tempfile.TemporaryDirectory() as scratch:
+        rss_file = Path(scratch) / "rss"
         process = subprocess.Popen(
-            list(args), cwd=cwd, env=user_env(home, env), stdout=out, stderr=err,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, text=True,
+            [sys.executable, "-c", _MEASURE, str(rss_file), *args], cwd=cwd, env=user_env(home, env),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         )
-        if stdin is not None and process.stdin is not None:
-            process.stdin.write(stdin)
-            process.stdin.close()
-        while True:  # wait4: the exit status and the rusage of this command (and its reaped children) alone
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                process.kill()
-                os.wait4(process.pid, 0)
-                out.seek(0)
-                err.seek(0)
-                pytest.fail(f"{' '.join(args)} did not finish in {timeout:.0f} s\n{out.read()[-2000:]}\n{err.read()[-4000:]}")
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"{' '.join(args)} did not finish in {timeout:.0f} s\n{stdout[-2000:]}\n{stderr[-4000:]}")
         seconds = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        return Result(process.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
+        peak = int(rss_file.read_text()) / 1024 if rss_file.exists() else float("nan")
+    return Result(process.returncode, stdout, stderr, seconds, peak)
 
 
 def nps_text(*args: str, cwd: Path, home: Path, **kwargs: object) -> Result:

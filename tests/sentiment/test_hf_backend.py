@@ -78,6 +78,11 @@ def test_a_missing_local_model_is_a_model_error(tmp_path: Path, monkeypatch: pyt
 
 
 def test_missing_default_model_says_how_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No folder of the lookup order holds the model (NPS_TEXT_MODELS_DIR, the checkout's and the installed
+    copy fall back on each other, so all of them are pointed at an empty folder)."""
+    from nps_text.sentiment import base
+
     monkeypatch.setenv("NPS_TEXT_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(base, "model_dirs", lambda: [tmp_path])
     with pytest.raises(ModelError, match="train sentiment"):
         get_sentiment_backend("default", SentimentConfig(threads=1, batch_size=7))
