@@ -51,6 +51,18 @@ def _register_test_encoder() -> None:
     register_encoder(HashingEncoder.name, HashingEncoder)
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Each test leaves ``os.environ`` as it found it: the CLI sets variables in its own process on purpose
+    (``nps-text run --verbose`` turns on Dask's INFO logs), and a test calling it in-process must not change what
+    later tests, or the commands they start, see."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """A temporary Prefect server for the whole session (flow and CLI tests only)."""

@@ -44,7 +44,7 @@ class Result:
 
 def user_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A user's environment: the real PATH of the venv, an empty home, offline, no inherited Prefect API."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NPS_TEXT_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NPS_TEXT_", "DASK_"))}
     home.mkdir(parents=True, exist_ok=True)
     env.update({
         "HOME": str(home),
