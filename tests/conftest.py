@@ -73,5 +73,24 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
+def prefect_console() -> None:
+    """Point Prefect's console log handlers at this test's stderr: they keep the stream that was current when
+    logging was set up, which an earlier test's capsys has closed since (a log line written there from inside
+    a flow run recurses through Prefect's ``log_prints``)."""
+    import logging
+    import sys
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(item for item in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(item, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.stream = sys.stderr  # not setStream(): it flushes the closed stream
+                handler.console.file = sys.stderr
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO
