@@ -33,6 +33,7 @@ import resource
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,17 @@ TAXONOMY_FOR_SET = {
 """The built-in starter taxonomy a user of each domain would pick (``--taxonomy auto``)."""
 
 
+def _sampled_sets(sets: Mapping[str, Callable[[], pd.DataFrame]], args: argparse.Namespace) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``(name, table)`` of each set chosen by ``--only``: distinct texts, a seeded sample of ``--max`` rows."""
+    for name, loader in sets.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        table = loader().drop_duplicates("text")
+        if len(table) > args.max:
+            table = table.sample(n=args.max, random_state=0).sort_index()
+        yield name, table
+
+
 def quality(args: argparse.Namespace) -> None:
     """nps-text vs BERTopic's defaults on the same embeddings, per labelled set."""
     from nps_text.cache import open_store
@@ -200,12 +212,7 @@ def quality(args: argparse.Namespace) -> None:
     encoder = get_encoder(args.encoder)
     cache = open_store(args.cache_dir)
     overrides = json.loads(args.config) if args.config else {}
-    for name, loader in LABELLED_SETS.items():
-        if args.only and name not in args.only.split(","):
-            continue
-        table = loader().drop_duplicates("text")
-        if len(table) > args.max:
-            table = table.sample(n=args.max, random_state=0).sort_index()
+    for name, table in _sampled_sets(LABELLED_SETS, args):
         settings = dict(overrides)
         if args.taxonomy:
             settings["taxonomy"] = TAXONOMY_FOR_SET[name] if args.taxonomy == "auto" else args.taxonomy
@@ -434,12 +441,7 @@ def trust(args: argparse.Namespace) -> None:
     encoder = get_encoder(args.encoder)
     cache = open_store(args.cache_dir)
     overrides = json.loads(args.config) if args.config else {}
-    for name, loader in POLAR_SETS.items():
-        if args.only and name not in args.only.split(","):
-            continue
-        table = loader().drop_duplicates("text")
-        if len(table) > args.max:
-            table = table.sample(n=args.max, random_state=0).sort_index()
+    for name, table in _sampled_sets(POLAR_SETS, args):
         survey = _survey(table.reset_index(drop=True))
         embed = lambda texts: embed_texts(list(texts), encoder, cache)  # noqa: E731
         result, themes = assign_themes(survey.drop(columns=["aspect"]), ThemesConfig(**overrides), embed=embed)

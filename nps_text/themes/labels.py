@@ -227,26 +227,13 @@ class ThemeLabel:
 
 
 def theme_phrases(
-    texts: Sequence[str],
-    languages: Sequence[str | None],
-    theme_ids: np.ndarray,
-    *,
-    negative: np.ndarray | None = None,
-    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
-    centroids: dict[int, np.ndarray] | None = None,
-    filler_words: frozenset[str] = frozenset(),
-    seed: int = 42,
-    group_polarity: dict[int, set[str]] | None = None,
+    texts: Sequence[str], languages: Sequence[str | None], theme_ids: np.ndarray, **options: Any
 ) -> dict[int, str]:
     """A readable label per theme id (not for -1), from the comments' own words; "" when none was found.
 
-    The texts of :func:`label_themes` (same arguments).
+    The texts of :func:`label_themes` (same arguments; ``options`` are its keyword arguments).
     """
-    found = label_themes(
-        texts, languages, theme_ids, negative=negative, embed=embed, centroids=centroids,
-        filler_words=filler_words, seed=seed, group_polarity=group_polarity,
-    )
-    return {theme_id: label.text for theme_id, label in found.items()}
+    return {theme_id: label.text for theme_id, label in label_themes(texts, languages, theme_ids, **options).items()}
 
 
 def label_themes(
