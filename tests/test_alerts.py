@@ -460,12 +460,7 @@ def test_run_sends_alerts_and_lists_them_in_the_manifest(
 
     url, received = receiver
     responses = _responses()
-    export = pd.DataFrame({
-        "id": responses["response_id"], "score": responses["score"], "comment": responses["comment"],
-        "date": responses["period"].map({"2026-W01": "2026-01-01", "2026-W02": "2026-01-08"}),
-        "Filiale": responses["Filiale"],
-    })
-    export.to_csv(tmp_path / "export.csv", index=False)
+    _export(tmp_path)
     (tmp_path / "c.yaml").write_text(
         "embeddings: {model: test-hashing}\nsentiment: {enabled: false}\nthemes: {enabled: false}\n"
         "output: {formats: [parquet]}\n"
