@@ -12,6 +12,9 @@ can fix (this hierarchy), 2 a usage error (unknown option...), 3 outputs publish
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 EXIT_OK = 0
@@ -119,3 +122,37 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     except Exception as error:  # noqa: BLE001 - the failed state's exception itself
         exc = error
     return is_transient(exc if isinstance(exc, BaseException) else None)
+
+
+# --- where a failure happened (the CLI's one-line message and crash report) ---------------------------------
+STAGE_ATTRIBUTE = "nps_text_stage"
+"""Set on an exception by :func:`failing_in`: the pipeline stage it left (the CLI names it)."""
+TRACEBACK_ATTRIBUTE = "nps_text_traceback"
+"""Set by the flow on an exception leaving it: its redacted traceback (for the CLI's crash report)."""
+
+
+@contextmanager
+def failing_in(stage: str) -> Iterator[None]:
+    """Tag an exception leaving the block with ``stage`` (the innermost stage wins), for the CLI's message.
+
+    Example:
+        >>> try:
+        ...     with failing_in("themes"):
+        ...         raise TypeError("boom")
+        ... except TypeError as exc:
+        ...     failed_stage(exc)
+        'themes'
+    """
+    try:
+        yield
+    except Exception as exc:
+        if failed_stage(exc) is None:
+            with contextlib.suppress(AttributeError, TypeError):  # an exception type without __dict__
+                setattr(exc, STAGE_ATTRIBUTE, stage)
+        raise
+
+
+def failed_stage(exc: BaseException) -> str | None:
+    """The stage an exception left (see :func:`failing_in`), or ``None``."""
+    stage = getattr(exc, STAGE_ATTRIBUTE, None)
+    return stage if isinstance(stage, str) else None

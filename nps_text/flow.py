@@ -32,7 +32,6 @@ Schedule it: see ``flows/prefect.yaml`` and the README ("Scheduling").
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -62,7 +61,13 @@ from nps_text.config import (
     load_config,
 )
 from nps_text.embeddings import CachedEmbedder
-from nps_text.errors import DeliveryError, InputError, retry_transient
+from nps_text.errors import (
+    TRACEBACK_ATTRIBUTE,
+    DeliveryError,
+    InputError,
+    failing_in,
+    retry_transient,
+)
 from nps_text.errors import is_transient as is_transient  # the retry policy, re-exported for callers
 from nps_text.ingest import RawInput, is_sql_url, read_input
 from nps_text.privacy import pseudonym_key
@@ -317,37 +322,6 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
             yield
     finally:
         timings[name] = round(time.perf_counter() - start, 3)
-
-
-STAGE_ATTRIBUTE = "nps_text_stage"
-TRACEBACK_ATTRIBUTE = "nps_text_traceback"
-
-
-@contextmanager
-def failing_in(stage: str) -> Iterator[None]:
-    """Tag an exception leaving the block with ``stage`` (the innermost stage wins), for the CLI's message.
-
-    Example:
-        >>> try:
-        ...     with failing_in("themes"):
-        ...         raise TypeError("boom")
-        ... except TypeError as exc:
-        ...     failed_stage(exc)
-        'themes'
-    """
-    try:
-        yield
-    except Exception as exc:
-        if failed_stage(exc) is None:
-            with contextlib.suppress(AttributeError, TypeError):  # an exception type without __dict__
-                setattr(exc, STAGE_ATTRIBUTE, stage)
-        raise
-
-
-def failed_stage(exc: BaseException) -> str | None:
-    """The stage an exception left (see :func:`failing_in`), or ``None``."""
-    stage = getattr(exc, STAGE_ATTRIBUTE, None)
-    return stage if isinstance(stage, str) else None
 
 
 def _publish_artifacts(tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig) -> None:

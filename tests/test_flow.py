@@ -406,8 +406,8 @@ def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: P
 
 
 def test_a_failed_flow_stores_no_personal_data_in_its_exception() -> None:
-    from nps_text.errors import DeliveryError, SchemaError
-    from nps_text.flow import _redacted, failed_stage, failing_in
+    from nps_text.errors import DeliveryError, SchemaError, failed_stage, failing_in
+    from nps_text.flow import _redacted
 
     clean = _redacted(SchemaError("bad value 'max.mustermann@example.com' in column x"))
     assert isinstance(clean, SchemaError) and "example.com" not in str(clean) and "[EMAIL]" in str(clean)

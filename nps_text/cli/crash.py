@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-STAGE_ATTRIBUTE = "nps_text_stage"  # set by nps_text.flow.failing_in
-TRACEBACK_ATTRIBUTE = "nps_text_traceback"  # set by nps_text.flow when an exception leaves the flow (redacted)
+from nps_text.errors import TRACEBACK_ATTRIBUTE, failed_stage
+
 LIBRARIES = ("prefect", "pandas", "numpy", "pyarrow", "torch", "transformers", "sentence-transformers", "bertopic",
              "scikit-learn", "spacy", "sqlalchemy", "httpx")
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
@@ -61,12 +61,6 @@ def _redactor() -> Callable[[str], str] | None:
 def _safe(text: str, redact: Callable[[str], str] | None) -> str:
     text = _URL_PASSWORD.sub(r"\1:***@", text)
     return redact(text) if redact is not None else "[not shown: redaction unavailable]"
-
-
-def stage_of(exc: BaseException) -> str | None:
-    """The pipeline stage ``exc`` left, if it came out of the flow."""
-    stage = getattr(exc, STAGE_ATTRIBUTE, None)
-    return stage if isinstance(stage, str) else None
 
 
 def redacted_traceback(exc: BaseException) -> str:
@@ -125,7 +119,7 @@ def write_report(exc: BaseException) -> Path | None:
     from nps_text import __version__
 
     redact = _redactor()
-    stage = stage_of(exc)
+    stage = failed_stage(exc)
     lines = [
         "nps-text crash report (personal data redacted)",
         f"time: {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -162,7 +156,7 @@ def one_line(exc: BaseException, report: Path | None) -> str:
     """The terminal's line for an unexpected error: what failed, in which stage, where the report is; e.g.
     ``unexpected error in stage 'themes' (TypeError: ...). A crash report is in out/crash-20261201T101500Z.txt;
     run again with --debug to see the traceback``."""
-    stage = stage_of(exc)
+    stage = failed_stage(exc)
     where = f" in stage {stage!r}" if stage else (f" in nps-text {context.command}" if context.command else "")
     line = f"unexpected error{where} ({type(exc).__name__}: {_message(exc)})."
     if report is not None:
