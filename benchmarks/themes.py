@@ -434,8 +434,9 @@ def trust(args: argparse.Namespace) -> None:
     from nps_text.cache import open_store
     from nps_text.embeddings import embed_texts, get_encoder
     from nps_text.insights import improvement_areas
+    from nps_text.sentiment import SentimentConfig, annotate_sentiment
     from nps_text.text import clean_for_embedding
-    from nps_text.themes import ThemesConfig, assign_themes
+    from nps_text.themes import ThemesConfig, assign_themes, assign_themes_and_sentences
     from nps_text.themes.evaluate import bertopic_defaults
 
     encoder = get_encoder(args.encoder)
@@ -444,9 +445,19 @@ def trust(args: argparse.Namespace) -> None:
     for name, table in _sampled_sets(POLAR_SETS, args):
         survey = _survey(table.reset_index(drop=True))
         embed = lambda texts: embed_texts(list(texts), encoder, cache)  # noqa: E731
-        result, themes = assign_themes(survey.drop(columns=["aspect"]), ThemesConfig(**overrides), embed=embed)
-        areas = improvement_areas(result, themes)
-        figures = trust_figures(survey, result, themes, areas)
+        responses = survey.drop(columns=["aspect"])
+        if args.sentiment == "model":  # the shipped default model, per comment and per sentence
+            responses, sentences = annotate_sentiment(responses.drop(columns=["sentiment"]), SentimentConfig(), cache=cache)
+            result, themes, sentences = assign_themes_and_sentences(
+                responses, sentences, ThemesConfig(**overrides), embed=embed
+            )
+            areas = improvement_areas(result, themes, sentences=sentences)
+            figures_extra = {"sentiment_agrees_with_gold": float((responses["sentiment"] == survey["sentiment"]).mean())}
+        else:
+            result, themes = assign_themes(responses, ThemesConfig(**overrides), embed=embed)
+            areas = improvement_areas(result, themes)
+            figures_extra = {}
+        figures = {**trust_figures(survey, result, themes, areas), **figures_extra}
         if not args.no_baseline:
             from sklearn.metrics import normalized_mutual_info_score
 
@@ -483,6 +494,11 @@ def main() -> None:
     trust_parser.add_argument("--max", type=int, default=1500, help="Seeded sample of at most this many comments per set.")
     trust_parser.add_argument("--config", default=None, help="ThemesConfig overrides as JSON.")
     trust_parser.add_argument("--no-baseline", action="store_true", help="Skip BERTopic's defaults.")
+    trust_parser.add_argument(
+        "--sentiment", choices=["gold", "model"], default="gold",
+        help="gold: the human polarity stands for a perfect model; model: the shipped default model scores "
+        "comments and sentences (negative shares are still judged against the human polarity).",
+    )
     args = parser.parse_args()
     {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality, "trust": trust}[args.command](args)
 

@@ -103,3 +103,24 @@ def test_a_catch_all_of_fillers_is_no_specific_topic_and_never_ranked(language: 
     assert areas["theme_label"].map(is_specific_topic).all(), areas["theme_label"].tolist()
     top = areas.iloc[0]["theme_label"].lower()
     assert ("lieferung" if language == "de" else "delivery") in top, areas["theme_label"].tolist()
+
+
+TWO_RARE_WORDS = {
+    # One theme: half its comments name one subject, half another, never both (the "Frieden & Ladezeiten"
+    # case: a label joining two words that no comment holds together; before issue 18: "Ladezeit & Versand",
+    # "Invoice & shipping").
+    "de": [f"Der Versand ({i})." for i in range(8)] + [f"Die Ladezeit ({i})." for i in range(8)],
+    "en": [f"The shipping ({i})." for i in range(8)] + [f"The invoice ({i})." for i in range(8)],
+}
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_a_label_joins_two_words_only_when_comments_hold_them_together(language: str) -> None:
+    from nps_text.themes.labels import label_themes
+
+    texts = TWO_RARE_WORDS[language]
+    label = label_themes(texts, [language] * len(texts), np.zeros(len(texts), dtype=int))[0].text
+    assert "&" not in label, label
+    words = [word.lower() for word in label.split()]
+    holding_all = [text for text in texts if all(word in text.lower() for word in words)]
+    assert len(holding_all) >= len(texts) / 3, (label, len(holding_all))
