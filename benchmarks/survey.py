@@ -19,7 +19,8 @@ its own; ``channel`` and ``region`` become its segments). The mix of a typical e
   4-5 stars or positive -> 9-10; 12 % of the rows move to a neighbouring group (noise). Rows without text
   get a score from the same mix.
 
-Sources (read from ``--data-dir``, default ``<repo>/../shared/data``; see its README for provenance):
+Sources (read from ``--data-dir``, default ``$NPS_TEXT_DATA_DIR`` or ``<repo>/../shared/data``; see its README for
+provenance):
 
 | folder | language | label used | licence |
 |---|---|---|---|
@@ -31,6 +32,10 @@ Sources (read from ``--data-dir``, default ``<repo>/../shared/data``; see its RE
 | marc_en | en | stars 1-5 | MARC terms: academic research only, no commercial use |
 | semeval2014_restaurants_en | en | aspect-category polarities | research use, not stated |
 | mams_acsa_en | en | mixed by construction -> neutral | Apache-2.0 |
+
+Without that folder (a fresh clone, CI) the texts come from the repository's CC0 sample
+(``data/sample_reviews_en.csv``, women's clothing reviews, label: rating 1-5) and every row is English; a warning
+says so, since figures on it are not comparable with figures on the full mix.
 
 The generated files are benchmark inputs only: never commit them (several sources are non-commercial).
 
@@ -53,9 +58,11 @@ import argparse
 import functools
 import hashlib
 import json
+import os
 import re
 import sys
 import time
+import warnings
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,7 +72,17 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data"
+SHARED_DATA_DIR = REPO.parent / "shared" / "data"
+BUNDLED_SAMPLE = REPO / "data" / "sample_reviews_en.csv"
+"""The CC0 sample in the repository: the texts (English only) when there is no data folder."""
+
+
+def default_data_dir() -> Path:
+    """``$NPS_TEXT_DATA_DIR``, else ``../shared/data`` (read when called)."""
+    return Path(os.environ.get("NPS_TEXT_DATA_DIR") or SHARED_DATA_DIR)
+
+
+DEFAULT_DATA_DIR = default_data_dir()
 
 COLUMNS = ["response_id", "date", "score", "comment", "channel", "region"]
 BLOCK_ROWS = 10_000
@@ -206,12 +223,34 @@ def _polarity_level(polarities: list[str], rng: np.random.Generator) -> int:
     return 2
 
 
-@functools.lru_cache(maxsize=2)
 def load_pools(data_dir: Path | None = None, seed: int = 0) -> dict[str, TextPool]:
-    """Read the source texts (deduplicated per language, in a fixed order) with their label levels (cached)."""
-    data = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    """Read the source texts (deduplicated per language, in a fixed order) with their label levels (cached).
+
+    Without the data folder (``data_dir``, else :func:`default_data_dir`), the English texts of
+    :data:`BUNDLED_SAMPLE` and no German ones, with a warning.
+    """
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
     if not data.is_dir():
-        raise SystemExit(f"data folder not found: {data} (pass --data-dir)")
+        warnings.warn(
+            f"data folder not found: {data} (pass --data-dir or set NPS_TEXT_DATA_DIR); using the bundled CC0 "
+            f"sample {BUNDLED_SAMPLE.name}: English texts only",
+            stacklevel=2,
+        )
+        return _bundled_pools()
+    return _load_pools(data, seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_pools() -> dict[str, TextPool]:
+    english = TextPool()
+    sample = pd.read_csv(BUNDLED_SAMPLE)
+    for text, rating in zip(sample["Review Text"], sample["Rating"], strict=True):
+        english.add(text, _star_level(rating), "womens_clothing_reviews")
+    return {"de": TextPool(), "en": english}
+
+
+@functools.lru_cache(maxsize=2)
+def _load_pools(data: Path, seed: int) -> dict[str, TextPool]:
     rng = np.random.default_rng([seed, 999])  # only for polarity-only sources: 3 or 4, 0 or 1
     german, english = TextPool(), TextPool()
 
@@ -305,8 +344,8 @@ class SurveyBuilder:
 
     def __init__(self, seed: int = 0, data_dir: Path | None = None, german_share: float = 0.6) -> None:
         self.seed = seed
-        self.german_share = german_share
         self.pools = load_pools(data_dir, seed)
+        self.german_share = german_share if self.pools["de"].texts else 0.0  # the bundled sample is English
         self.order: dict[str, np.ndarray] = {}
         self.by_level: dict[tuple[str, int], np.ndarray] = {}
         self.repeats: dict[str, tuple[list[str], list[int], np.ndarray]] = {}

@@ -22,8 +22,8 @@ Example:
     >>> store = ResultStore(Path(tempfile.mkdtemp()) / "nps_text.sqlite")
     >>> key = text_hash("Lieferung zu spät")
     >>> store.put_many("language", "lingua", "2.1.1", {key: "de"})
-    >>> store.get_many("language", "lingua", "2.1.1", [key, text_hash("other")])
-    {'...': 'de'}  # doctest: +SKIP
+    >>> store.get_many("language", "lingua", "2.1.1", [key, text_hash("other")]) == {key: "de"}  # a miss is left out
+    True
 """
 
 from __future__ import annotations

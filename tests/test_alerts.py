@@ -24,7 +24,7 @@ import pytest
 
 from nps_text.alerts import evaluate_alerts, two_proportion_z_test
 from nps_text.config import PipelineConfig, config_from_dict
-from nps_text.errors import ConfigError
+from nps_text.errors import ConfigError, InputError, SourceUnavailableError
 from nps_text.nps import nps_summary, period_changes
 
 # --- fixtures: tables ---------------------------------------------------------------------------------
@@ -578,3 +578,32 @@ def test_alert_quotes_come_from_the_period_the_alert_is_about(rule: dict[str, An
     assert all(finding["period"] == "2026-W02" for finding in alert.findings)
     assert alert.quotes
     assert not [quote for quote in alert.quotes if "Woche 1" in quote]
+
+
+@pytest.mark.parametrize(
+    ("error", "tries"),
+    [
+        (ConfigError("environment variable NPS_TEST_HOOK (the webhook URL) is not set"), 1),  # permanent
+        (InputError("bad"), 1),  # permanent
+        (SourceUnavailableError("cannot connect"), 3),  # transient by its class
+        (TimeoutError("timed out"), 3),  # transient library error
+    ],
+)
+def test_notify_retries_only_what_the_error_class_calls_transient(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, tries: int
+) -> None:
+    from nps_text import notify
+    from nps_text.errors import is_transient
+
+    calls: list[str] = []
+
+    def failing(channel: Any) -> Any:
+        calls.append(channel.type)
+        raise error
+
+    monkeypatch.setattr(notify, "notification_block", failing)
+    config = _config([{"name": "drop", "type": "nps_drop", "channels": ["hook"]}])
+    results = notify.send_alerts(_drop_alerts(config), config.alerts, attempts=3, delay=0)
+    assert is_transient(error) is (tries > 1)
+    assert len(calls) == tries and results[0]["status"] == "failed"
+    assert results[0].get("attempts", 1) == tries

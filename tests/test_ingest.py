@@ -273,3 +273,20 @@ def test_wide_jsonl_and_parquet_keep_only_what_the_run_needs(tmp_path: Path) -> 
     pd.DataFrame([record, {**record, "id": "b"}]).to_parquet(parquet)
     raw = read_input(parquet)
     assert raw.frame.shape == (2, 1 + 3 + 100) and raw.frame["comment"].tolist() == ["gut", "gut"]
+
+
+def test_one_reader_per_format_chosen_by_suffix_and_signature(tmp_path: Path) -> None:
+    from nps_text.ingest import READERS, file_format
+
+    frame = pd.DataFrame({"score": ["9", "3"], "comment": ["gut", "schlecht"]})
+    paths = {"csv": tmp_path / "a.csv", "parquet": tmp_path / "a.bin", "jsonl": tmp_path / "a.jsonl",
+             "xlsx": tmp_path / "a.xlsx"}
+    frame.to_csv(paths["csv"], index=False)
+    frame.to_parquet(paths["parquet"], index=False)  # no suffix: found by its PAR1 signature
+    frame.to_json(paths["jsonl"], orient="records", lines=True)
+    frame.to_excel(paths["xlsx"], index=False)
+    assert set(READERS) == set(paths)
+    for fmt, path in paths.items():
+        assert file_format(path) == fmt
+        raw = read_input(path)
+        assert raw.format == fmt and raw.frame["comment"].tolist() == ["gut", "schlecht"], fmt

@@ -67,10 +67,10 @@ def test_parquet_and_duckdb_roundtrip(tmp_path: Path, table: pd.DataFrame) -> No
 def test_duckdb_types_do_not_depend_on_rows_and_long_tables_go_in_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nps_text.writers as writers
     from nps_text.schema import empty_frame
+    from nps_text.writers import formats
 
-    monkeypatch.setattr(writers, "WRITE_CHUNK_ROWS", 3)
+    monkeypatch.setattr(formats, "WRITE_CHUNK_ROWS", 3)
     long = pd.DataFrame({"n": range(10), "keywords": [["a", "b"]] * 10})
     write_duckdb({"long": long, "themes": empty_frame("themes")}, tmp_path / "t.duckdb")
     with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as connection:
@@ -166,3 +166,79 @@ def test_output_folder_is_locked_staged_and_cleans_stale_runs(tmp_path: Path) ->
     assert sorted(p.name for p in out.iterdir()) == [".lock", "manifest.json", "t.csv"]
     with output_folder(out, "run3"):  # the lock is free again
         pass
+
+
+def test_one_map_of_writers_for_write_table_the_run_and_export() -> None:
+    from typing import get_args
+
+    from nps_text.config import OutputFormat
+    from nps_text.errors import InputError
+    from nps_text.writers import FORMATS, format_for
+
+    assert set(get_args(OutputFormat)) <= set(FORMATS)  # every configurable format has its writer
+    assert {name: format_for(f"t{FORMATS[name].suffix.upper()}") for name in FORMATS} == {name: name for name in FORMATS}
+    with pytest.raises(InputError, match="use one of .parquet, .csv"):
+        format_for("t.txt")
+
+
+def test_write_table_by_suffix(tmp_path: Path, table: pd.DataFrame) -> None:
+    from nps_text.writers import write_table
+
+    for suffix in (".csv", ".parquet", ".jsonl", ".xlsx", ".duckdb"):
+        assert write_table(table, tmp_path / f"t{suffix}").stat().st_size > 0
+    assert pd.read_json(tmp_path / "t.jsonl", lines=True)["comment"].tolist() == table["comment"].tolist()
+    assert openpyxl.load_workbook(tmp_path / "t.xlsx").sheetnames == ["data"]
+
+
+def test_one_excel_policy_for_the_run_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table longer than a worksheet is cut with a notes sheet, in a run's workbook and in ``nps-text export``."""
+    from nps_text.config import PipelineConfig
+    from nps_text.report.export import export_run
+    from nps_text.writers import excel_truncations, formats, write_outputs
+
+    monkeypatch.setattr(formats, "EXCEL_MAX_ROWS", 5)  # header + 4 data rows
+    long = pd.DataFrame({"response_id": [str(i) for i in range(10)], "score": range(10)})
+    config = PipelineConfig.model_validate({"output": {"formats": ["parquet", "xlsx"]}, "report": {"enabled": False}})
+    write_outputs({"responses": long}, {}, config, tmp_path / "run")
+    exported = export_run(tmp_path / "run", "xlsx")[0]
+    for workbook in (tmp_path / "run" / "nps_text.xlsx", exported):
+        assert openpyxl.load_workbook(workbook)["responses"].max_row == 5
+        assert pd.read_excel(workbook, sheet_name="notes")["rows_left_out"].tolist() == [6]
+    assert excel_truncations({"responses": long}) == {"responses": {"rows": 10, "rows_written": 4}}
+    assert formats.EXCEL_MAX_ROWS == 5 and len(pd.read_parquet(tmp_path / "run" / "responses.parquet")) == 10
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {},  # every format
+        {"formats": ["csv"], "csv_delimiter": ";", "csv_bom": False},
+        {"formats": ["duckdb", "parquet"]},
+    ],
+)
+def test_write_outputs_writes_what_the_flow_writes(tmp_path: Path, table: pd.DataFrame, output: dict) -> None:
+    """:func:`nps_text.writers.write_outputs` (through the map of formats) writes the same files, byte for byte
+    where the format is deterministic, as the flow's own ``write_outputs``."""
+    from nps_text import flow
+    from nps_text.config import PipelineConfig
+    from nps_text.schema import empty_frame
+    from nps_text.writers import write_outputs
+
+    tables = {"responses": table, "rejected": empty_frame("rejected"), "themes": table.head(1)}
+    config = PipelineConfig.model_validate({"output": output, "report": {"enabled": False}})
+    ours = write_outputs(tables, {}, config, tmp_path / "ours")
+    theirs = flow.write_outputs(tables, {}, config, tmp_path / "theirs")
+    assert [path.name for path in ours] == [path.name for path in theirs]
+    for mine, flows in zip(ours, theirs, strict=True):
+        if mine.suffix == ".csv":
+            assert mine.read_bytes() == flows.read_bytes()
+        elif mine.suffix == ".parquet":
+            assert pd.read_parquet(mine).equals(pd.read_parquet(flows))
+        elif mine.suffix == ".xlsx":
+            for name, frame in pd.read_excel(mine, sheet_name=None).items():
+                assert frame.equals(pd.read_excel(flows, sheet_name=name)), name
+        else:
+            with duckdb.connect(str(mine), read_only=True) as a, duckdb.connect(str(flows), read_only=True) as b:
+                for (name,) in a.execute("select table_name from information_schema.tables").fetchall():
+                    assert a.execute(f'select * from "{name}"').df().equals(b.execute(f'select * from "{name}"').df())
+

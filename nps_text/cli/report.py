@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import click
 
+from nps_text.config import OutputFormat
 from nps_text.errors import ConfigError
 
 
@@ -21,7 +22,7 @@ def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> Non
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["xlsx", "csv", "parquet", "duckdb"]),
+    type=click.Choice(get_args(OutputFormat)),
     required=True,
     help="xlsx: one workbook, a sheet per table; csv/parquet: a file per table; duckdb: one database.",
 )

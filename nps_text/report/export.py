@@ -1,24 +1,25 @@
 """Exports for analysts: a run folder's Parquet tables as Excel, CSV, Parquet or DuckDB.
 
-The file writing itself is :mod:`nps_text.writers` (atomic writes; spreadsheet formula safety: a text
-cell starting with ``= + - @``, tab or carriage return gets a leading ``'`` in CSV and is stored as
-quote-prefixed text in Excel, so it is shown as text and never executed; list cells are joined with
-`` | ``). This module decides what goes where.
+The file writing itself is the writers' map of formats, :data:`nps_text.writers.formats.FORMATS`, the same
+the run uses (atomic writes; spreadsheet formula safety: a text cell starting with ``= + - @``, tab or carriage
+return gets a leading ``'`` in CSV and is stored as quote-prefixed text in Excel, so it is shown as text and
+never executed; list cells are joined with `` | ``; a table longer than a worksheet is cut in the workbook and
+listed on its ``notes`` sheet). This module decides what goes where.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, get_args
 
 import pandas as pd
 
 from nps_text.errors import InputError
 
-ExportFormat = Literal["xlsx", "csv", "parquet", "duckdb"]
-EXPORT_FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet", "duckdb")
-EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+if TYPE_CHECKING:
+    from nps_text.config import OutputFormat
 EXPORT_BASENAME = "nps_tables"
 
 # Tables in the order analysts look at them; any other table in the run folder follows alphabetically.
@@ -73,7 +74,7 @@ def _table_rank(name: str) -> tuple[int, str]:
 
 def export_run(
     run_dir: Path,
-    fmt: ExportFormat,
+    fmt: OutputFormat,
     out: Path | None = None,
     *,
     csv_delimiter: str = ",",
@@ -82,7 +83,9 @@ def export_run(
     """Write a run folder's tables in ``fmt`` and return the files written.
 
     - ``xlsx``: one workbook, one sheet per table, frozen header row, readable column widths, no cell
-      that Excel would run as a formula. ``out`` is the file (default ``RUN_DIR/export/nps_tables.xlsx``).
+      that Excel would run as a formula; a table longer than a worksheet is cut there, and the workbook's
+      ``notes`` sheet says what was left out (as in a run's ``nps_text.xlsx``). ``out`` is the file (default
+      ``RUN_DIR/export/nps_tables.xlsx``).
     - ``duckdb``: one database file with one table per Parquet file (default ``.../nps_tables.duckdb``).
     - ``csv``: one file per table in the folder ``out`` (default ``RUN_DIR/export``), UTF-8 with a BOM by
       default; use ``csv_delimiter=";"`` for German Excel.
@@ -91,44 +94,33 @@ def export_run(
     For ``xlsx`` and ``duckdb`` an ``out`` without a file suffix is taken as a folder.
 
     Raises:
-        InputError: No such run folder, no tables, or a table too long for an Excel sheet.
+        InputError: No such run folder, no tables, or an unknown format or CSV delimiter.
 
     Example:
         >>> export_run(Path("out/sample"), "xlsx")  # doctest: +SKIP
         [PosixPath('out/sample/export/nps_tables.xlsx')]
     """
-    from nps_text import writers
+    from nps_text.config import CSV_DELIMITERS, OutputFormat
+    from nps_text.writers import FORMATS, CsvOptions, excel_truncations, write_tables
 
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"unknown export format {fmt!r}; choose one of {list(EXPORT_FORMATS)}")
-    if csv_delimiter not in (",", ";", "\t", "|"):
-        raise InputError(f"CSV delimiter {csv_delimiter!r} is not one of [',', ';', '\\t', '|']")
+    if fmt not in get_args(OutputFormat):  # the formats a run can write (``output.formats``)
+        raise InputError(f"unknown export format {fmt!r}; choose one of {list(get_args(OutputFormat))}")
+    if csv_delimiter not in CSV_DELIMITERS:
+        raise InputError(f"CSV delimiter {csv_delimiter!r} is not one of {list(CSV_DELIMITERS)}")
     run_dir = Path(run_dir)
     tables, _manifest = load_run(run_dir)
     default_folder = run_dir / "export"
-
-    if fmt in ("xlsx", "duckdb"):
-        target = _single_file_target(out, default_folder, fmt)
-        if fmt == "xlsx":
-            too_long = {name: len(frame) for name, frame in tables.items() if len(frame) > EXCEL_MAX_ROWS}
-            if too_long:
-                raise InputError(
-                    f"table(s) {too_long} have more rows than an Excel sheet holds ({EXCEL_MAX_ROWS}); "
-                    "export as csv, parquet or duckdb instead"
-                )
-            return [writers.write_excel(tables, target)]
-        return [writers.write_duckdb(tables, target)]
-
+    csv = CsvOptions(delimiter=csv_delimiter, bom=csv_bom)
+    if fmt == "xlsx" and (truncated := excel_truncations(tables)):
+        logging.getLogger(__name__).warning(
+            "the workbook holds only the first rows of: %s (see its notes sheet)", ", ".join(truncated)
+        )
+    if not FORMATS[fmt].per_table:
+        return write_tables(tables, fmt, _single_file_target(out, default_folder, fmt), csv)
     folder = Path(out) if out is not None else default_folder
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--out {folder} is a file; for {fmt} it must be a folder")
-    written = []
-    for name, frame in tables.items():
-        if fmt == "csv":
-            written.append(writers.write_csv(frame, folder / f"{name}.csv", delimiter=csv_delimiter, bom=csv_bom))
-        else:
-            written.append(writers.write_parquet(frame, folder / f"{name}.parquet"))
-    return written
+    return write_tables(tables, fmt, folder, csv)
 
 
 def _single_file_target(out: Path | None, default_folder: Path, fmt: str) -> Path:

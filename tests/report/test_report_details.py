@@ -159,3 +159,18 @@ def test_no_specific_topic_is_named_under_the_improvement_areas_not_ranked(langu
     assert {"de": "Nicht gereiht: 2 Detraktoren", "en": "Not ranked: 2 detractors"}[language] in improvement
     assert "Weil Sie gefragt haben." in improvement
     assert tables["improvement_areas"]["theme_label"].tolist() == ["Lieferung"]
+
+
+def test_footer_of_the_manifest_the_flow_wrote_is_in_words(run_tables: Run) -> None:
+    """The fixture's manifest is the real one (``nps_text_flow``): every fact of the footer reads as words."""
+    from nps_text.report.i18n import DE, EN
+
+    tables, manifest = run_tables
+    assert {"input", "models", "rows_in", "rows_valid", "rows_rejected", "started_at", "timings_s"} <= set(manifest)
+    for language in (EN, DE):
+        facts = about(manifest, language)
+        assert facts, "no facts from the manifest"
+        for label, value in facts:
+            assert not re.search(r"[{}\[\]]|'\w+':", value), (label, value)  # no Python dict or list
+    page = visible_text(render_report(tables, manifest, ReportConfig(language="en")))
+    assert "export.csv" in page and "203" in page

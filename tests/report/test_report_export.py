@@ -10,7 +10,7 @@ import pytest
 from nps_text.errors import InputError, NpsTextError
 from nps_text.report import export_run, load_run
 
-from .conftest import FORMULA_COMMENT
+from .conftest import FORMULA_COMMENT, REJECTED_COMMENTS
 
 
 def test_load_run_reads_tables_and_manifest(run_dir: Path) -> None:
@@ -50,7 +50,7 @@ def test_xlsx_one_sheet_per_table_frozen_header_widths_no_formulas(run_dir: Path
     assert isinstance(example, str) and " | " in example
     # The rejected rows' raw values that look like formulas are text too.
     rejected = [cell for cell in workbook["rejected"]["E"][1:]]
-    assert [cell.value for cell in rejected] == ["-cmd", "+49 30 1234", "@everyone"]
+    assert [cell.value for cell in rejected] == REJECTED_COMMENTS
     assert all(cell.data_type == "s" and cell.quotePrefix for cell in rejected)
 
 

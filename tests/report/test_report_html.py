@@ -93,19 +93,27 @@ def test_segment_charts_one_per_passthrough_column(html_en: str) -> None:
 
 
 def test_improvement_areas_show_impact_share_trend_and_quotes(html_en: str, run_tables: Run) -> None:
-    tables, _ = run_tables
+    tables, manifest = run_tables
     areas = section(html_en, "improvement")
-    labels = tables["improvement_areas"].sort_values("rank")["theme_label"].tolist()
+    ranked = tables["improvement_areas"].sort_values("rank")
+    labels = ranked["theme_label"].tolist()
     positions = [areas.index(label) for label in labels]
     assert positions == sorted(positions)
+    first = ranked.iloc[0]  # as insights.improvement_areas computes it: 15 of the 41 detractors with a comment
+    assert (first["detractor_count"], first["nps_impact"], round(100 * first["share_of_detractors"])) == (15, 7.5, 37)
     assert "NPS impact" in areas and "+7.5 points" in areas
-    assert "Share of detractors" in areas and "24%" in areas
-    assert "Trend: +12.5 pp vs. 2026-W13" in areas and "emerging" in areas
-    assert "Trend: −4.0 pp vs. 2026-W13" in areas
-    assert 'class="badge trend-rising"' in areas
+    assert "Share of detractors" in areas and "37%" in areas
+    assert "Trend: −33.3 pp vs. 2026-W13" in areas and "Trend: +33.3 pp vs. 2026-W13" in areas
     expected_quotes = sum(min(3, len(quotes)) for quotes in tables["improvement_areas"]["example_comments"])
     assert areas.count("<blockquote") == expected_quotes
     assert "Delivery took far too long." in areas
+    # an emerging theme is marked as such
+    emerging = tables["improvement_areas"].assign(trend=[12.5, 0.2, -4.0], trend_p_value=[0.01, 0.8, 0.6], emerging=[True, False, False])
+    areas = section(render_report({**tables, "improvement_areas": emerging}, manifest, ReportConfig(language="en")),
+                    "improvement")
+    assert "Trend: +12.5 pp vs. 2026-W13" in areas and "emerging" in areas
+    assert "Trend: −4.0 pp vs. 2026-W13" in areas
+    assert 'class="badge trend-rising"' in areas
 
 
 def test_praise_lists_promoter_themes_with_quotes(html_en: str) -> None:

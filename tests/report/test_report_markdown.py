@@ -20,7 +20,10 @@ def test_markdown_has_headline_change_and_top_areas(run_tables: Run) -> None:
     assert lines[0] == "# NPS report"
     assert "**Net Promoter Score: 13.0** (95% confidence interval 1.1 to 24.9) · 200 responses" in text
     assert "a statistically significant drop" in text
-    assert "| 1 | Lieferzeit / delivery time | +7.5 points | 24% | +12.5 pp vs. 2026-W13 (emerging) |" in text
+    assert "| 1 | Lieferzeit / delivery time | +7.5 points | 37% | 0.0 pp vs. 2026-W13 |" in text
+    emerging = tables["improvement_areas"].assign(trend=[12.5, 0.2, -4.0], trend_p_value=[0.01, 0.8, 0.6], emerging=[True, False, False])
+    text = markdown_summary({**tables, "improvement_areas": emerging}, manifest, ReportConfig(language="en"))
+    assert "| 1 | Lieferzeit / delivery time | +7.5 points | 37% | +12.5 pp vs. 2026-W13 (emerging) |" in text
     assert sum(line.startswith("| ") for line in lines) == 1 + 3  # header + three areas
 
 
@@ -59,7 +62,7 @@ def test_improvement_rows_are_json_safe(run_tables: Run, run_dir: Any) -> None:
     json.dumps(rows)
     assert [row["rank"] for row in rows] == [1, 2, 3]
     assert rows[0]["theme_label"] == "Lieferzeit / delivery time"
-    assert rows[0]["emerging"] is True
+    assert rows[0]["emerging"] is False and rows[0]["significant"] is True  # numpy booleans became JSON ones
     assert " | " in rows[0]["example_comments"]
     assert improvement_areas_rows({}, ReportConfig()) == []
 

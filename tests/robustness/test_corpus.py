@@ -356,7 +356,7 @@ def test_sql_query_cannot_change_the_database(tmp_path: Path, monkeypatch: pytes
         with pytest.raises(InputError):
             read_input(url, InputConfig(sql_query=query))
     # even past the statement check, the connection itself refuses writes
-    monkeypatch.setattr("nps_text.ingest.check_read_only_query", lambda query: query)
+    monkeypatch.setattr("nps_text.ingest.sql.check_read_only_query", lambda query: query)
     with pytest.raises(InputError, match="readonly"):
         read_input(url, InputConfig(sql_query="drop table r"))
     monkeypatch.undo()

@@ -1,67 +1,38 @@
-"""Writers: the only place (with ingest) that touches files.
+"""Output formats: one writer per format (:data:`FORMATS`), used by the flow's outputs
+(:func:`nps_text.writers.write_outputs`), :func:`write_table` and the export command.
 
-Every file is written atomically: to a temporary file in the target folder, then renamed over the
-target with :func:`os.replace`, so a crash never leaves a half-written table behind.
+Every file is written atomically (:func:`nps_text.writers.publish.atomic_path`).
 Spreadsheet outputs are made safe against formula injection (the OWASP "CSV injection" advice): a text cell
 that starts with ``= + - @`` (or a tab / carriage return) is, in CSV, prefixed with a single quote ``'``; in
 Excel it keeps its value and is stored as a string cell with the quote-prefix style, so Excel shows it as
 text and never executes it. Column headers get the same treatment (a column named ``=1+1`` stays text).
 Characters XML cannot hold (control characters such as ESC, BEL, VT) are replaced by U+FFFD in workbooks,
 which would otherwise refuse them; CSV and Parquet keep the text as it is.
-A workbook holds at most 1,048,576 rows: a longer table is cut to the first rows that fit, and a
-``notes`` sheet says what was left out (see :func:`excel_truncations`); every other format stays complete.
+
+Tables longer than a worksheet, one policy everywhere (the run's outputs and ``nps-text export``): a workbook
+holds the first :data:`EXCEL_MAX_ROWS` rows (header included) of each table, and a ``notes`` sheet says what was
+left out (:func:`excel_truncations`); every other format stays complete.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nps_text.errors import NpsTextError
+from nps_text.errors import InputError
+from nps_text.writers.publish import atomic_path
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_ROWS = 1_048_576
-"""Rows in one worksheet, the header row included."""
+"""Rows in one worksheet, the header row included (so a sheet holds 1,048,575 data rows)."""
 EXCEL_NOTES_SHEET = "notes"
 _EXCEL_REPLACEMENT = "\ufffd"
-
-
-@contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; on success rename it over ``target``.
-
-    Example:
-        >>> with atomic_path(tmp / "table.csv") as part:  # doctest: +SKIP
-        ...     frame.to_csv(part)
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        # mkstemp creates 0600 files; give the output the permissions a normal write would (umask).
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -283,160 +254,89 @@ def write_text(text: str, path: str | Path) -> Path:
     return path
 
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx", ".jsonl")
+def write_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as JSON Lines (one object per row, UTF-8, ISO dates) atomically."""
+    path = Path(path)
+    with atomic_path(path) as part:
+        frame.to_json(part, orient="records", lines=True, force_ascii=False, date_format="iso")
+    return path
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV is written: ``delimiter`` (``;`` for German Excel) and a UTF-8 ``bom`` (Excel detects UTF-8 by it)."""
+
+    delimiter: str = ","
+    bom: bool = True
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """One output format: its file ``suffix`` and how tables are written.
+
+    ``per_table``: one file per table (``write`` gets a single table); else one file holds every table (a
+    workbook with a sheet each, a database with a table each).
+    """
+
+    suffix: str
+    write: Callable[[Mapping[str, pd.DataFrame], Path, CsvOptions], Path]
+    per_table: bool
+
+
+def _only(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    (frame,) = tables.values()
+    return frame
+
+
+FORMATS: dict[str, TableFormat] = {
+    "parquet": TableFormat(".parquet", lambda tables, path, _csv: write_parquet(_only(tables), path), per_table=True),
+    "csv": TableFormat(
+        ".csv", lambda tables, path, csv: write_csv(_only(tables), path, delimiter=csv.delimiter, bom=csv.bom),
+        per_table=True,
+    ),
+    "jsonl": TableFormat(".jsonl", lambda tables, path, _csv: write_jsonl(_only(tables), path), per_table=True),
+    "xlsx": TableFormat(".xlsx", lambda tables, path, _csv: write_excel(tables, path), per_table=False),
+    "duckdb": TableFormat(".duckdb", lambda tables, path, _csv: write_duckdb(tables, path), per_table=False),
+}
+"""Format name -> its writer: the one map the run's outputs, :func:`write_table` and ``nps-text export`` use."""
+
+
+def format_for(path: str | Path) -> str:
+    """The format a file name asks for, by its suffix.
+
+    Example:
+        >>> format_for("themes.XLSX")
+        'xlsx'
+
+    Raises:
+        InputError: no format has this suffix.
+    """
+    suffix = Path(path).suffix.lower()
+    for name, table_format in FORMATS.items():
+        if table_format.suffix == suffix:
+            return name
+    suffixes = ", ".join(table_format.suffix for table_format in FORMATS.values())
+    raise InputError(f"cannot write {path}: use one of {suffixes}")
+
+
+def write_tables(
+    tables: Mapping[str, pd.DataFrame], fmt: str, target: Path, csv: CsvOptions | None = None
+) -> list[Path]:
+    """Write ``tables`` in format ``fmt``: into the folder ``target`` as ``<name><suffix>`` each for a per-table
+    format, else into the one file ``target``."""
+    table_format, csv = FORMATS[fmt], csv or CsvOptions()
+    if not table_format.per_table:
+        return [table_format.write(tables, target, csv)]
+    return [table_format.write({name: frame}, target / f"{name}{table_format.suffix}", csv) for name, frame in tables.items()]
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write one table, format chosen by the file suffix (``.csv .parquet .xlsx .jsonl``), atomically.
-
-    CSV and Excel get the same formula safety as the pipeline's outputs.
+    """Write one table, format chosen by the file suffix (:data:`FORMATS`: ``.parquet .csv .jsonl .xlsx .duckdb``),
+    atomically. CSV and Excel get the same formula safety as the pipeline's outputs; a workbook's sheet (a database's
+    table) is named ``data``.
 
     Raises:
-        InputError: the suffix is not one of :data:`TABLE_SUFFIXES`.
+        InputError: no format has the file's suffix.
     """
-    from nps_text.errors import InputError
-
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return write_csv(frame, path)
-    if suffix == ".parquet":
-        return write_parquet(frame, path)
-    if suffix == ".xlsx":
-        return write_excel({"data": frame}, path)
-    if suffix == ".jsonl":
-        with atomic_path(path) as part:
-            frame.to_json(part, orient="records", lines=True, force_ascii=False, date_format="iso")
-        return path
-    raise InputError(f"cannot write {path}: use one of {', '.join(TABLE_SUFFIXES)}")
-
-
-# --- the output folder: one writer at a time, staged, published by renames -------------------------------
-
-LOCK_FILE = ".lock"
-STAGING_PREFIX = ".staging-"
-STATE_DIR = ".state"
-
-
-class OutputBusyError(NpsTextError):
-    """Another run holds the output folder's lock."""
-
-
-@contextmanager
-def output_folder(out: str | Path, run_id: str) -> Iterator[Path]:
-    """Lock ``out`` for this run and yield a fresh staging folder inside it.
-
-    Everything a run writes goes to ``out/.staging-<run_id>`` first and is moved into ``out`` by
-    :func:`publish` at the end, so a reader never sees a half-written table, and a killed run leaves
-    only a staging folder, which the next run deletes. The lock (``fcntl.flock`` on ``out/.lock``,
-    released by the kernel when the process dies) keeps two runs from mixing their outputs or theme state.
-
-    Raises:
-        OutputBusyError: another run is writing to ``out`` (it does not wait).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
-        clean_stale(out)
-        staging = out / f"{STAGING_PREFIX}{run_id}"
-        staging.mkdir()
-        try:
-            yield staging
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-@contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, one run at a time is up to the user
-        yield
-        return
-    handle = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise OutputBusyError(f"another nps-text run is writing to {out} (pid {holder})") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-    finally:
-        handle.close()  # closing releases the lock
-
-
-def clean_stale(out: Path) -> list[Path]:
-    """Delete what killed runs left behind in ``out`` (staging folders, ``.part`` files); call under the lock."""
-    removed: list[Path] = []
-    for item in out.glob(f"{STAGING_PREFIX}*"):
-        if item.is_dir() and not item.is_symlink():
-            shutil.rmtree(item, ignore_errors=True)
-        else:
-            item.unlink(missing_ok=True)
-        removed.append(item)
-    for folder in (out, out / STATE_DIR):
-        for item in folder.glob(".*.part"):
-            item.unlink(missing_ok=True)
-            removed.append(item)
-    return removed
-
-
-def prepare_state(out: Path, staging: Path) -> Path:
-    """Copy the published theme state into the staging folder; the run reads and updates that copy."""
-    source, target = out / STATE_DIR, staging / STATE_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        for item in source.iterdir():
-            if item.is_file() and not item.name.startswith("."):
-                shutil.copy2(item, target / item.name)
-    return target
-
-
-def publish(staging: Path, out: Path, outputs: list[str], manifest: str = "manifest.json") -> list[str]:
-    """Move the staged outputs into ``out`` with :func:`os.replace`: tables first, then the theme state,
-    the manifest last. Outputs that the previous manifest listed and this run did not write are removed,
-    so ``out`` never mixes two runs' tables. Returns the removed names."""
-    previous = _previous_outputs(out / manifest)
-    for name in outputs:
-        if name != manifest:
-            os.replace(staging / name, out / name)
-    state = staging / STATE_DIR
-    if state.is_dir():
-        (out / STATE_DIR).mkdir(exist_ok=True)
-        for item in state.iterdir():
-            if item.is_file() and not item.name.startswith("."):
-                os.replace(item, out / STATE_DIR / item.name)
-    _fsync_dir(out)
-    os.replace(staging / manifest, out / manifest)
-    _fsync_dir(out)
-    stale = sorted(previous - set(outputs) - {manifest})
-    for name in stale:
-        (out / name).unlink(missing_ok=True)
-    return stale
-
-
-def _previous_outputs(manifest: Path) -> set[str]:
-    try:
-        names = json.loads(manifest.read_text(encoding="utf-8")).get("outputs", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    # only plain file names: a hand-edited manifest must not make us delete anything outside ``out``
-    return {name for name in names if isinstance(name, str) and name == Path(name).name and not name.startswith(".")}
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(descriptor)
+    return FORMATS[format_for(path)].write({"data": frame}, path, CsvOptions())
