@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from nps_text import rules
 from nps_text.cache import ResultStore
 from nps_text.comments import prepare_comments
 from nps_text.config import CommentsConfig, InputConfig, NpsConfig, PipelineConfig, PrivacyConfig
@@ -242,19 +243,13 @@ def empty_themes(responses: pd.DataFrame) -> pd.DataFrame:
 def sentiment_texts(responses: pd.DataFrame) -> pd.Series:
     """The (stripped, redacted) comment of every row that gets a sentiment, indexed like ``responses``:
     the texts the sentiment stage scores, once per distinct text."""
-    from nps_text.sentiment.annotate import _texts_to_score  # the sentiment step's own selection
-
-    return _texts_to_score(responses, "comment", "comment_status")
+    return rules.sentiment_texts(responses)
 
 
 def theme_texts(responses: pd.DataFrame, clean_text: bool = True) -> list[str]:
     """The distinct texts the themes stage embeds (cleaned like :func:`nps_text.themes.assign_themes` does),
     so that their embeddings can be computed ahead, in chunks."""
-    from nps_text.text import clean_for_embedding
-    from nps_text.themes import _text_mask  # the themes step's own selection
-
-    comments = responses.loc[_text_mask(responses), "comment"].astype(str)
-    cleaned = comments.map(clean_for_embedding) if clean_text else comments.str.strip()
+    cleaned = rules.theme_texts(responses, clean_text)
     return [str(text) for text in pd.unique(cleaned.to_numpy(dtype=object))]
 
 
