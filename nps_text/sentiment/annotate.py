@@ -149,6 +149,32 @@ def score_texts(
     return [SENTIMENTS[i] for i in best], probabilities[np.arange(len(texts)), best]
 
 
+def score_distinct_texts(
+    texts: Sequence[str], config: SentimentConfig, backend: SentimentBackend, cache: ResultStore | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sentiment of *distinct*, stripped, non-blank texts, as :func:`annotate_sentiment` scores them:
+    ``(per_text, sentences)``.
+
+    ``per_text`` has ``sentiment`` and ``sentiment_confidence``, one row per text in order; ``sentences`` has
+    ``text`` (the position of its text in ``texts``) and the sentence columns but ``response_id``.
+    """
+    comment_probabilities, segments, segment_probabilities = score_comments(backend, list(texts), config, cache)
+    labels = [_label(comment_probabilities[text]) for text in texts]
+    per_text = pd.DataFrame({
+        "sentiment": pd.Series([label for label, _ in labels], dtype="string"),
+        "sentiment_confidence": pd.Series([confidence for _, confidence in labels], dtype="float64"),
+    })
+    rows = [
+        (position, index, part, *_label(segment_probabilities[part]))
+        for position, text in enumerate(texts)
+        for index, part in enumerate(segments[text])
+    ]
+    sentences = pd.DataFrame(rows, columns=["text", *SENTENCES_COLUMNS[1:5]])
+    sentences["theme_id"] = null_column("sentences", "theme_id", sentences.index)  # set by the themes stage
+    sentences = sentences.astype({"text": "int64", "sentence_index": "int64", "sentiment": "string", "confidence": "float64"})
+    return per_text, sentences
+
+
 def annotate_sentiment(
     responses: pd.DataFrame,
     config: SentimentConfig,
