@@ -19,7 +19,7 @@ import pandas as pd
 from nps_text.comments import prepare_comments
 from nps_text.config import PipelineConfig
 from nps_text.ingest import read_input
-from nps_text.steps import nps_step, validate_step
+from nps_text.stages import nps, validate
 
 COMMENTS = [
     "Die Lieferung hat fast drei Wochen gedauert, sehr ärgerlich.",
@@ -62,13 +62,13 @@ def main() -> None:
         raw = read_input(path, config.input)
         timings["ingest"] = time.perf_counter() - start
         start = time.perf_counter()
-        validated = validate_step(raw, config)
+        validated = validate.run(raw, config.input)
         timings["validate"] = time.perf_counter() - start
         start = time.perf_counter()
         responses = prepare_comments(validated.responses, languages=config.comments.languages)
         timings["comments"] = time.perf_counter() - start
         start = time.perf_counter()
-        nps_step(responses, validated.mapping, config)
+        nps.run(nps.NpsInputs(responses, validated.mapping, config.input.columns.segments), config.nps)
         timings["nps"] = time.perf_counter() - start
     total = sum(timings.values())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -27,10 +27,10 @@ import pandas as pd
 from nps_text.alerts_config import EmergingThemeRule, NpsBelowRule, NpsDropRule
 from nps_text.config import PipelineConfig
 from nps_text.report.i18n import choose_language, format_number, format_percent
-from nps_text.schema import DETRACTOR, STATUS_TEXT
+from nps_text.rules import ALL, MISSING, has_text, known_periods
+from nps_text.schema import DETRACTOR
 from nps_text.stats import two_proportion_z_test as two_proportion_z_test  # re-exported: the test lives there
 
-ALL = "all"
 QUOTE_LENGTH = 300
 
 EN: dict[str, str] = {
@@ -85,8 +85,7 @@ class Alert:
 
 def latest_periods(periods: Sequence[Any], count: int) -> list[str]:
     """The newest ``count`` period labels (labels sort in time order), skipping ``all`` and ``unknown``."""
-    known = sorted({str(p) for p in periods if pd.notna(p) and str(p) not in (ALL, "unknown")})
-    return known[-count:]
+    return known_periods(periods)[-count:]
 
 
 def evaluate_alerts(
@@ -198,7 +197,7 @@ def emerging_theme_findings(
         return []
     rows = responses[
         (responses["nps_group"] == DETRACTOR)
-        & (responses["comment_status"] == STATUS_TEXT)
+        & has_text(responses)
         & responses["theme_id"].notna()
         & responses["period"].notna()
     ]
@@ -231,7 +230,7 @@ def top_quotes(responses: pd.DataFrame, findings: Sequence[Mapping[str, Any]], l
         return []
     if not {"nps_group", "comment_status"} <= set(responses.columns):
         return []
-    base = responses[(responses["nps_group"] == DETRACTOR) & (responses["comment_status"] == STATUS_TEXT)]
+    base = responses[(responses["nps_group"] == DETRACTOR) & has_text(responses)]
     if base.empty:
         return []
     order = pd.Series(len(findings), index=base.index)
@@ -241,7 +240,7 @@ def top_quotes(responses: pd.DataFrame, findings: Sequence[Mapping[str, Any]], l
             part &= base["period"].astype("string") == finding["period"]
         segment = finding.get("segment")
         if segment not in (None, ALL) and segment in base.columns:
-            part &= base[segment].astype("string").fillna("(missing)") == finding["segment_value"]
+            part &= base[segment].astype("string").fillna(MISSING) == finding["segment_value"]
         if "theme_id" in finding:
             part &= pd.to_numeric(base["theme_id"], errors="coerce") == finding["theme_id"]
         order = order.where(~(part.fillna(False).astype(bool) & (order > position)), position)

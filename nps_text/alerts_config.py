@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nps_text.rules import ALL
+
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEYS = ("url", "webhook", "webhook_url", "password", "token", "secret")
 _SECRET_QUERY = re.compile(r"(^|_)(sig|signature|token|key|secret|password|pwd|code|auth)$", re.I)
@@ -169,7 +171,7 @@ class NpsBelowRule(_Rule):
 
     type: Literal["nps_below"]
     threshold: float = Field(ge=-100, le=100)
-    segments: list[str] | None = Field(default_factory=lambda: ["all"])
+    segments: list[str] | None = Field(default_factory=lambda: [ALL])
     min_responses: int = Field(default=30, ge=1)
 
 

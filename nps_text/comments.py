@@ -5,7 +5,7 @@ hold the redacted comment only. Replaced (see :mod:`nps_text.pii`): e-mail addre
 numbers (Luhn-checked), phone numbers (international and German/Austrian/Swiss formats), IP addresses, and
 URLs that carry query strings (they often hold tokens or personal identifiers).
 
-A comment longer than ``comments.max_chars`` (:data:`MAX_COMMENT_CHARS` by default; typically the rest of a file
+A comment longer than ``comments.max_chars`` (:data:`nps_text.rules.MAX_COMMENT_CHARS` by default; typically the rest of a file
 swallowed by an unclosed quote) is cut at a word boundary and ends in :data:`TRUNCATION_MARK`; the models (language,
 sentiment, themes) and every output see only that part, and ``comment_truncated`` marks the row. Redaction reads a
 window just beyond the cut, never the whole field, so a 5 MB comment costs about what a 5,000-character one does.
@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from nps_text.cache import ResultStore, cached_results
 from nps_text.pii import redact
+from nps_text.rules import MAX_COMMENT_CHARS, has_text
 from nps_text.schema import STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT
 
 NON_INFORMATIVE = frozenset(
@@ -43,8 +44,6 @@ NON_INFORMATIVE = frozenset(
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
-MAX_COMMENT_CHARS = 5_000
-"""Default of ``comments.max_chars``: what the models and the outputs see of a comment, at most."""
 TRUNCATION_MARK = " […]"
 """Ends a comment that was cut (an editorial omission mark: no words, so no theme or sentiment of its own)."""
 REDACTION_CONTEXT = 1_000
@@ -262,7 +261,7 @@ def _prepare_chunk(
         text, truncated[position] = shorten_comment(str(value).strip(), max_chars, redact)
         cleaned.append(text)
     del values
-    text_rows = [index for index, status in enumerate(statuses) if status == STATUS_TEXT]
+    text_rows = np.flatnonzero(has_text(pd.Series(statuses, dtype=object))).tolist()
     detected = detect_languages([str(cleaned[index]) for index in text_rows], languages, cache)  # redacted text
     language: list[str | None] = [None] * len(cleaned)
     for index, code in zip(text_rows, detected, strict=True):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nps_text.alerts_config import AlertsConfig, database_url_problem
 from nps_text.errors import ConfigError
 from nps_text.report.config import ReportConfig
+from nps_text.rules import MAX_COMMENT_CHARS
 from nps_text.runner import RunnerConfig
 from nps_text.sentiment.config import SentimentConfig
 from nps_text.themes.config import ThemesConfig
@@ -92,7 +93,7 @@ class CommentsConfig(_Section):
     languages: list[str] = Field(default_factory=lambda: ["de", "en", "fr", "it", "es", "nl"])
     redact_pii: bool = True
     max_chars: int = Field(
-        default=5_000,
+        default=MAX_COMMENT_CHARS,
         ge=200,
         le=50_000,
         description="A longer comment (e.g. the rest of a file after an unclosed quote) is cut at a word boundary "

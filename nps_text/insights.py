@@ -46,6 +46,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from nps_text.rules import has_text, known_periods, nps_score
 from nps_text.schema import (
     DETRACTOR,
     FOLLOW_UP_COLUMNS,
@@ -55,7 +56,6 @@ from nps_text.schema import (
     OUTLIER_THEME_ID,
     PASSIVE,
     PROMOTER,
-    STATUS_TEXT,
     THEME_TRENDS_COLUMNS,
     check_columns,
     empty_frame,
@@ -66,19 +66,8 @@ from nps_text.themes.keywords import is_specific_topic
 SIGNIFICANCE_LEVEL = 0.05
 EMERGING_MIN_DETRACTORS = 3
 EXAMPLE_COMMENTS = 3
-NO_PERIODS = ("all", "unknown")
 
 # IMPROVEMENT_AREAS_EXTRA and FOLLOW_UP_ORDER are defined, with their dtypes, in nps_text.schema.
-
-
-def nps(promoters: int, detractors: int, total: int) -> float:
-    """Net Promoter Score in points (-100..100); NaN without responses.
-
-    Example:
-        >>> nps(5, 2, 10)
-        30.0
-    """
-    return 100.0 * (promoters - detractors) / total if total else math.nan
 
 
 def _fisher_p_value(a: int, b: int, c: int, d: int) -> float:
@@ -90,7 +79,7 @@ def _fisher_p_value(a: int, b: int, c: int, d: int) -> float:
 
 
 def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str | None, str | None]:
-    known = known_periods(responses)
+    known = known_periods(responses["period"]) if "period" in responses.columns else []
     if not known:
         return None, None
     current = known[-1]
@@ -99,16 +88,9 @@ def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str 
     return current, (known[-2] if len(known) > 1 else None)
 
 
-def known_periods(responses: pd.DataFrame) -> list[str]:
-    """The period labels of ``responses`` in time order (labels sort as strings), without ``all``/``unknown``."""
-    if "period" not in responses.columns:
-        return []
-    return sorted({str(value) for value in responses["period"].dropna()} - set(NO_PERIODS))
-
-
 def _themed_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
     """Text responses with a theme (``theme_id`` as int64)."""
-    rows = responses[(responses["comment_status"] == STATUS_TEXT) & responses["theme_id"].notna()].copy()
+    rows = responses[has_text(responses) & responses["theme_id"].notna()].copy()
     rows["theme_id"] = rows["theme_id"].astype("int64")
     return rows
 
@@ -303,7 +285,7 @@ def theme_trends(
     if responses.empty or any(column not in responses.columns for column in needed):
         return empty_frame("theme_trends")
     rows = _themed_text_rows(responses)
-    ordered = list(periods) if periods is not None else known_periods(responses)
+    ordered = list(periods) if periods is not None else known_periods(responses["period"])
     if rows.empty or not ordered:
         return empty_frame("theme_trends")
     mentions = counted_mentions(rows, sentences)
@@ -377,7 +359,7 @@ def improvement_areas(
     total = len(responses)
     promoters = int((responses["nps_group"] == PROMOTER).sum())
     detractors = int((responses["nps_group"] == DETRACTOR).sum())
-    overall = nps(promoters, detractors, total)
+    overall = nps_score(promoters, detractors, total)
     text_rows = _themed_text_rows(responses)
     text_detractors = int((text_rows["nps_group"] == DETRACTOR).sum())
     text_promoters = int((text_rows["nps_group"] == PROMOTER).sum())
@@ -407,7 +389,7 @@ def improvement_areas(
         share_pro = p_t / text_promoters if text_promoters else 0.0
         lift = share_det / share_pro if share_pro > 0 else math.inf
         p_value = _fisher_p_value(d_t, text_detractors - d_t, p_t, text_promoters - p_t)
-        without = nps(promoters - p_t, detractors - d_t, total - n_t)
+        without = nps_score(promoters - p_t, detractors - d_t, total - n_t)
         complaints = _example_comments(members, limit=None)
         typical = [quote for quote in quotes_by_theme.get(theme_id, []) if quote in set(complaints)]
         examples = (typical or complaints)[:EXAMPLE_COMMENTS]  # the theme's typical complaints, else any
@@ -487,10 +469,9 @@ def follow_up(responses: pd.DataFrame) -> pd.DataFrame:
     """
     check_columns(responses, FOLLOW_UP_COLUMNS[1:], "responses")
     frame = responses.copy()
-    has_text = frame["comment_status"] == STATUS_TEXT
     group = frame["nps_group"]
     action = np.select(
-        [group == DETRACTOR, ~has_text, group == PASSIVE, group == PROMOTER],
+        [group == DETRACTOR, ~has_text(frame), group == PASSIVE, group == PROMOTER],
         ["call_back_detractor", "no_comment", "convert_passive", "thank_promoter"],
         default="no_comment",
     )

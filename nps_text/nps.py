@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nps_text.rules import ALL, MISSING, NO_PERIOD, known_periods, nps_groups, nps_score
 from nps_text.schema import DETRACTOR, NPS_SUMMARY_COLUMNS, PASSIVE, PROMOTER
 
-ALL = "all"
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
@@ -28,8 +27,7 @@ def nps_group(scores: pd.Series) -> pd.Series:
         >>> nps_group(pd.Series([10, 8, 3])).tolist()
         ['promoter', 'passive', 'detractor']
     """
-    values = scores.astype("int64")
-    groups = np.where(values >= 9, PROMOTER, np.where(values >= 7, PASSIVE, DETRACTOR))
+    groups = nps_groups(scores.astype("int64").to_numpy())
     return pd.Series(groups, index=scores.index, dtype=object, name="nps_group")
 
 
@@ -70,7 +68,7 @@ def nps_with_interval(promoters: int, detractors: int, responses: int, confidenc
         return math.nan, math.nan, math.nan
     p_promoter = promoters / responses
     p_detractor = detractors / responses
-    score = 100.0 * (p_promoter - p_detractor)
+    score = nps_score(promoters, detractors, responses)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     half_width = 100.0 * z * nps_standard_error(p_promoter, p_detractor, responses)
     return score, max(-100.0, score - half_width), min(100.0, score + half_width)
@@ -116,13 +114,13 @@ def nps_summary(
     """
     has_period = period_column is not None and period_column in responses.columns
     frame = pd.DataFrame({"nps_group": responses["nps_group"].to_numpy()})
-    frame["period"] = responses[period_column].astype("string").fillna("unknown").to_numpy() if has_period else ALL
+    frame["period"] = responses[period_column].astype("string").fillna(NO_PERIOD).to_numpy() if has_period else ALL
     frame["segment_value"] = ALL
     parts = [_aggregate(frame.assign(period=ALL), ["segment_value", "period"], confidence).assign(segment=ALL)]
     if has_period:
         parts.append(_aggregate(frame, ["segment_value", "period"], confidence).assign(segment=ALL))
     for segment in segments:
-        values = responses[segment].astype("string").fillna("(missing)").to_numpy()
+        values = responses[segment].astype("string").fillna(MISSING).to_numpy()
         by_segment = frame.assign(segment_value=values)
         parts.append(_aggregate(by_segment.assign(period=ALL), ["segment_value", "period"], confidence).assign(segment=segment))
         if has_period:
@@ -151,7 +149,7 @@ def period_changes(summary: pd.DataFrame, *, confidence: float = 0.95) -> pd.Dat
         "segment", "segment_value", "period", "previous_period", "responses", "nps", "previous_nps",
         "change", "p_value", "significant", "direction",
     ]
-    timed = summary.loc[(summary["period"] != ALL) & (summary["period"] != "unknown")]
+    timed = summary.loc[summary["period"].isin(known_periods(summary["period"]))]
     rows = []
     for (segment, value), group in timed.groupby(["segment", "segment_value"], sort=False):
         group = group.sort_values("period")

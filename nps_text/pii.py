@@ -479,3 +479,34 @@ def value_kind(value: str) -> str | None:
         if covered:
             return span.kind
     return None
+
+
+def redacted_exception(exc: Exception) -> Exception:
+    """``exc`` with personal data in its message redacted, carrying its stage and its redacted traceback.
+
+    Prefect writes a failed flow's exception into its result storage whatever ``persist_result`` says
+    (``flow_engine.handle_exception(write_result=True)``), so the message must hold nothing personal. The
+    traceback (``nps_text_traceback``, redacted text) lets the CLI write a crash report for an unexpected error.
+    """
+    import traceback
+
+    from nps_text.errors import TRACEBACK_ATTRIBUTE
+
+    details = dict(getattr(exc, "__dict__", {}))
+    if TRACEBACK_ATTRIBUTE not in details:
+        details[TRACEBACK_ATTRIBUTE] = redact("".join(traceback.format_exception(exc)))
+    message = redact(str(exc))
+    clean = exc
+    if message != str(exc):
+        try:
+            clean = type(exc)(message)
+        except Exception:  # noqa: BLE001 - an exception type that takes other arguments
+            clean = RuntimeError(f"{type(exc).__name__}: {message}")
+    for name, value in details.items():
+        try:
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                value = [redact(item) for item in value]
+            setattr(clean, name, redact(value) if isinstance(value, str) else value)
+        except (AttributeError, TypeError):  # an exception type without __dict__
+            break
+    return clean

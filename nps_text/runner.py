@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -215,30 +215,16 @@ def score_sentiment_chunk(
     store: ResultStore | None,
     plugins: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, ChunkReport]:
-    """Sentiment of distinct texts: ``(per_text, sentences, report)``.
-
-    ``per_text`` has ``sentiment`` and ``sentiment_confidence``, one row per text in order; ``sentences``
-    has ``text`` (the position of its text in ``texts``) and the sentence columns but ``response_id``.
-    """
-    from nps_text.sentiment import annotate_sentiment
+    """Sentiment of distinct texts: ``(per_text, sentences, report)``
+    (:func:`nps_text.sentiment.annotate.score_distinct_texts`, with this process's backend and store)."""
+    from nps_text.sentiment.annotate import score_distinct_texts
 
     load_plugins(plugins)
     local = process_store(store)
     before = local.stats() if local is not None else {}
     backend, embed = sentiment_backend(section, encoder, batch_size, local)
-    frame = pd.DataFrame(
-        {
-            "response_id": pd.Series([str(i) for i in range(len(texts))], dtype="string"),
-            "comment": pd.Series(texts, dtype="string"),
-            "comment_status": pd.Series(["text"] * len(texts), dtype="string"),
-        }
-    )
-    scored, sentences = annotate_sentiment(frame, section, embed=embed, backend=backend, cache=local)
-    per_text = scored[["sentiment", "sentiment_confidence"]].reset_index(drop=True)
-    sentences = sentences.rename(columns={"response_id": "text"})
-    sentences["text"] = sentences["text"].astype("int64")
-    report = ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before))
-    return per_text, sentences, report
+    per_text, sentences = score_distinct_texts(texts, section, backend, local)
+    return per_text, sentences, ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before))
 
 
 def embed_chunk(
@@ -253,7 +239,23 @@ def embed_chunk(
     return vectors, ChunkReport(embeddings=_describe(embedder), cache=_stats_delta(local, before))
 
 
-# --- joining results back ----------------------------------------------------------------------------------
+# --- mapping chunks and joining their results back -----------------------------------------------------------
+def map_locally(function: Callable[..., Any], chunks: list[list[Any]], **shared: Any) -> list[Any]:
+    """``function(chunk, **shared)`` for each chunk, one after the other (the flow maps them as Prefect tasks)."""
+    return [function(chunk, **shared) for chunk in chunks]
+
+
+def concat_sentiment_chunks(
+    results: Sequence[tuple[pd.DataFrame, pd.DataFrame, ChunkReport]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(per_text, sentences)`` of all chunks, in chunk order: each chunk's sentence ``text`` positions
+    shifted by the texts of the chunks before it."""
+    per_text = pd.concat([part for part, _, _ in results], ignore_index=True) if results else pd.DataFrame()
+    offsets = np.cumsum([0] + [len(part) for part, _, _ in results])
+    sentences = [chunk.assign(text=chunk["text"] + offset) for (_, chunk, _), offset in zip(results, offsets, strict=False)]
+    return per_text, pd.concat(sentences, ignore_index=True) if sentences else pd.DataFrame()
+
+
 def join_sentiment(
     responses: pd.DataFrame,
     rows: pd.Series,
@@ -295,7 +297,7 @@ class PrecomputedEmbed:
     def __init__(self, texts: Sequence[str], vectors: np.ndarray, fallback: Any) -> None:
         self._rows = {text: row for row, text in enumerate(texts)}
         self._vectors = vectors
-        self._fallback = fallback
+        self.fallback = fallback
         self.seconds = 0.0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -305,7 +307,7 @@ class PrecomputedEmbed:
             result = self._vectors[np.asarray(rows, dtype=np.int64)] if rows else self._vectors[:0]
         else:
             missing = [text for text, row in zip(texts, rows, strict=True) if row is None]
-            extra = np.asarray(self._fallback(missing), dtype=np.float32)
+            extra = np.asarray(self.fallback(missing), dtype=np.float32)
             lookup = dict(zip(missing, extra, strict=True))
             result = np.vstack([self._vectors[row] if row is not None else lookup[text]
                                 for text, row in zip(texts, rows, strict=True)])

@@ -366,8 +366,9 @@ RESPONSES_STAGES: dict[str, tuple[str, ...]] = {
 def _group_matches_score(frame: pd.DataFrame) -> pd.Series | bool:
     if not {"score", "nps_group"} <= set(frame.columns):
         return True
-    score = pd.to_numeric(frame["score"], errors="coerce")
-    expected = np.where(score >= 9, PROMOTER, np.where(score >= 7, PASSIVE, DETRACTOR))
+    from nps_text.rules import nps_groups  # the rules build on this module's values
+
+    expected = nps_groups(pd.to_numeric(frame["score"], errors="coerce").to_numpy())
     return pd.Series(frame["nps_group"].astype(object).to_numpy() == expected, index=frame.index)
 
 
@@ -375,8 +376,9 @@ def _only_with_text(column: str) -> Callable[[pd.DataFrame], pd.Series | bool]:
     def check(frame: pd.DataFrame) -> pd.Series | bool:
         if not {column, "comment_status"} <= set(frame.columns):
             return True
-        is_text = frame["comment_status"].astype(object).to_numpy() == STATUS_TEXT
-        return pd.Series(is_text | frame[column].isna().to_numpy(), index=frame.index)
+        from nps_text.rules import has_text  # the rules build on this module's values
+
+        return pd.Series(has_text(frame).to_numpy() | frame[column].isna().to_numpy(), index=frame.index)
 
     return check
 

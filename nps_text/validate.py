@@ -19,6 +19,7 @@ import pandas as pd
 from nps_text.config import ColumnsConfig
 from nps_text.dates import DateColumnInfo, parse_date, parse_dates
 from nps_text.errors import ColumnMappingError
+from nps_text.rules import input_name
 from nps_text.schema import REJECTED_COLUMNS, RESPONSES_COLUMNS
 
 # Normalised header names (lower case, umlauts folded, non-alphanumerics removed), best first.
@@ -146,8 +147,7 @@ def detect_columns(columns: list[str], config: ColumnsConfig | None = None) -> C
     for column in columns:
         if column in taken:
             continue
-        output = column if column not in RESERVED else f"input_{column}"
-        passthrough[column] = output
+        passthrough[column] = input_name(column, RESERVED)
     return ColumnMapping(
         score=score, comment=roles["comment"], id=roles["id"], date=roles["date"], passthrough=passthrough
     )
@@ -367,7 +367,7 @@ def validate_records(
 
     invalid = ~valid
     rejected_rows = frame.loc[invalid, raw_columns].copy()
-    rejected_rows.columns = [column if column not in REJECTED_COLUMNS else f"input_{column}" for column in raw_columns]
+    rejected_rows.columns = [input_name(column, REJECTED_COLUMNS) for column in raw_columns]
     rejected = pd.concat(
         [
             pd.DataFrame(

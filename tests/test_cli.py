@@ -219,7 +219,7 @@ def test_an_unexpected_error_in_the_flow_names_its_stage(
     prefect_logger = logging.getLogger("prefect")
     monkeypatch.setattr(prefect_logger, "level", logging.CRITICAL)
 
-    def broken_insights(responses, themes, sentences=None):  # noqa: ANN001, ANN202 - a library bug inside a stage
+    def broken_insights(inputs, section=None, edges=None):  # noqa: ANN001, ANN202 - a library bug inside a stage
         raise TypeError("object of type 'numpy.float64' has no len() near 'max.mustermann@example.com'")
 
     monkeypatch.setattr(flow_module, "insights_task", broken_insights)

@@ -24,7 +24,7 @@ def test_entrypoint_imports_and_parameters_validate(repo_root: Path, index: int)
     from prefect.flows import load_flow_from_entrypoint
 
     from nps_text.config import load_config
-    from nps_text.flow import RunParameters
+    from nps_text.params import RunParameters
 
     entry = _deployments(repo_root)[index]
     flow = load_flow_from_entrypoint(str(repo_root / entry["entrypoint"]))

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 @pytest.fixture(scope="module")
 def german_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nps_text.flow import RunParameters, nps_text_flow
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
 
     repo = Path(__file__).resolve().parent.parent
     out = tmp_path_factory.mktemp("e2e") / "demo_de"

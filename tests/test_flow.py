@@ -41,7 +41,8 @@ def _config(tmp_path: Path, **sections: dict) -> Path:
 
 
 def _run(input_path: Path, out: Path, config: Path) -> dict:
-    from nps_text.flow import RunParameters, nps_text_flow
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
 
     return nps_text_flow(RunParameters(input=str(input_path), out=str(out), config=str(config)))
 
@@ -134,6 +135,7 @@ def test_two_runs_give_identical_tables_and_survive_a_killed_run(tmp_path: Path,
 def test_permanent_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nps_text import flow as flow_module
     from nps_text.errors import InputError
+    from nps_text.stages import ingest as ingest_stage
 
     calls: list[str] = []
 
@@ -141,7 +143,7 @@ def test_permanent_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.Mo
         calls.append(source)
         raise InputError(f"input file is empty: {source}")
 
-    monkeypatch.setattr(flow_module, "read_input", failing)
+    monkeypatch.setattr(ingest_stage, "read_input", failing)
     state = flow_module.nps_text_flow(
         flow_module.RunParameters(input=str(tmp_path / "x.csv"), out=str(tmp_path / "o"), config=str(_config(tmp_path))),
         return_state=True,
@@ -151,9 +153,10 @@ def test_permanent_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_transient_errors_are_retried(tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nps_text import flow as flow_module
+    from nps_text.stages import ingest as ingest_stage
 
     calls: list[str] = []
-    real = flow_module.read_input
+    real = ingest_stage.read_input
 
     def flaky(source, config):
         calls.append(source)
@@ -161,7 +164,7 @@ def test_transient_errors_are_retried(tmp_path: Path, repo_root: Path, monkeypat
             raise ConnectionResetError("share went away")
         return real(source, config)
 
-    monkeypatch.setattr(flow_module, "read_input", flaky)
+    monkeypatch.setattr(ingest_stage, "read_input", flaky)
     monkeypatch.setattr(flow_module, "ingest_task", flow_module.ingest_task.with_options(retry_delay_seconds=0))
     _run(repo_root / "data" / "demo_de.csv", tmp_path / "o", _config(tmp_path))
     assert len(calls) == 2
@@ -170,8 +173,7 @@ def test_transient_errors_are_retried(tmp_path: Path, repo_root: Path, monkeypat
 def test_is_transient() -> None:
     from sqlalchemy.exc import OperationalError
 
-    from nps_text.errors import ConfigError, InputError
-    from nps_text.flow import is_transient
+    from nps_text.errors import ConfigError, InputError, is_transient
 
     assert is_transient(TimeoutError()) and is_transient(OSError(5, "I/O error"))
     assert is_transient(OperationalError("select 1", {}, Exception("server closed the connection")))
@@ -213,9 +215,10 @@ def test_the_error_classes_carry_their_retry_policy() -> None:
 def test_an_unreachable_source_database_is_retried(tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nps_text import flow as flow_module
     from nps_text.errors import SourceUnavailableError
+    from nps_text.stages import ingest as ingest_stage
 
     calls: list[str] = []
-    real = flow_module.read_input
+    real = ingest_stage.read_input
 
     def unreachable_once(source, config):
         calls.append(source)
@@ -223,7 +226,7 @@ def test_an_unreachable_source_database_is_retried(tmp_path: Path, repo_root: Pa
             raise SourceUnavailableError("cannot connect to postgresql://db/survey: connection refused")
         return real(source, config)
 
-    monkeypatch.setattr(flow_module, "read_input", unreachable_once)
+    monkeypatch.setattr(ingest_stage, "read_input", unreachable_once)
     monkeypatch.setattr(flow_module, "ingest_task", flow_module.ingest_task.with_options(retry_delay_seconds=0))
     _run(repo_root / "data" / "demo_de.csv", tmp_path / "o", _config(tmp_path))
     assert len(calls) == 2
@@ -263,7 +266,7 @@ def test_the_output_database_retries_only_transient_errors(tmp_path: Path, monke
 def test_credentials_never_reach_the_flow_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from nps_text.flow import RunParameters, resolve_source, split_password
+    from nps_text.params import RunParameters, resolve_source, split_password
 
     with pytest.raises(ValidationError) as error:
         RunParameters(input="postgresql://nps:S3cretPW@db/survey")
@@ -286,7 +289,8 @@ sys.path.insert(0, sys.argv[4])
 from prefect.testing.utilities import prefect_test_harness
 from nps_text.embeddings import register_encoder
 from tests.conftest import HashingEncoder
-from nps_text.flow import RunParameters, nps_text_flow
+from nps_text.flow import nps_text_flow
+from nps_text.params import RunParameters
 
 register_encoder(HashingEncoder.name, HashingEncoder)
 with prefect_test_harness(server_startup_timeout=180):
@@ -407,20 +411,20 @@ def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: P
 
 def test_a_failed_flow_stores_no_personal_data_in_its_exception() -> None:
     from nps_text.errors import DeliveryError, SchemaError, failed_stage, failing_in
-    from nps_text.flow import _redacted
+    from nps_text.pii import redacted_exception
 
-    clean = _redacted(SchemaError("bad value 'max.mustermann@example.com' in column x"))
+    clean = redacted_exception(SchemaError("bad value 'max.mustermann@example.com' in column x"))
     assert isinstance(clean, SchemaError) and "example.com" not in str(clean) and "[EMAIL]" in str(clean)
     unchanged = ValueError("no personal data here")
-    assert _redacted(unchanged) is unchanged
+    assert redacted_exception(unchanged) is unchanged
     try:
         with failing_in("themes"):
             raise TypeError("object of type 'float' has no len() for max.mustermann@example.com")
     except TypeError as exc:
-        crashed = _redacted(exc)
+        crashed = redacted_exception(exc)
     assert isinstance(crashed, TypeError) and failed_stage(crashed) == "themes"
     report = crashed.nps_text_traceback  # type: ignore[attr-defined]
     assert "Traceback" in report and report.rstrip().endswith("has no len() for [EMAIL]")
     assert "example.com" not in report and "[EMAIL]" in report
-    delivery = _redacted(DeliveryError("1 channel failed", ["alert channel 'cx' (webhook) failed: refused"]))
+    delivery = redacted_exception(DeliveryError("1 channel failed", ["alert channel 'cx' (webhook) failed: refused"]))
     assert delivery.failures == ["alert channel 'cx' (webhook) failed: refused"]  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from nps_text.insights import follow_up, improvement_areas, nps, theme_trends
+from nps_text.insights import follow_up, improvement_areas, theme_trends
+from nps_text.rules import nps_score
 from nps_text.schema import FOLLOW_UP_COLUMNS, IMPROVEMENT_AREAS_COLUMNS
 
 
@@ -36,8 +37,8 @@ def ten_responses() -> pd.DataFrame:
 
 
 def test_nps_formula() -> None:
-    assert nps(4, 4, 10) == 0.0
-    assert math.isnan(nps(0, 0, 0))
+    assert nps_score(4, 4, 10) == 0.0
+    assert math.isnan(nps_score(0, 0, 0))
 
 
 def test_improvement_area_maths_by_hand(ten_responses: pd.DataFrame) -> None:

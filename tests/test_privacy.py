@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nps_text import steps
 from nps_text.config import PipelineConfig, PrivacyConfig, config_from_dict
 from nps_text.errors import ConfigError
 from nps_text.ingest import RawInput
@@ -24,6 +23,7 @@ from nps_text.privacy import (
     pseudonym_key,
     pseudonymise,
 )
+from nps_text.stages import comments, nps, validate
 
 KEY = b"k" * 32
 
@@ -135,24 +135,32 @@ CSV_ROWS = [
 ]
 
 
-def _validated(config: PipelineConfig) -> steps.ValidatedInput:
+def _validated(config: PipelineConfig) -> validate.ValidatedInput:
     unparseable = pd.DataFrame(
         {"row_number": [5], "reason": ["expected 8 fields, found 9"], "raw_line": ["5;8;gut;Wien;ann@a.de;Ann Nym;Web;x"]}
     )
     raw = RawInput(frame=pd.DataFrame(CSV_ROWS), unparseable=unparseable)
-    return steps.validate_step(raw, config)
+    return validate.run(raw, config.input)
+
+
+def _private(validated: validate.ValidatedInput, config: PipelineConfig, key=None) -> validate.ValidatedInput:  # noqa: ANN001
+    return validate.privacy(validated, config.privacy, redact_text=config.comments.redact_pii, key=key)
+
+
+def _nps(responses: pd.DataFrame, mapping, config: PipelineConfig, personal=()) -> nps.NpsTables:  # noqa: ANN001
+    return nps.run(nps.NpsInputs(responses, mapping, config.input.columns.segments, personal), config.nps)
 
 
 def test_privacy_step_hashes_detected_columns_everywhere() -> None:
     config = PipelineConfig()
     before = _validated(config)
-    after = steps.privacy_step(before, config, key=KEY)
+    after = _private(before, config, KEY)
     assert after.privacy == {"E-Mail": {"policy": "hash", "detected_by": "name"},
                              "Name": {"policy": "hash", "detected_by": "name"}}
     responses, rejected = after.responses, after.rejected
     assert responses["E-Mail"].str.startswith("anon_").all()
     assert responses["Filiale"].tolist() == ["Berlin", "Wien", "Berlin"]
-    assert responses["comment"].tolist()[0] == "Super, ruft mich an: 0171 1234567"  # comments_step redacts these
+    assert responses["comment"].tolist()[0] == "Super, ruft mich an: 0171 1234567"  # the comments stage redacts these
     # rejected: policies on the personal columns, redaction on every other text cell, raw_line withheld
     eva = responses.loc[responses["response_id"] == "2", "E-Mail"].item()
     row3 = rejected.set_index("row_number").loc[3]
@@ -175,19 +183,19 @@ def test_privacy_step_keep_drop_and_lazy_key() -> None:
         calls.append(1)
         return KEY
 
-    after = steps.privacy_step(_validated(config), config, key=key)
+    after = _private(_validated(config), config, key)
     assert calls == []  # nothing hashed: the key is never asked for
     assert "Name" not in after.responses.columns and "Name" not in after.rejected.columns
     assert "Name" not in after.mapping.passthrough
     assert after.responses["E-Mail"].tolist() == ["max@x.de", "eva@y.com", "tom@z.org"]
     assert after.privacy["E-Mail"] == {"policy": "keep", "detected_by": "config"}
     with pytest.raises(ConfigError, match="no pseudonym key"):
-        steps.privacy_step(_validated(PipelineConfig()), PipelineConfig())
+        _private(_validated(PipelineConfig()), PipelineConfig())
 
 
 def test_raw_line_redacted_when_no_personal_columns() -> None:
     config = config_from_dict({"privacy": {"detect": False}})
-    after = steps.privacy_step(_validated(config), config, key=KEY)
+    after = _private(_validated(config), config, KEY)
     assert after.rejected.set_index("row_number").loc[5, "raw_line"] == "5;8;gut;Wien;[EMAIL];Ann Nym;Web;x"
     assert after.privacy == {}
 
@@ -196,7 +204,7 @@ def test_id_column_with_email_addresses_is_hashed() -> None:
     rows = [dict(row, id=f"user{n}@example.de") for n, row in enumerate(CSV_ROWS)]
     config = PipelineConfig()
     raw = RawInput(frame=pd.DataFrame(rows).drop(columns=["E-Mail", "Name"]))
-    after = steps.privacy_step(steps.validate_step(raw, config), config, key=KEY)
+    after = _private(validate.run(raw, config.input), config, KEY)
     assert after.privacy["id"] == {"policy": "hash", "detected_by": "content", "kind": "EMAIL"}
     assert after.responses["response_id"].str.startswith("anon_").all()
     assert not after.rejected.astype(str).apply(lambda c: c.str.contains("@example.de")).any().any()
@@ -204,18 +212,18 @@ def test_id_column_with_email_addresses_is_hashed() -> None:
 
 def test_personal_columns_are_never_segments() -> None:
     config = PipelineConfig()
-    after = steps.privacy_step(_validated(config), config, key=KEY)
-    responses = steps.comments_step(after.responses, config)
+    after = _private(_validated(config), config, KEY)
+    responses = comments.run(after.responses, config.comments)
     assert "[PHONE]" in responses["comment"].tolist()[0]
-    personal = steps.personal_columns(after)
+    personal = validate.personal_columns(after)
     assert sorted(personal) == ["E-Mail", "Name"]
-    tables = steps.nps_step(responses, after.mapping, config, personal)
+    tables = _nps(responses, after.mapping, config, personal)
     assert sorted(tables.segments) == ["Filiale", "Kanal"]
     # without the privacy information, the low-cardinality e-mail and name columns would be chosen
-    assert "E-Mail" in steps.nps_step(responses, after.mapping, config).segments
+    assert "E-Mail" in _nps(responses, after.mapping, config).segments
     named = config_from_dict({"input": {"columns": {"segments": ["Filiale", "E-Mail"]}}})
     with pytest.raises(ConfigError, match="personal data"):
-        steps.nps_step(responses, after.mapping, named, personal)
+        _nps(responses, after.mapping, named, personal)
 
 
 def test_manifest_record_is_plain_json() -> None:
@@ -231,7 +239,8 @@ def test_flow_leaks_no_personal_data(tmp_path: Path) -> None:
 
     import yaml
 
-    from nps_text.flow import RunParameters, nps_text_flow
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
 
     source = tmp_path / "survey.csv"
     source.write_text(

@@ -56,10 +56,16 @@ def _responses() -> pd.DataFrame:
 
 
 def test_chunked_sentiment_equals_the_whole_frame_step() -> None:
-    from nps_text.runner import chunked, distinct_texts, join_sentiment, score_sentiment_chunk
+    from nps_text.rules import sentiment_texts
+    from nps_text.runner import (
+        chunked,
+        concat_sentiment_chunks,
+        distinct_texts,
+        join_sentiment,
+        score_sentiment_chunk,
+    )
     from nps_text.schema import check_table
     from nps_text.sentiment import SentimentConfig, annotate_sentiment
-    from nps_text.steps import sentiment_texts
 
     responses = _responses()
     config = SentimentConfig(model="test-words")
@@ -69,10 +75,7 @@ def test_chunked_sentiment_equals_the_whole_frame_step() -> None:
     codes, distinct = distinct_texts(rows)
     assert len(distinct) == 4  # duplicates (after stripping) are scored once
     parts = [score_sentiment_chunk(chunk, config, "test-hashing", 8, None) for chunk in chunked(distinct, 2)]
-    per_text = pd.concat([part for part, _, _ in parts], ignore_index=True)
-    offsets = np.cumsum([0] + [len(part) for part, _, _ in parts])
-    sentences = pd.concat([s.assign(text=s["text"] + o) for (_, s, _), o in zip(parts, offsets, strict=False)],
-                          ignore_index=True)
+    per_text, sentences = concat_sentiment_chunks(parts)
     got, got_sentences = join_sentiment(responses, rows, codes, per_text, sentences)
     pd.testing.assert_frame_equal(got, expected)
     pd.testing.assert_frame_equal(check_table(got_sentences, "sentences"), check_table(expected_sentences, "sentences"))
@@ -97,7 +100,8 @@ def test_runner_config_and_cli_options(tmp_path: Path) -> None:
 
     from nps_text.cli import cli
     from nps_text.config import PipelineConfig, load_config
-    from nps_text.flow import RunParameters, flow_for, nps_text_flow, run_config
+    from nps_text.flow import flow_for, nps_text_flow
+    from nps_text.params import RunParameters, run_config
 
     assert PipelineConfig().runner.runner == "local" and PipelineConfig().runner.dask_workers == 2
     path = tmp_path / "c.yaml"
@@ -174,7 +178,8 @@ def _survey(path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_dask_run_gives_the_same_tables_as_a_local_run(tmp_path: Path) -> None:
-    from nps_text.flow import RunParameters, flow_for
+    from nps_text.flow import flow_for
+    from nps_text.params import RunParameters
 
     source = _survey(tmp_path / "survey.csv")
     settings = {

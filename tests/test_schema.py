@@ -168,7 +168,8 @@ def _write_input(path: Path, with_text: bool) -> Path:
 
 
 def _run_variant(tmp_path: Path, name: str, *, sentiment: bool, themes: bool, with_text: bool) -> Path:
-    from nps_text.flow import RunParameters, nps_text_flow
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
 
     folder = tmp_path / name
     folder.mkdir()

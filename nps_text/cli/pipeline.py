@@ -98,6 +98,8 @@ def run_command(
 
     from nps_text import flow as flow_module
     from nps_text.config import load_config
+    from nps_text.params import RunParameters, split_password
+    from nps_text.stages import STAGES
 
     config = load_config(config_path)  # fail fast, before Prefect starts, on a bad config
     if to_db:
@@ -107,7 +109,7 @@ def run_command(
         if problem := database_url_problem(to_db):
             raise ConfigError(f"--to-db: {problem}")
     console = Console(stderr=True)
-    source, password = flow_module.split_password(input_path)
+    source, password = split_password(input_path)
     from nps_text.ingest import check_input
 
     check_input(source, config.input)  # and on a missing, empty or absurdly wide input file
@@ -116,7 +118,7 @@ def run_command(
         # the variable's name; the ingest task puts it back at run time.
         password_env = password_env or DB_PASSWORD_ENV
         os.environ[password_env] = password
-    params = flow_module.RunParameters(
+    params = RunParameters(
         input=source, out=out_dir, config=config_path, sql_query=sql_query, password_env=password_env,
         database=to_db, runner=runner, dask_address=dask_address,  # type: ignore[arg-type]
     )
@@ -124,7 +126,7 @@ def run_command(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True, disable=not console.is_terminal and not verbose,
     ) as progress:
-        task_id = progress.add_task("starting Prefect", total=len(flow_module.STEPS))
+        task_id = progress.add_task("starting Prefect", total=len(STAGES))
 
         def hook(step: str, index: int, total: int) -> None:
             progress.update(task_id, description=step, completed=index)

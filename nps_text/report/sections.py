@@ -17,9 +17,9 @@ import pandas as pd
 
 from nps_text.report.config import ReportConfig
 from nps_text.report.i18n import format_number, format_percent
+from nps_text.rules import ALL, has_text, nps_score
 from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS
 
-ALL = "all"
 FOLLOW_UP_KINDS: tuple[str, ...] = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
 
 
@@ -90,7 +90,7 @@ def nps_from_responses(responses: pd.DataFrame) -> dict[str, Any] | None:
         "promoters": promoters,
         "passives": passives,
         "detractors": detractors,
-        "nps": 100 * (promoters - detractors) / total,
+        "nps": nps_score(promoters, detractors, total),
         "nps_ci_low": None,
         "nps_ci_high": None,
     }
@@ -266,14 +266,12 @@ def segment_frames(tables: Mapping[str, pd.DataFrame], max_values: int) -> list[
 def too_few_for_themes(tables: Mapping[str, pd.DataFrame], group: str, t: Mapping[str, str]) -> str | None:
     """Why a group has no themes although themes ran: every one of its text comments is in the outlier
     theme (a small survey in which no two customers said the same thing). ``None`` otherwise."""
-    from nps_text.schema import OUTLIER_THEME_ID, STATUS_TEXT
+    from nps_text.schema import OUTLIER_THEME_ID
 
     responses = usable(tables, "responses", ("nps_group", "comment_status", "theme_id"))
     if responses is None:
         return None
-    rows = responses[
-        responses["nps_group"].astype(str).eq(group) & responses["comment_status"].astype(str).eq(STATUS_TEXT)
-    ]
+    rows = responses[responses["nps_group"].astype(str).eq(group) & has_text(responses)]
     theme_ids = pd.to_numeric(rows["theme_id"], errors="coerce")
     if rows.empty or theme_ids.isna().any() or not theme_ids.eq(OUTLIER_THEME_ID).all():
         return None
@@ -500,9 +498,7 @@ def praise(
             return {"themes": items, "comments": [], "note": None}
     responses = usable(tables, "responses", ("nps_group", "comment", "comment_status", "score"))
     if responses is not None:
-        promoters = responses[
-            responses["nps_group"].astype(str).eq("promoter") & responses["comment_status"].astype(str).eq("text")
-        ]
+        promoters = responses[responses["nps_group"].astype(str).eq("promoter") & has_text(responses)]
         promoters = promoters.assign(_length=promoters["comment"].astype(str).str.len())
         promoters = promoters.sort_values(["score", "_length"], ascending=[False, False])
         distinct = dict.fromkeys(shorten(text, config.quote_length) for text in promoters["comment"])

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from nps_text.cache import ResultStore, cached_results, settings_digest
-from nps_text.errors import SchemaError
-from nps_text.schema import SENTENCES_COLUMNS, SENTIMENTS, STATUS_TEXT, empty_frame, null_column
+from nps_text.rules import sentiment_texts
+from nps_text.schema import SENTENCES_COLUMNS, SENTIMENTS, empty_frame, null_column
 from nps_text.sentiment.base import (
     EmbedFunction,
     SentimentBackend,
@@ -18,25 +18,6 @@ from nps_text.sentiment.base import (
 )
 from nps_text.sentiment.config import SentimentConfig
 from nps_text.sentiment.segment import _WORD, split_segments
-
-
-def _texts_to_score(responses: pd.DataFrame, text_column: str, status_column: str | None) -> pd.Series:
-    """The stripped text of every row that gets a sentiment; other rows are missing from the result."""
-    if text_column not in responses.columns:
-        raise SchemaError(
-            f"sentiment needs a text column {text_column!r}; the table has {list(responses.columns)}"
-        )
-    text = responses[text_column]
-    usable = text.notna()
-    if status_column is not None:
-        if status_column not in responses.columns:
-            raise SchemaError(
-                f"sentiment needs the status column {status_column!r} (or status_column=None); "
-                f"the table has {list(responses.columns)}"
-            )
-        usable &= responses[status_column].astype("string").eq(STATUS_TEXT).fillna(False).astype(bool)
-    stripped = text[usable].astype(str).str.strip()
-    return stripped[stripped != ""]
 
 
 def cache_version(backend: SentimentBackend, config: SentimentConfig | None = None) -> str:
@@ -168,6 +149,32 @@ def score_texts(
     return [SENTIMENTS[i] for i in best], probabilities[np.arange(len(texts)), best]
 
 
+def score_distinct_texts(
+    texts: Sequence[str], config: SentimentConfig, backend: SentimentBackend, cache: ResultStore | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sentiment of *distinct*, stripped, non-blank texts, as :func:`annotate_sentiment` scores them:
+    ``(per_text, sentences)``.
+
+    ``per_text`` has ``sentiment`` and ``sentiment_confidence``, one row per text in order; ``sentences`` has
+    ``text`` (the position of its text in ``texts``) and the sentence columns but ``response_id``.
+    """
+    comment_probabilities, segments, segment_probabilities = score_comments(backend, list(texts), config, cache)
+    labels = [_label(comment_probabilities[text]) for text in texts]
+    per_text = pd.DataFrame({
+        "sentiment": pd.Series([label for label, _ in labels], dtype="string"),
+        "sentiment_confidence": pd.Series([confidence for _, confidence in labels], dtype="float64"),
+    })
+    rows = [
+        (position, index, part, *_label(segment_probabilities[part]))
+        for position, text in enumerate(texts)
+        for index, part in enumerate(segments[text])
+    ]
+    sentences = pd.DataFrame(rows, columns=["text", *SENTENCES_COLUMNS[1:5]])
+    sentences["theme_id"] = null_column("sentences", "theme_id", sentences.index)  # set by the themes stage
+    sentences = sentences.astype({"text": "int64", "sentence_index": "int64", "sentiment": "string", "confidence": "float64"})
+    return per_text, sentences
+
+
 def annotate_sentiment(
     responses: pd.DataFrame,
     config: SentimentConfig,
@@ -204,7 +211,7 @@ def annotate_sentiment(
         >>> annotated, sentences = annotate_sentiment(frame, SentimentConfig())  # doctest: +SKIP
     """
     result = responses.copy()
-    texts = _texts_to_score(responses, text_column, status_column)
+    texts = sentiment_texts(responses, text_column, status_column)
     sentiment = null_column("responses", "sentiment", result.index)  # contract dtypes: nps_text.schema
     confidence = null_column("responses", "sentiment_confidence", result.index)
     empty_sentences = empty_frame("sentences")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_SENTIMENTS = ("positive", "neutral", "negative")
+from nps_text.schema import SENTIMENTS
 
 
 class SentimentConfig(BaseModel):
@@ -60,7 +60,7 @@ class SentimentConfig(BaseModel):
     @classmethod
     def _known_sentiments(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         if value:
-            bad = {key: target for key, target in value.items() if target not in _SENTIMENTS}
+            bad = {key: target for key, target in value.items() if target not in SENTIMENTS}
             if bad:
-                raise ValueError(f"label_map targets must be one of {list(_SENTIMENTS)}, got {bad}")
+                raise ValueError(f"label_map targets must be one of {list(SENTIMENTS)}, got {bad}")
         return value

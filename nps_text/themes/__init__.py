@@ -29,18 +29,18 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import NpsTextError
+from nps_text.rules import text_comments, theme_texts
 from nps_text.schema import (
     NEGATIVE,
     NEUTRAL,
     NPS_GROUPS,
     OUTLIER_THEME_ID,
     POSITIVE,
-    STATUS_TEXT,
     THEMES_COLUMNS,
     check_columns,
     empty_frame,
 )
-from nps_text.text import DEFAULT_FILLER_WORDS, clean_for_embedding, lemmatize_texts
+from nps_text.text import DEFAULT_FILLER_WORDS, lemmatize_texts
 from nps_text.themes import incremental
 from nps_text.themes.config import GuidedTheme, ThemesConfig
 from nps_text.themes.guided import NO_MATCH, guided_similarity, match_guided
@@ -69,12 +69,6 @@ _WORD = re.compile(r"\w+")
 
 class ThemesError(NpsTextError):
     """The themes step cannot run on this input (names the problem and the fix)."""
-
-
-def _text_mask(responses: pd.DataFrame) -> pd.Series:
-    comments = responses["comment"]
-    has_text = comments.notna() & comments.astype("string").str.strip().fillna("").ne("")
-    return (responses["comment_status"] == STATUS_TEXT) & has_text
 
 
 def _empty_themes() -> pd.DataFrame:
@@ -184,12 +178,11 @@ def assign_themes_and_sentences(
     result["theme_labels"] = pd.Series([None] * len(result), index=result.index, dtype=object)
     sentences_out = (sentences if sentences is not None else empty_frame("sentences")).copy()
     sentences_out["theme_id"] = pd.Series(pd.NA, index=sentences_out.index, dtype="Int64")
-    mask = _text_mask(responses)
+    mask = text_comments(responses)
     if not config.enabled or not mask.any():
         return result, _empty_themes(), sentences_out
 
-    comments = responses.loc[mask, "comment"].astype(str)
-    cleaned = comments.map(clean_for_embedding) if config.clean_text else comments.str.strip()
+    cleaned = theme_texts(responses, config.clean_text)
     codes, distinct_index = pd.factorize(cleaned, sort=False)
     distinct = [str(text) for text in distinct_index]
     if "language" in responses.columns:

@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import InputError
+from nps_text.schema import SENTIMENTS
 
 logger = logging.getLogger(__name__)
 
 ECE_BINS = 15
 CALIBRATION_FILE = "calibration.json"  # the fit's report, next to the artifact
-SENTIMENT_ORDER = ("positive", "neutral", "negative")  # backends' probability columns
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -101,7 +101,7 @@ def logits_from_probabilities(probabilities: np.ndarray) -> np.ndarray:
 
 def label_indices(labels: Sequence[str]) -> np.ndarray:
     """positive/neutral/negative -> column index in the backends' probability order."""
-    return np.array([SENTIMENT_ORDER.index(str(label)) for label in labels], dtype=np.int64)
+    return np.array([SENTIMENTS.index(str(label)) for label in labels], dtype=np.int64)
 
 
 def calibration_frame(

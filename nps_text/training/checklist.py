@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from nps_text.errors import InputError
+from nps_text.schema import SENTIMENTS
 
 CASES_FILE = Path(__file__).resolve().with_name("checklist_cases.yaml")
-LABELS = ("positive", "neutral", "negative")
 LANGUAGES = ("de", "en", "mixed")
 TARGET_OVERALL = 0.90
 TARGET_PER_CAPABILITY = 0.80
@@ -68,7 +68,7 @@ def load_cases(path: str | Path | None = None) -> list[ChecklistCase]:
                 raise InputError(f"{source}: {capability} case {index} must be [language, expected, text], got {row!r}")
             language, expected_text, text = (str(item) for item in row)
             expected = tuple(label.strip() for label in expected_text.split("|"))
-            if language not in LANGUAGES or not expected or any(label not in LABELS for label in expected):
+            if language not in LANGUAGES or not expected or any(label not in SENTIMENTS for label in expected):
                 raise InputError(f"{source}: {capability} case {index} has a bad language or label: {row!r}")
             key = text_key(text)
             if key in seen:

@@ -44,10 +44,10 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import InputError
+from nps_text.schema import SENTIMENTS
 from nps_text.training.checklist import assert_no_checklist, exclude_checklist
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-LABELS = ("negative", "neutral", "positive")
 TEST_SPLITS = (
     "germeval", "sb10k", "hotel", "semeval_restaurants", "clothing", "tweets_en",
     "marc_de", "marc_en", "potts", "holidaycheck_filmstarts",
@@ -63,7 +63,7 @@ _AIRLINE = re.compile(
 def _frame(texts: list[str], labels: list[str], source: str, language: str) -> pd.DataFrame:
     frame = pd.DataFrame({"text": texts, "label": labels})
     frame["text"] = frame["text"].astype(str).str.strip()
-    frame = frame[(frame["text"] != "") & frame["label"].isin(LABELS)].drop_duplicates("text")
+    frame = frame[(frame["text"] != "") & frame["label"].isin(SENTIMENTS)].drop_duplicates("text")
     return frame.assign(source=source, language=language).reset_index(drop=True)
 
 

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nps_text.schema import SENTIMENTS
+
 logger = logging.getLogger(__name__)
 
-LABELS = ["negative", "neutral", "positive"]
+LABELS = list(reversed(SENTIMENTS))
+"""Class ids of our trained heads: stored in every artifact (averaging needs the same), so kept as trained."""
 ORIGINAL_SOURCES = ("germeval", "sb10k", "hotel", "semeval_restaurants", "clothing", "tweets_en")  # before issue 11
 CHECKPOINT = "training-checkpoint.pt"  # written after each finished epoch; a re-run with the same config resumes
 

@@ -2,7 +2,7 @@
 
 Each case writes its file into ``tmp_path`` and names what it expects: a check on the validated result, or
 the error class and a pattern of its one-line message. The result of every successful case goes through
-``validate_step`` with a default config and the row-accounting checks in :func:`_accounted`.
+``nps_text.stages.validate.run`` with a default config and the row-accounting checks in :func:`_accounted`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import pytest
 from nps_text.config import InputConfig, PipelineConfig
 from nps_text.errors import InputError, NpsTextError
 from nps_text.ingest import MAX_COLUMNS, MAX_FIELD_CHARS, RawInput, SourceUnavailableError, read_input
-from nps_text.steps import ValidatedInput, validate_step
+from nps_text.stages.validate import ValidatedInput
+from nps_text.stages.validate import run as validate
 
 from .builders import cell, write_xlsx
 
@@ -334,7 +335,7 @@ def test_corpus(tmp_path: Path, case: Case) -> None:
     if case.error is not None:
         error_class, pattern = case.error
         with pytest.raises(NpsTextError) as caught:
-            validate_step(read_input(source, config.input), config)
+            validate(read_input(source, config.input), config.input)
         message = str(caught.value)
         assert isinstance(caught.value, error_class), f"{type(caught.value).__name__}: {message}"
         assert "\n" not in message and len(message) < 600, message
@@ -342,7 +343,7 @@ def test_corpus(tmp_path: Path, case: Case) -> None:
         assert re.search(pattern, message), message
     else:
         raw = read_input(source, config.input)
-        validated = validate_step(raw, config)
+        validated = validate(raw, config.input)
         _accounted(raw, validated)
         if case.check is not None:
             case.check(raw, validated)
