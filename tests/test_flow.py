@@ -400,7 +400,7 @@ def test_tables_are_written_in_chunks_with_the_same_bytes_and_schema(tmp_path: P
                           "keywords": [["a", "b"]] * 20, "theme_id": pd.Series([pd.NA] * 20, dtype="Int64")})
     writers.write_parquet(frame, tmp_path / "one.parquet")
     writers.write_csv(frame, tmp_path / "one.csv")
-    monkeypatch.setattr(writers, "WRITE_CHUNK_ROWS", 3)
+    monkeypatch.setattr(writers.formats, "WRITE_CHUNK_ROWS", 3)
     writers.write_parquet(frame, tmp_path / "many.parquet")
     writers.write_csv(frame, tmp_path / "many.csv")
     assert pq.ParquetFile(tmp_path / "many.parquet").num_row_groups == 7

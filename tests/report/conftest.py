@@ -163,13 +163,13 @@ def _with_models(responses: pd.DataFrame, models: pd.DataFrame) -> tuple[pd.Data
 
 def build_run(folder: Path, seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Every table of a small, realistic run (checked against the contracts) and the manifest the flow wrote."""
-    from nps_text.flow import insights_task
+    from nps_text.stages import insights
 
     export, models = _export(seed)
     tables, manifest = _run_flow(export, folder)
     responses, sentences, themes = _with_models(tables["responses"], models)
-    insights = insights_task.fn(responses, themes, sentences)  # the flow's insights, without Prefect
-    checked = check_tables({**tables, "responses": responses, "sentences": sentences, "themes": themes, **insights})
+    found = insights.run(insights.InsightsInputs(responses, themes, sentences))  # the flow's insights stage
+    checked = check_tables({**tables, "responses": responses, "sentences": sentences, "themes": themes, **found})
     return checked, manifest
 
 
