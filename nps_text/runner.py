@@ -161,14 +161,15 @@ def _embedder(model: str, batch_size: int, store: ResultStore | None) -> Any:
 def sentiment_backend(
     section: SentimentConfig, encoder: str, batch_size: int, store: ResultStore | None
 ) -> tuple[SentimentBackend, Any]:
-    """The sentiment backend for ``section``, loaded once per process, and the embedder it uses."""
-    from nps_text.sentiment import get_sentiment_backend
+    """The sentiment backend for ``section``, once per process, and the embedder it uses; the model itself loads
+    only when a text misses the cache (:func:`nps_text.sentiment.base.lazy_sentiment_backend`)."""
+    from nps_text.sentiment.base import lazy_sentiment_backend
 
     embed = _embedder(encoder, batch_size, store)
     key = (section.model_dump_json(), encoder, str(store.path) if store is not None else "")
     with _LOCK:
         if key not in _BACKENDS:
-            _BACKENDS[key] = get_sentiment_backend(section.model, section, embed)
+            _BACKENDS[key] = lazy_sentiment_backend(section.model, section, embed)
     return _BACKENDS[key], embed
 
 
@@ -178,8 +179,13 @@ class ChunkReport:
 
     embeddings: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
+    sentiment: dict[str, Any] = field(default_factory=dict)
+    """The sentiment model's ``version`` and whether a chunk ``loaded`` it (all texts cached: never loaded)."""
 
     def merge(self, other: ChunkReport) -> None:
+        if other.sentiment:
+            loaded = bool(self.sentiment.get("loaded")) or bool(other.sentiment.get("loaded"))
+            self.sentiment = {**other.sentiment, "loaded": loaded}
         for name, info in other.embeddings.items():
             mine = self.embeddings.setdefault(name, {**info, "texts": 0, "seconds": 0.0})
             if mine.get("version") is None:
@@ -224,7 +230,8 @@ def score_sentiment_chunk(
     before = local.stats() if local is not None else {}
     backend, embed = sentiment_backend(section, encoder, batch_size, local)
     per_text, sentences = score_distinct_texts(texts, section, backend, local)
-    return per_text, sentences, ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before))
+    model = {"version": backend.version, "loaded": bool(getattr(backend, "loaded", True))}
+    return per_text, sentences, ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before), sentiment=model)
 
 
 def embed_chunk(

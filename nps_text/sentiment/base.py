@@ -136,6 +136,67 @@ _BACKENDS: dict[str, BackendFactory] = {
     "baseline": _baseline_factory,
     "commercial": _commercial_factory,
 }
+_REGISTERED = dict(_BACKENDS)
+"""The built-in factories: a version probe applies only while its name still maps to its own factory."""
+
+
+VersionProbe = Callable[[SentimentConfig], str]
+
+
+def _default_version(config: SentimentConfig) -> str:
+    from nps_text.sentiment.transformer import e5_backend_version
+
+    return e5_backend_version(model_path(DEFAULT_MODEL_NAME), config)
+
+
+_VERSION_PROBES: dict[str, VersionProbe] = {"default": _default_version}
+"""Backends whose ``version`` is known without loading the model (see :class:`LazyBackend`)."""
+
+
+class LazyBackend:
+    """A backend that loads its model on the first :meth:`predict_proba`.
+
+    ``name`` and ``version`` (the result cache's key) are known up front, so a run whose texts are all cached
+    never loads the model (about 10 s of imports and weights for the default model). After loading, the
+    loaded backend's version must equal the probed one, else the cache would file results under a wrong key.
+    """
+
+    def __init__(self, name: str, version: str, load: Callable[[], SentimentBackend]) -> None:
+        self.name = name
+        self.version = version
+        self._load = load
+        self._backend: SentimentBackend | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def backend(self) -> SentimentBackend:
+        """The loaded backend (loads it on the first call)."""
+        if self._backend is None:
+            backend = self._load()
+            if backend.version != self.version:
+                raise ModelError(
+                    f"sentiment model {self.name!r} loaded as version {backend.version!r}, but its cache key was "
+                    f"{self.version!r}: a bug in its version probe"
+                )
+            self._backend = backend
+        return self._backend
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.backend().predict_proba(texts)
+
+
+def lazy_sentiment_backend(
+    name_or_path: str, config: SentimentConfig | None = None, embed: EmbedFunction | None = None
+) -> SentimentBackend:
+    """:func:`get_sentiment_backend`, loaded only when a text needs the model, where the backend's version is
+    known without loading it (``default``); any other backend is loaded now."""
+    settings = (config or SentimentConfig()).model_copy(update={"model": name_or_path})
+    probe = _VERSION_PROBES.get(name_or_path) if _BACKENDS.get(name_or_path) is _REGISTERED.get(name_or_path) else None
+    if probe is None:
+        return get_sentiment_backend(name_or_path, settings, embed)
+    return LazyBackend(name_or_path, probe(settings), lambda: get_sentiment_backend(name_or_path, settings, embed))
 
 
 def register_sentiment_backend(name: str, factory: BackendFactory) -> None:

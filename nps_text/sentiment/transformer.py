@@ -207,15 +207,14 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
     device = select_device(config.device)
     runtime = select_runtime(config.runtime, device, onnx_available())
     model, meta = load_e5_classifier(folder)
-    version = _e5_version(folder, config.quantize)
+    version = e5_backend_version(folder, config)
     runner: Runner
     if runtime == "onnx":
         from nps_text.sentiment.onnx_runtime import OnnxRunner, cached_onnx_model
 
-        path = cached_onnx_model(model, meta.frozen_layers if config.quantize else 0, version)
+        path = cached_onnx_model(model, meta.frozen_layers if config.quantize else 0, version.removesuffix("+onnx"))
         embeddings = model.bert.embeddings.word_embeddings.weight.detach().numpy()
         runner = OnnxRunner(path, embeddings, threads=_threads(config.threads))
-        version += "+onnx"
     else:
         if config.quantize and device == "cpu":
             # Exactly as in training: the frozen lower layers run int8 (their outputs were cached that way),
@@ -230,10 +229,7 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
             layers = model.bert.encoder.layer
             for index in range(meta.frozen_layers, len(layers)):
                 layers[index] = Bf16Layer(layers[index])
-            version += "+bf16"
         runner = TorchRunner(model, device)
-        if device != "cpu":
-            version += f"+{device}"
     tokenizer = load_e5_tokenizer()
     max_tokens = min(config.max_tokens, meta.max_length + 256, tokenizer.max_positions)
 
@@ -280,6 +276,22 @@ def _threads(threads: int | None) -> int:
 def _batch_size(configured: int, device: str) -> int:
     """On a GPU, large batches (``configured`` is a CPU-sized default)."""
     return max(configured, _GPU_BATCH) if device != "cpu" else configured
+
+
+def e5_backend_version(folder: Path, config: SentimentConfig) -> str:
+    """The ``version`` the backend built from the e5 artifact ``folder`` with ``config`` reports, without loading
+    the model (the cache key: a re-run whose texts are all cached never loads the model, see
+    :class:`nps_text.sentiment.base.LazyBackend`): artifact + runtime, precision and device suffixes."""
+    from nps_text.sentiment.onnx_runtime import onnx_available
+
+    device = select_device(config.device)
+    runtime = select_runtime(config.runtime, device, config.runtime == "onnx" and onnx_available())
+    version = _e5_version(folder, config.quantize)
+    if runtime == "onnx":
+        return f"{version}+onnx"
+    if device == "cpu" and use_cpu_bf16(config.cpu_precision):
+        version += "+bf16"
+    return version if device == "cpu" else f"{version}+{device}"
 
 
 def _e5_version(folder: Path, quantize: bool) -> str:

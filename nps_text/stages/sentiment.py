@@ -26,7 +26,7 @@ def run(
     for _, _, report in results:
         edges.chunks.merge(report)
     per_text, sentences = concat_sentiment_chunks(results)
-    edges.models["sentiment"] = {"name": section.model}
+    edges.models["sentiment"] = {"name": section.model, **edges.chunks.sentiment}
     return join_sentiment(inputs, rows, codes, per_text, sentences)
 
 

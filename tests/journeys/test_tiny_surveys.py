@@ -112,3 +112,6 @@ def test_a_rerun_is_byte_identical(runs: dict[str, tuple[Result, Path]], shared_
     assert result.returncode == 0, result.output[-3000:]
     changed = [name for name in TABLES if (out / f"{name}.parquet").read_bytes() != before[name]]
     assert changed == []
+    sentiment = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]["sentiment"]
+    assert sentiment["loaded"] is False, sentiment  # every comment was cached: the model was never loaded
+    assert sentiment["name"] == "default" and sentiment["version"].startswith("sentiment-e5-small+")

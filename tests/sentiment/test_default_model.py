@@ -56,3 +56,12 @@ def test_mixed_comment_gets_per_sentence_sentiment(default_backend, comment: str
     frame = pd.DataFrame({"response_id": [1], "comment": [comment], "comment_status": ["text"]})
     _, sentences = annotate_sentiment(frame, SentimentConfig(), backend=default_backend)
     assert sentences["sentiment"].tolist() == ["positive", "negative"]
+
+
+def test_the_default_models_version_is_known_without_loading_it(default_backend) -> None:
+    """The cache key of a lazily loaded default model (no weights read) equals the loaded model's version."""
+    from nps_text.sentiment.base import LazyBackend, lazy_sentiment_backend
+
+    lazy = lazy_sentiment_backend("default", SentimentConfig())
+    assert isinstance(lazy, LazyBackend) and not lazy.loaded
+    assert lazy.version == default_backend.version
