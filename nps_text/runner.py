@@ -180,7 +180,8 @@ class ChunkReport:
     embeddings: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     sentiment: dict[str, Any] = field(default_factory=dict)
-    """The sentiment model's ``version`` and whether a chunk ``loaded`` it (all texts cached: never loaded)."""
+    """The sentiment model's ``cache_key`` (its version in the result store) and whether a chunk ``loaded`` it
+    (every text cached: never loaded)."""
 
     def merge(self, other: ChunkReport) -> None:
         if other.sentiment:
@@ -230,7 +231,7 @@ def score_sentiment_chunk(
     before = local.stats() if local is not None else {}
     backend, embed = sentiment_backend(section, encoder, batch_size, local)
     per_text, sentences = score_distinct_texts(texts, section, backend, local)
-    model = {"version": backend.version, "loaded": bool(getattr(backend, "loaded", True))}
+    model = {"cache_key": backend.version, "loaded": bool(getattr(backend, "loaded", True))}
     return per_text, sentences, ChunkReport(embeddings=_describe(embed), cache=_stats_delta(local, before), sentiment=model)
 
 
