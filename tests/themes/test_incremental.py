@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import nps_text.themes as themes_module
+import nps_text.themes.assign as themes_module
 from nps_text.themes import ThemesConfig, assign_themes
 from nps_text.themes.incremental import TEXTS_FILE, fingerprint, text_keys
 from nps_text.themes.state import STATE_FILE
