@@ -272,6 +272,17 @@ def parameter_groups(model: Any, config: TrainSentimentConfig) -> list[dict[str,
     return groups
 
 
+def same_recipe(saved: dict[str, Any], config: TrainSentimentConfig) -> bool:
+    """True when ``config`` has the recipe stored in a checkpoint.
+
+    A field added to :class:`TrainSentimentConfig` after the checkpoint was written must still have its default
+    (new options default to off), so a run started with older code resumes with newer code.
+    """
+    defaults = TrainSentimentConfig().recipe()
+    recipe = config.recipe()
+    return all(saved.get(key, defaults[key]) == value for key, value in recipe.items())
+
+
 def load_checkpoint(out_dir: str | Path) -> dict[str, Any]:
     """The checkpoint in ``out_dir`` (raises :class:`InputError` when there is none)."""
     import torch
@@ -338,7 +349,7 @@ def run_training(
         "sessions": 1, "finished": False,
     }
     if saved is not None:
-        if saved["recipe"] != config.recipe() or saved["data_key"] != data.key:
+        if not same_recipe(saved["recipe"], config) or saved["data_key"] != data.key:
             raise InputError("the checkpoint was written with another recipe or other training data: cannot resume")
         missing = sorted(set(trained_names) - set(saved["model"]))
         if missing:
