@@ -436,8 +436,7 @@ def run_training(
     progress["seconds"] = round(base_seconds + time.monotonic() - started, 1)
     progress["finished"] = progress["step"] >= total_steps
     progress["epoch_losses"] = epoch_losses(progress["curve"], steps_per_epoch)
-    if not progress["finished"]:
-        _write_loss_curve(out, progress)
+    _write_loss_curve(out, progress)
     return progress
 
 
@@ -451,12 +450,10 @@ def epoch_losses(curve: Sequence[Sequence[float]], steps_per_epoch: int) -> list
 
 def curve_summary(curve: Sequence[Sequence[float]], parts: int = 10) -> list[dict[str, float]]:
     """The loss curve in ``parts`` equal stretches of steps: last step, mean loss, elapsed seconds."""
-    if not curve:
-        return []
-    size = max(len(curve) // parts, 1)
+    bounds = np.linspace(0, len(curve), min(parts, len(curve)) + 1).round().astype(int)
     summary = []
-    for start in range(0, len(curve), size):
-        chunk = curve[start : start + size]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        chunk = curve[start:end]
         summary.append({"step": int(chunk[-1][0]), "loss": round(sum(p[1] for p in chunk) / len(chunk), 4),
                         "elapsed_s": float(chunk[-1][2])})
     return summary
@@ -592,11 +589,20 @@ def training_card(summary: dict[str, Any]) -> str:
         "|---|---|---|",
         *(f"| {part['step']} | {part['loss']} | {part['elapsed_s']:,.0f} |" for part in summary["loss_curve"]),
         "",
-        "Licences: trained on GermEval 2017 (CC BY-NC 4.0) and MARC (academic research only) where listed above, "
-        "so this model is for **non-commercial** use only.",
+        licence_note(summary["rows_per_source"]),
         _CARD_END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def licence_note(rows_per_source: dict[str, int]) -> str:
+    """One sentence on what the training data's licences allow."""
+    restricted = sorted({_LICENCES[source] for source in rows_per_source if source.split("_cues")[0] in (
+        "germeval", "marc_de", "marc_en")})
+    if not restricted:
+        return "Licences: see the table; no source with a non-commercial licence was used."
+    return (f"Licences: trained on data under {' and '.join(restricted)}, so this model is for **non-commercial** "
+            "use only; several sources state no licence (research data).")
 
 
 def write_training_card(out_dir: str | Path, summary: dict[str, Any]) -> Path:

@@ -72,6 +72,7 @@ def test_stop_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path: Pa
     torch.manual_seed(999)  # the RNG state must come from the checkpoint, not from here
     resumed = run_training(resumed_model, _data(), _config(), out, PAD, load_checkpoint(out))
     assert resumed["finished"] and resumed["sessions"] == 2
+    assert json.loads((out / LOSS_CURVE).read_text())["step"] == 12  # the finished curve is kept
     _assert_same_weights(whole, resumed_model)
     assert [p[1] for p in resumed["curve"]] == [p[1] for p in whole_progress["curve"]]
     assert resumed["epoch_losses"] == whole_progress["epoch_losses"]
@@ -157,7 +158,17 @@ def test_training_card_is_replaced_not_duplicated(tmp_path: Path) -> None:
     write_training_card(tmp_path, {**summary, "sessions": 3})
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert text.startswith("# My model") and "Hand-written notes." in text
-    assert text.count("## Training (generated") == 1 and "over 3 session(s)" in text and "CC BY-NC 4.0" in text
+    assert text.count("## Training (generated") == 1 and "over 3 session(s)" in text and "non-commercial" in text
+
+
+def test_curve_summary_has_tenths_of_the_run() -> None:
+    from nps_text.training.sentiment_train import curve_summary
+
+    curve = [[step, 1.0 / step, step * 2.0] for step in range(1, 29)]
+    summary = curve_summary(curve)
+    assert len(summary) == 10 and summary[-1] == {"step": 28, "loss": round(sum(1 / s for s in (26, 27, 28)) / 3, 4),
+                                                  "elapsed_s": 56.0}
+    assert len(curve_summary(curve[:3])) == 3 and curve_summary([]) == []
 
 
 @pytest.mark.slow
