@@ -98,6 +98,8 @@ class TrainSentimentConfig:
     mams: bool = False  # add the MAMS train sentences whose non-neutral aspects agree (its val split stays out)
     templates: bool = False  # add the hand-written templates of implicit_signal
     cue_rows: int = 0  # add up to this many capped-away review rows with implicit cues (weak labels: stars)
+    distill_temperature: float = 2.0  # with soft targets (a student): T of the teacher's and the student's softmax
+    distill_weight: float = 0.7  # with soft targets: loss = w * T^2 * KL + (1 - w) * CE on rows with a gold label
     threads: int = 2
     checkpoint_minutes: float = 5.0  # 0 = after every step
     stop_after_steps: int | None = None  # stop (with a checkpoint) after this many steps in total; resume later
@@ -243,6 +245,7 @@ class TrainingData:
     label_ids: np.ndarray
     weights: np.ndarray
     key: str  # sha256 of the rows (source, label, weight, text): a resumed run must see the same data
+    soft_targets: np.ndarray | None = None  # (rows, 3) teacher probabilities at distill_temperature (a student)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -404,7 +407,12 @@ def run_training(
                         hidden = layer(hidden, attention_mask=attention)
                         hidden = hidden[0] if isinstance(hidden, tuple) else hidden
                     logits = model.classify(hidden, mask)
-                per_row = torch.nn.functional.cross_entropy(logits, torch.from_numpy(data.label_ids[batch]), reduction="none")
+                labels = torch.from_numpy(data.label_ids[batch])
+                if data.soft_targets is None:
+                    per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+                else:
+                    soft = torch.from_numpy(data.soft_targets[batch])
+                    per_row = distillation_loss(logits, soft, labels, config.distill_temperature, config.distill_weight)
                 weights = torch.from_numpy(data.weights[batch])
                 loss = (per_row * weights).sum() / weights.sum()
                 loss.backward()
@@ -438,6 +446,23 @@ def run_training(
     progress["epoch_losses"] = epoch_losses(progress["curve"], steps_per_epoch)
     _write_loss_curve(out, progress)
     return progress
+
+
+def distillation_loss(
+    logits: Any, soft_targets: Any, labels: Any, temperature: float, weight: float
+) -> Any:
+    """Per-row student loss: ``weight * T^2 * KL(teacher || student at T) + (1 - weight) * CE`` where the row has a
+    gold label (``labels >= 0``); rows without one (label ``-100``: unlabelled text) get the KL term alone.
+
+    ``soft_targets`` are the teacher's probabilities at temperature ``T`` (Hinton et al. 2015).
+    """
+    import torch
+
+    log_student = torch.log_softmax(logits / temperature, dim=-1)
+    kl = (soft_targets * (soft_targets.clamp_min(1e-12).log() - log_student)).sum(-1) * temperature**2
+    gold = labels >= 0
+    ce = torch.nn.functional.cross_entropy(logits, labels.clamp_min(0), reduction="none")
+    return torch.where(gold, weight * kl + (1 - weight) * ce, kl)
 
 
 def epoch_losses(curve: Sequence[Sequence[float]], steps_per_epoch: int) -> list[float]:
