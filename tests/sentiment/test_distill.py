@@ -80,3 +80,27 @@ def test_student_from_teacher_takes_the_teachers_weights(tmp_path: Path) -> None
     assert torch.equal(student.bert.encoder.layer[1].output.dense.bias, expected)
     assert torch.equal(student.bert.embeddings.LayerNorm.weight, teacher.bert.embeddings.LayerNorm.weight.half().float())
     assert student.config.num_hidden_layers == 2 and student.bert.embeddings.word_embeddings.weight.requires_grad
+    from nps_text.training.distill import teacher_soft_labels
+
+    soft = teacher_soft_labels(tmp_path, temperature=2.0)(["Alles bestens.", "Still waiting since May.", "ok"])
+    assert soft.shape == (3, 3) and np.allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_score_in_chunks_resumes_from_the_chunks_on_disk(tmp_path: Path) -> None:
+    from nps_text.training.distill import score_in_chunks
+
+    calls: list[int] = []
+
+    def score(texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return np.array([[len(text), 0.0] for text in texts])
+
+    texts = [f"text {i}" * (i % 3 + 1) for i in range(7)]
+    first = score_in_chunks(texts, score, tmp_path, chunk=3)
+    assert first.shape == (7, 2) and calls == [3, 3, 1]
+    (sorted(tmp_path.glob("part-00001-*.npy"))[0]).unlink()  # as if killed while scoring the second chunk
+    again = score_in_chunks(texts, score, tmp_path, chunk=3)
+    assert np.array_equal(first, again) and calls == [3, 3, 1, 3]
+    score_in_chunks([*texts[:6], "other"], score, tmp_path, chunk=3)
+    assert calls[-1] == 1  # a changed chunk is scored again, never taken from disk
+    assert not list(tmp_path.glob("*.tmp.npy"))
