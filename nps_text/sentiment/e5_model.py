@@ -110,11 +110,13 @@ def build_base_classifier(labels: list[str], num_layers: int, seed: int = 0) -> 
 
 
 def trained_state(model: E5ForSequenceClassification, frozen_layers: int) -> dict[str, torch.Tensor]:
-    """The parameters training changed: layers >= ``frozen_layers`` and the classifier."""
+    """The parameters training changed: layers >= ``frozen_layers`` and the classifier; with no frozen layer also
+    the embeddings' LayerNorm (the teacher trains it; the word, position and token-type embeddings stay e5's)."""
     state = {}
     for key, value in model.state_dict().items():
         trained_layer = key.startswith("bert.encoder.layer.") and int(key.split(".")[3]) >= frozen_layers
-        if trained_layer or key.startswith("classifier."):
+        embedding_norm = frozen_layers == 0 and key.startswith("bert.embeddings.LayerNorm.")
+        if trained_layer or embedding_norm or key.startswith("classifier."):
             state[key] = value.detach().to("cpu").half().contiguous()
     return state
 
