@@ -15,7 +15,7 @@ Variants:
   ``transformers.pipeline("text-classification", ...)`` with its defaults (one text per forward pass,
   fp32, no deduplication: every non-empty comment, fillers and repeats included; only ``truncation=True``
   is added, as anyone does after the first over-long comment); multilingual USE embeddings
-  (``nps_text.embeddings.get_encoder("use")``) of every non-empty comment; ``BERTopic(language="multilingual")``
+  (``nps_text.encoders.registry.get_encoder("use")``) of every non-empty comment; ``BERTopic(language="multilingual")``
   with its defaults fit on them; the enriched table written to one Parquet file.
 * ``naive-batched``: the same notebook with ``batch_size=64`` in the pipeline call.
 * ``nps-text``: ``nps-text run`` with its defaults (all outputs and the report) into a fresh out folder.
@@ -91,7 +91,7 @@ def notebook(input_path: Path, out_path: Path, batch_size: int | None) -> None:
     from transformers import pipeline
     from transformers.utils import logging as transformers_logging
 
-    from nps_text.embeddings import get_encoder
+    from nps_text.encoders.registry import get_encoder
 
     steps: dict[str, float] = {}
     clock = time.perf_counter()

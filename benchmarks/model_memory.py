@@ -27,7 +27,7 @@ def main() -> None:
 
     print("import nps_text.flow", rss(), flush=True)
     from nps_text.comments import detect_languages
-    from nps_text.embeddings import get_encoder
+    from nps_text.encoders.registry import get_encoder
     from nps_text.sentiment.base import get_sentiment_backend
 
     texts = ["Die Lieferung war leider viel zu spät und der Service unfreundlich.", "Great app, fast delivery!"] * 64

@@ -73,7 +73,7 @@ def _responses(texts: list[str], seed: int = 0) -> pd.DataFrame:
 def speed(args: argparse.Namespace) -> None:
     """Embed (cached) and assign themes to ``--n`` real comments; print timings and peak memory."""
     from nps_text.cache import open_store
-    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.encoders.registry import embed_texts, get_encoder
     from nps_text.text import clean_for_embedding
     from nps_text.themes import ThemesConfig, assign_themes
 
@@ -205,7 +205,7 @@ def _sampled_sets(sets: Mapping[str, Callable[[], pd.DataFrame]], args: argparse
 def quality(args: argparse.Namespace) -> None:
     """nps-text vs BERTopic's defaults on the same embeddings, per labelled set."""
     from nps_text.cache import open_store
-    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.encoders.registry import embed_texts, get_encoder
     from nps_text.themes import ThemesConfig
     from nps_text.themes.evaluate import evaluate_on_table
 
@@ -432,7 +432,7 @@ def trust_figures(survey: pd.DataFrame, result: pd.DataFrame, themes: pd.DataFra
 def trust(args: argparse.Namespace) -> None:
     """Issue 18's figures on NPS-like surveys built from aspect-labelled comments (see :func:`_survey`)."""
     from nps_text.cache import open_store
-    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.encoders.registry import embed_texts, get_encoder
     from nps_text.insights import improvement_areas
     from nps_text.sentiment import SentimentConfig, annotate_sentiment
     from nps_text.text import clean_for_embedding

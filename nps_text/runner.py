@@ -153,7 +153,7 @@ def close_process_stores() -> None:
 
 
 def _embedder(model: str, batch_size: int, store: ResultStore | None) -> Any:
-    from nps_text.embeddings import CachedEmbedder
+    from nps_text.encoders.registry import CachedEmbedder
 
     return CachedEmbedder(model, store, batch_size)
 

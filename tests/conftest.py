@@ -46,7 +46,7 @@ class HashingEncoder:
 
 @pytest.fixture(autouse=True, scope="session")
 def _register_test_encoder() -> None:
-    from nps_text.embeddings import register_encoder
+    from nps_text.encoders.registry import register_encoder
 
     register_encoder(HashingEncoder.name, HashingEncoder)
 

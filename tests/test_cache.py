@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from nps_text.cache import ResultStore, cached_results, resolve_cache_path, store_for_run, text_hash
 from nps_text.config import PipelineConfig
-from nps_text.embeddings import CachedEmbedder, embed_texts
+from nps_text.encoders.registry import CachedEmbedder, embed_texts
 from nps_text.sentiment import annotate_sentiment
 from nps_text.sentiment.config import SentimentConfig
 from tests.conftest import HashingEncoder

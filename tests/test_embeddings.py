@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nps_text.cache import ResultStore
-from nps_text.embeddings import CachedEmbedder, embed_texts, get_encoder
+from nps_text.encoders.registry import CachedEmbedder, embed_texts, get_encoder
 from nps_text.errors import ModelError
 from tests.conftest import HashingEncoder
 

@@ -287,7 +287,7 @@ _PII_SCRIPT = r"""
 import os, sys
 sys.path.insert(0, sys.argv[4])
 from prefect.testing.utilities import prefect_test_harness
-from nps_text.embeddings import register_encoder
+from nps_text.encoders.registry import register_encoder
 from tests.conftest import HashingEncoder
 from nps_text.flow import nps_text_flow
 from nps_text.params import RunParameters

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nps_text.embeddings import register_encoder
+from nps_text.encoders.registry import register_encoder
 from nps_text.sentiment import register_sentiment_backend
 from tests.conftest import HashingEncoder
 

@@ -27,7 +27,7 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _embedder(encoder_name: str, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
-    from nps_text.embeddings import CachedEmbedder
+    from nps_text.encoders.registry import CachedEmbedder
 
     return CachedEmbedder(encoder_name, cache_dir)
 

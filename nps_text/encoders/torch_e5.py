@@ -1,4 +1,4 @@
-"""multilingual-e5-small rebuilt as a torch model, behind the shared :class:`nps_text.embeddings.Encoder` protocol."""
+"""multilingual-e5-small rebuilt as a torch model, behind the shared :class:`nps_text.encoders.registry.Encoder` protocol."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ class LogisticHeadBackend:
 
     def _embedding_function(self) -> EmbedFunction:
         if self._embed is None:
-            from nps_text.embeddings import embed_texts, get_encoder
+            from nps_text.encoders.registry import embed_texts, get_encoder
 
             encoder = get_encoder(self.encoder_name)
             self._embed = lambda texts: embed_texts(list(texts), encoder)

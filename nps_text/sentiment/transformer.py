@@ -314,7 +314,7 @@ def _hf_version(model_id: str, local: Path | None, model: Any) -> str:
 
 
 def _hf_backend(model_id: str, config: SentimentConfig) -> TransformerBackend:
-    from nps_text.embeddings import local_files_only
+    from nps_text.encoders.registry import local_files_only
 
     try:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

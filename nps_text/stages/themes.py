@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nps_text.config import EmbeddingsConfig
-from nps_text.embeddings import CachedEmbedder
+from nps_text.encoders.registry import CachedEmbedder
 from nps_text.rules import theme_texts
 from nps_text.runner import ChunkReport, PrecomputedEmbed, embed_chunk
 from nps_text.schema import null_column

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def fit_head(train: pd.DataFrame, out_dir: str | Path, encoder_name: str, seed: int) -> Path:
     """Embed ``train``'s ``text`` with ``encoder_name`` and fit a logistic head on its ``label``; saved to ``out_dir``."""
-    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.encoders.registry import embed_texts, get_encoder
     from nps_text.sentiment.baseline import train_baseline_head
 
     encoder = get_encoder(encoder_name)

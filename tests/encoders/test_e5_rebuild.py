@@ -85,7 +85,7 @@ def test_tokenizer_edge_cases() -> None:
 
 @pytest.mark.slow
 def test_torch_encoder_is_registered_for_the_shared_embeddings() -> None:
-    from nps_text.embeddings import Encoder, get_encoder
+    from nps_text.encoders.registry import Encoder, get_encoder
 
     encoder = get_encoder("e5-small-torch")
     assert isinstance(encoder, Encoder)

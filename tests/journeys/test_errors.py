@@ -22,7 +22,7 @@ pytestmark = pytest.mark.journey
 
 EMAIL = "anna.schmidt@example.com"
 PLUGIN = f'''"""An nps-text plugin whose encoder fails like a library bug would."""
-from nps_text.embeddings import register_encoder
+from nps_text.encoders.registry import register_encoder
 
 
 class BrokenEncoder:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from nps_text.cli import cli
-from nps_text.embeddings import register_encoder
+from nps_text.encoders.registry import register_encoder
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def _sample(name: str) -> pd.DataFrame:
 @pytest.mark.parametrize("sample", ["de", "en"])
 def test_bundled_sample_labels_use_the_themes_own_words(sample: str, tmp_path: Path) -> None:
     from nps_text.cache import open_store
-    from nps_text.embeddings import embed_texts, get_encoder
+    from nps_text.encoders.registry import embed_texts, get_encoder
 
     encoder, cache = get_encoder("use"), open_store(tmp_path)
     result, themes = assign_themes(_sample(sample), ThemesConfig(), embed=lambda texts: embed_texts(list(texts), encoder, cache))
