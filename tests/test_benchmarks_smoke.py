@@ -85,9 +85,11 @@ def test_seeded_and_prefix_stable(data: str) -> None:
     assert not small.equals(survey.survey_frame(50, seed=4))
 
 
-def test_the_bundled_sample_is_english_only(data: str, frame: pd.DataFrame) -> None:
-    if data != "bundled":
-        pytest.skip("the full mix is 60 % German")
+def test_the_mix_is_german_and_english_or_the_bundled_sample_english_only(data: str, frame: pd.DataFrame) -> None:
     texts = frame["comment"][frame["comment"].str.split().str.len() > 8]
     assert len(texts) > 50
-    assert not texts.str.contains(r"\b(?:und|nicht|sehr)\b").any()  # no German sentence
+    german = texts.str.contains(r"\b(?:und|nicht|sehr)\b")
+    if data == "bundled":
+        assert not german.any()  # the CC0 sample has no German sentence
+    else:
+        assert german.mean() > 0.3  # the shared mix is about 60 % German
