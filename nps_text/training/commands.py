@@ -91,6 +91,71 @@ def train_average_command(artifacts: tuple[str, ...], weights: str, out_dir: str
     click.echo(json.dumps({"out": out_dir, "weights": [item["weight"] for item in summary["average_of"]]}))
 
 
+@click.command("distill")
+@click.option("--teacher", "teacher_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The teacher artifact (from `nps-text train sentiment --teacher`).")
+@click.option("--out", "out_dir", required=True, help="Folder for the student (its checkpoint and soft labels too).")
+@click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
+@click.option("--resume", is_flag=True, help="Continue the run whose checkpoint is in --out, with its recipe.")
+@click.option("--layers", default=None, help="Teacher layers the student keeps, e.g. 0,2,4,6,8,10 (the default).")
+@click.option("--epochs", default=None, type=int, help="Epochs (default 2).")
+@click.option("--pool-unlabelled", default=None, type=int, help="Unlabelled texts added to the pool (default 12000).")
+@click.option("--augment-rows", default=None, type=int, help="Contrast joins added to the pool (default 2000).")
+@click.option("--seed", default=None, type=int, help="Seed (default 13).")
+@click.option("--checkpoint-minutes", default=5.0, show_default=True, type=float,
+              help="Write a resumable checkpoint this often (0 = after every step).")
+@click.option("--stop-after-steps", default=None, type=int,
+              help="Stop with a checkpoint after this many steps in total (continue later with --resume).")
+@click.option("--threads", default=2, show_default=True, type=int, help="torch threads.")
+def train_distill_command(
+    teacher_dir: str, out_dir: str, data_dir: str | None, resume: bool, layers: str | None, epochs: int | None,
+    pool_unlabelled: int | None, augment_rows: int | None, seed: int | None, checkpoint_minutes: float,
+    stop_after_steps: int | None, threads: int,
+) -> None:
+    """Distil a teacher into a smaller, faster student (6 of its 12 layers by default), resumably.
+
+    First scores the student's text pool with the teacher (the teacher's labelled rows, unlabelled review text the
+    caps left out, contrast joins; never a held-out row or a behavioural-suite case), kept in chunks under
+    --out/soft-labels; then trains the student on those soft labels (plus cross-entropy where a gold label
+    exists) with step checkpoints like `nps-text train sentiment`.
+
+    Examples:
+
+        nps-text train distill --teacher /tmp/teacher-seed13 --out /tmp/student
+
+        nps-text train distill --teacher /tmp/teacher-seed13 --out /tmp/student --resume
+    """
+    import dataclasses
+    import logging
+
+    from nps_text.errors import InputError
+    from nps_text.training.distill import train_student
+    from nps_text.training.sentiment_train import TrainSentimentConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    recipe: dict[str, object] = {
+        key: value
+        for key, value in {"epochs": epochs, "pool_unlabelled": pool_unlabelled, "augment_rows": augment_rows,
+                           "seed": seed}.items()
+        if value is not None
+    }
+    try:
+        if layers:
+            kept = [int(part) for part in layers.split(",") if part.strip()]
+            recipe.update(student_layers=kept, num_layers=len(kept))
+        config = dataclasses.replace(
+            TrainSentimentConfig.student(**recipe),
+            checkpoint_minutes=checkpoint_minutes, stop_after_steps=stop_after_steps, threads=threads,
+        )
+        summary = train_student(teacher_dir, out_dir, data_dir, config, resume=resume)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary, indent=2))
+
+
 @click.command("checklist")
 @click.option("--model", default="default", show_default=True,
               help="default, baseline, commercial, a local model folder or a Hugging Face model id.")
@@ -120,4 +185,5 @@ def register(cli: click.Group, train: click.Group, evaluate: click.Group) -> Non
     train.add_command(train_calibrate_command)
     train.add_command(train_commercial_command)
     train.add_command(train_average_command)
+    train.add_command(train_distill_command)
     evaluate.add_command(evaluate_checklist_command)

@@ -102,6 +102,9 @@ class TrainSentimentConfig:
     cue_rows: int = 0  # add up to this many capped-away review rows with implicit cues (weak labels: stars)
     distill_temperature: float = 2.0  # with soft targets (a student): T of the teacher's and the student's softmax
     distill_weight: float = 0.7  # with soft targets: loss = w * T^2 * KL + (1 - w) * CE on rows with a gold label
+    student_layers: list[int] | None = None  # a student: the teacher's layers it keeps (None = not a student)
+    pool_unlabelled: int = 0  # a student: unlabelled texts added to its pool (the caps' remainders, samples)
+    augment_rows: int = 0  # a student: contrast joins ("A, aber B") added to its pool, labelled by the teacher
     threads: int = 2
     checkpoint_minutes: float = 5.0  # 0 = after every step
     stop_after_steps: int | None = None  # stop (with a checkpoint) after this many steps in total; resume later
@@ -113,6 +116,8 @@ class TrainSentimentConfig:
             )
         if self.train_embedding_norm and self.frozen_layers:
             raise ValueError(f"train_embedding_norm needs frozen_layers == 0, got {self.frozen_layers}")
+        if self.student_layers is not None and len(self.student_layers) != self.num_layers:
+            raise ValueError(f"a student keeps num_layers teacher layers, got {self.student_layers} for {self.num_layers}")
         if self.class_balance_scope not in ("all", "source"):
             raise ValueError(f"class_balance_scope must be 'all' or 'source', got {self.class_balance_scope!r}")
         if self.checkpoint_minutes < 0 or (self.stop_after_steps is not None and self.stop_after_steps < 1):
@@ -132,6 +137,18 @@ class TrainSentimentConfig:
         }
         recipe.update(changes)
         return cls(**recipe)
+
+    @classmethod
+    def student(cls, **changes: Any) -> TrainSentimentConfig:
+        """The student recipe (issue 20): 6 of the teacher's 12 layers, distilled on the teacher's soft labels
+        over the teacher's rows plus unlabelled text and contrast joins (:mod:`nps_text.training.distill`)."""
+        recipe: dict[str, Any] = {
+            "num_layers": 6, "student_layers": [0, 2, 4, 6, 8, 10], "layer_lr": 1e-4, "layer_lr_decay": 0.95,
+            "head_lr": 2e-4, "distill_temperature": 2.0, "distill_weight": 0.7, "pool_unlabelled": 12000,
+            "augment_rows": 2000,
+        }
+        recipe.update(changes)
+        return cls.teacher(**recipe)
 
     def recipe(self) -> dict[str, Any]:
         """Everything that determines the trained weights (the config without ``RUN_CONTROL``)."""
@@ -491,12 +508,15 @@ def training_rows(data_dir: str | Path | None, config: TrainSentimentConfig) -> 
     from nps_text.training.checklist import assert_no_checklist, exclude_checklist
     from nps_text.training.sentiment_data import DEFAULT_DATA_DIR, split_corpus
 
-    train = split_corpus(data_dir, config.seed)["train"]
+    splits = split_corpus(data_dir, config.seed)
+    train = splits["train"]
     if config.mams:
         from nps_text.training.commercial_train import load_mams
 
         root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
         held_out = set(load_mams(root, "val")["text"])  # the commercial model's test split
+        # and our own held-out rows: 5 MAMS train sentences are also SemEval-2014 restaurant sentences
+        held_out |= {text for name, frame in splits.items() if name != "train" for text in frame["text"]}
         mams = load_mams(root, "train")
         train = pd.concat([train, exclude_checklist(mams[~mams["text"].isin(held_out)])], ignore_index=True)
     train = select_training_rows(train, config)
@@ -591,6 +611,11 @@ def training_card(summary: dict[str, Any]) -> str:
     trained = "all layers" if config["frozen_layers"] == 0 else f"layers {config['frozen_layers']}-{config['num_layers'] - 1}"
     if config.get("train_embedding_norm"):
         trained += " + the embeddings' LayerNorm (word, position and token-type embeddings frozen)"
+    if config.get("student_layers"):
+        teacher = summary.get("teacher", {}).get("folder", "the teacher")
+        trained = (f"a student of {config['num_layers']} layers (the teacher's layers {config['student_layers']}, "
+                   f"initialised from {teacher}), distilled on its soft labels at T = {config['distill_temperature']} "
+                   f"(KL weight {config['distill_weight']}, cross-entropy on rows with a gold label); {trained}")
     hours = summary["seconds_training"] / 3600
     lines = [
         _CARD_START,

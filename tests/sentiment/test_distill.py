@@ -104,3 +104,49 @@ def test_score_in_chunks_resumes_from_the_chunks_on_disk(tmp_path: Path) -> None
     score_in_chunks([*texts[:6], "other"], score, tmp_path, chunk=3)
     assert calls[-1] == 1  # a changed chunk is scored again, never taken from disk
     assert not list(tmp_path.glob("*.tmp.npy"))
+
+
+def test_contrast_joins_pair_a_positive_and_a_negative_review_sentence_never_a_tweet() -> None:
+    import pandas as pd
+
+    from nps_text.training.distill import contrast_joins
+
+    labelled = pd.DataFrame({
+        "text": ["Das Zimmer war sauber und ruhig.", "Der Rückruf kam nie, trotz Zusage.",
+                 "The staff were lovely and quick.", "The parcel arrived broken and late.",
+                 "@bahn Zug wieder zu spät heute", "Great vibes at the show tonight #fun"],
+        "label": ["positive", "negative", "positive", "negative", "negative", "positive"],
+        "source": ["hotel", "germeval", "clothing", "marc_en", "sb10k", "tweets_en"],
+        "language": ["de", "de", "en", "en", "de", "en"],
+    })
+    joins = contrast_joins(labelled, 20, seed=3)
+    assert 0 < len(joins) <= 20 and set(joins["source"]) == {"contrast_joins"}
+    assert not joins["text"].str.contains("@|#").any()  # no tweet is joined
+    german = joins[joins["language"] == "de"]["text"]
+    assert german.str.contains(", aber |\\. Trotzdem: |, allerdings ").all()
+    assert german.str.contains("Zimmer").all() and german.str.contains("Rückruf").all()  # one of each polarity
+    assert joins.equals(contrast_joins(labelled, 20, seed=3))  # seeded
+
+
+def test_the_student_recipe_keeps_every_other_teacher_layer_and_checks_the_count() -> None:
+    config = TrainSentimentConfig.student()
+    assert config.student_layers == [0, 2, 4, 6, 8, 10] and config.num_layers == 6 and config.frozen_layers == 0
+    assert config.mams and config.templates and config.source_weights["germeval"] == 3.0  # the teacher's rows
+    with pytest.raises(ValueError, match="student keeps"):
+        TrainSentimentConfig.student(student_layers=[0, 1])
+
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "marc_de").is_dir(), reason="shared data not available")
+def test_the_student_pool_never_holds_a_held_out_row() -> None:
+    from nps_text.training.distill import distill_pool
+    from nps_text.training.sentiment_data import split_corpus
+
+    config = TrainSentimentConfig.student(pool_unlabelled=600, augment_rows=50)
+    pool = distill_pool(None, config)
+    held_out = {text for name, frame in split_corpus(None, config.seed).items() if name != "train" for text in frame["text"]}
+    assert not set(pool["text"]) & held_out
+    unlabelled = pool[pool["label"].isna()]
+    assert len(unlabelled) >= 600 and unlabelled["source"].str.endswith(("_pool", "contrast_joins")).all()
