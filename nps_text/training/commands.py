@@ -99,8 +99,8 @@ def train_average_command(artifacts: tuple[str, ...], weights: str, out_dir: str
 @click.option("--resume", is_flag=True, help="Continue the run whose checkpoint is in --out, with its recipe.")
 @click.option("--layers", default=None, help="Teacher layers the student keeps, e.g. 0,2,4,6,8,10 (the default).")
 @click.option("--epochs", default=None, type=int, help="Epochs (default 2).")
-@click.option("--pool-unlabelled", default=None, type=int, help="Unlabelled texts added to the pool (default 12000).")
-@click.option("--augment-rows", default=None, type=int, help="Contrast joins added to the pool (default 2000).")
+@click.option("--pool-unlabelled", default=None, type=int, help="Unlabelled texts added to the pool (default 20000).")
+@click.option("--augment-rows", default=None, type=int, help="Contrast joins added to the pool (default 3000).")
 @click.option("--seed", default=None, type=int, help="Seed (default 13).")
 @click.option("--checkpoint-minutes", default=5.0, show_default=True, type=float,
               help="Write a resumable checkpoint this often (0 = after every step).")

@@ -95,18 +95,22 @@ def score_in_chunks(
 
 
 def teacher_soft_labels(
-    teacher_dir: str | Path, temperature: float, max_length: int = 96, batch_size: int = 64
+    teacher_dir: str | Path, temperature: float, max_length: int = 96, batch_size: int = 64, bf16: bool | None = None
 ) -> Callable[[list[str]], np.ndarray]:
     """A scorer for :func:`score_in_chunks`: the teacher's probabilities at ``temperature``, in its label order.
 
-    Full-precision teacher (no int8, no bf16), inputs as in training (prefix, ``max_length`` tokens).
+    The teacher without int8, in bf16 where the CPU multiplies bf16 natively (``bf16=None``; 2.7x faster than
+    fp32 on this CPU, as the teacher runs in production), inputs as in training (prefix, ``max_length`` tokens).
     """
     import torch
 
     from nps_text.encoders.e5_rebuild import load_e5_tokenizer, pad_batch
     from nps_text.sentiment.e5_model import load_e5_classifier
+    from nps_text.sentiment.transformer import use_cpu_bf16
 
     model, meta = load_e5_classifier(teacher_dir)
+    if use_cpu_bf16("auto") if bf16 is None else bf16:
+        model = model.to(torch.bfloat16)
     tokenizer = load_e5_tokenizer()
 
     def score(texts: list[str]) -> np.ndarray:
@@ -118,7 +122,7 @@ def teacher_soft_labels(
                 chosen = order[start : start + batch_size]
                 input_ids, mask = pad_batch([ids[i] for i in chosen], tokenizer.pad)
                 logits = model(input_ids=input_ids, attention_mask=mask).logits
-                out[chosen] = torch.softmax(logits / temperature, dim=-1).numpy()
+                out[chosen] = torch.softmax(logits.float() / temperature, dim=-1).numpy()
         return out
 
     return score

@@ -105,6 +105,7 @@ class TrainSentimentConfig:
     student_layers: list[int] | None = None  # a student: the teacher's layers it keeps (None = not a student)
     pool_unlabelled: int = 0  # a student: unlabelled texts added to its pool (the caps' remainders, samples)
     augment_rows: int = 0  # a student: contrast joins ("A, aber B") added to its pool, labelled by the teacher
+    bf16_autocast: bool = False  # mixed precision: the forward pass in bf16 (torch.autocast), weights and AdamW fp32
     threads: int = 2
     checkpoint_minutes: float = 5.0  # 0 = after every step
     stop_after_steps: int | None = None  # stop (with a checkpoint) after this many steps in total; resume later
@@ -144,8 +145,8 @@ class TrainSentimentConfig:
         over the teacher's rows plus unlabelled text and contrast joins (:mod:`nps_text.training.distill`)."""
         recipe: dict[str, Any] = {
             "num_layers": 6, "student_layers": [0, 2, 4, 6, 8, 10], "layer_lr": 1e-4, "layer_lr_decay": 0.95,
-            "head_lr": 2e-4, "distill_temperature": 2.0, "distill_weight": 0.7, "pool_unlabelled": 12000,
-            "augment_rows": 2000,
+            "head_lr": 2e-4, "distill_temperature": 2.0, "distill_weight": 0.7, "pool_unlabelled": 20000,
+            "augment_rows": 3000, "bf16_autocast": True,
         }
         recipe.update(changes)
         return cls.teacher(**recipe)
@@ -411,9 +412,11 @@ def run_training(
         while progress["step"] < stop_at and not stop_signal.is_set():
             epoch, position = divmod(progress["step"], steps_per_epoch)
             for batch in epoch_batches(lengths, config.batch_size, config.seed, epoch)[position:]:
+                autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast)
                 if config.frozen_layers == 0:
                     input_ids, mask = pad_batch([data.inputs[i] for i in batch], pad_id)
-                    logits = model(input_ids=input_ids, attention_mask=mask).logits
+                    with autocast:
+                        logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
                 else:
                     width = int(lengths[batch].max())
                     hidden = torch.zeros((len(batch), width, model.config.hidden_size), dtype=torch.float32)
@@ -422,10 +425,11 @@ def run_training(
                         hidden[row, : lengths[index]] = data.inputs[index].float()
                         mask[row, : lengths[index]] = 1
                     attention = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask)
-                    for layer in layers:
-                        hidden = layer(hidden, attention_mask=attention)
-                        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
-                    logits = model.classify(hidden, mask)
+                    with autocast:
+                        for layer in layers:
+                            hidden = layer(hidden, attention_mask=attention)
+                            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+                        logits = model.classify(hidden, mask).float()
                 labels = torch.from_numpy(data.label_ids[batch])
                 if data.soft_targets is None:
                     per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
