@@ -94,6 +94,7 @@ def main() -> None:
 
     if not args.skip_quality:
         rows = []
+        labelled: dict[tuple[str, str], list[str]] = {}
         pooled: dict[str, tuple[list[str], list[str], list[np.ndarray]]] = {name: ([], [], []) for name in models}
         for split in TEST_SPLITS:
             frame = splits[split]
@@ -104,6 +105,7 @@ def main() -> None:
             for name, backend in backends.items():
                 probabilities, _, _ = score_comments(backend, distinct, config, sentences=False)
                 predicted = [SENTIMENTS[int(np.argmax(probabilities[text]))] for text in texts]
+                labelled[(name, split)] = predicted
                 scores = scores_from_labels(gold, predicted)
                 row[name] = f"{scores.micro_f1:.3f} / {scores.macro_f1:.3f}"
                 row[f"_{name}_macro"] = scores.macro_f1
@@ -127,13 +129,10 @@ def main() -> None:
         for name in models:
             hits = total = 0
             for split in STAR_SPLITS:
-                frame = splits[split]
-                polar = frame[frame["label"].isin(["positive", "negative"])]
-                texts = polar["text"].astype(str).str.strip().tolist()
-                probabilities, _, _ = score_comments(backends[name], list(dict.fromkeys(texts)), config, sentences=False)
-                predicted = [SENTIMENTS[int(np.argmax(probabilities[text]))] for text in texts]
-                hits += sum(p == g for p, g in zip(predicted, polar["label"], strict=True))
-                total += len(texts)
+                gold = normalise_gold_labels(splits[split]["label"]).tolist()
+                pairs = [(p, g) for p, g in zip(labelled[(name, split)], gold, strict=True) if g != "neutral"]
+                hits += sum(p == g for p, g in pairs)
+                total += len(pairs)
             agree_row[name] = f"{hits / total:.3f}"
             agree_row["rows"] = total
         table = pd.concat([table, pd.DataFrame([pooled_row, mean_row, ece_row, agree_row])], ignore_index=True)

@@ -379,10 +379,10 @@ def _cached_backend(model: str, name: str, config_json: str) -> TransformerBacke
     folder = Path(model).expanduser()
     if is_e5_artifact(folder):
         return _e5_backend(folder, config, name)
-    if name == "default":
+    if name in ("default", "accurate"):
         raise ModelError(
-            f"the default sentiment model is missing from {folder}; reinstall nps-text or run "
-            "`nps-text train sentiment --out models/sentiment-e5-small`"
+            f"the {name} sentiment model is missing from {folder}; reinstall nps-text, or train it: "
+            "`nps-text train sentiment --teacher` and `nps-text train distill` (see its model card)"
         )
     return _hf_backend(model, config)
 

@@ -134,8 +134,7 @@ POOL_SUFFIX = "_pool"  # source name of unlabelled pool rows: "<source>_pool"
 AUGMENT_SOURCE = "contrast_joins"
 _TWEET_SOURCES = ("sb10k", "potts", "tweets_en")  # too noisy to join into a review-like sentence
 _DE_LOWER_STARTS = frozenset(
-    "Der Die Das Den Dem Des Ein Eine Einen Einem Ich Wir Er Sie Es Man Mein Meine Unser Unsere Auch Sehr Alles "
-    "Nicht Nur Leider Dann Aber Und Hier Da Dort Diese Dieser Dieses Kein Keine Habe Haben Hat Ist War Waren".split()
+    ["Der", "Die", "Das", "Den", "Dem", "Des", "Ein", "Eine", "Einen", "Einem", "Ich", "Wir", "Er", "Sie", "Es", "Man", "Mein", "Meine", "Unser", "Unsere", "Auch", "Sehr", "Alles", "Nicht", "Nur", "Leider", "Dann", "Aber", "Und", "Hier", "Da", "Dort", "Diese", "Dieser", "Dieses", "Kein", "Keine", "Habe", "Haben", "Hat", "Ist", "War", "Waren"]
 )  # a German sentence start that is lower-case inside a sentence (nouns keep their capital)
 _JOINS = {"de": (", aber ", ". Trotzdem: ", ", allerdings "), "en": (", but ", ". Still, ", ", however ")}
 
@@ -143,17 +142,19 @@ _JOINS = {"de": (", aber ", ". Trotzdem: ", ", allerdings "), "en": (", but ", "
 def unlabelled_texts(data_dir: str | Path | None, config: TrainSentimentConfig, labelled: pd.DataFrame) -> pd.DataFrame:
     """Texts without a gold label for the student: the rows the teacher's caps left out (MARC, holidaycheck,
     filmstarts), the clothing reviews whose rating 4 has no three-class label, and the bundled German demo's
-    comments. A seeded sample of ``config.pool_unlabelled``, about even per source; never a held-out or calibration
-    row, a behavioural-suite case or a row the teacher trained on. Columns: ``text``, ``source``, ``language``.
+    comments. A seeded sample of ``config.pool_unlabelled``, about even per source; never a held-out row, a row
+    ``nps-text train calibrate`` fits the temperature on, a behavioural-suite case or a row the teacher trained on. Columns: ``text``, ``source``, ``language``.
     """
     import pandas as pd
 
+    from nps_text.training.calibrate import calibration_frame
     from nps_text.training.checklist import exclude_checklist
     from nps_text.training.sentiment_data import DEFAULT_DATA_DIR, split_corpus
 
     root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     splits = split_corpus(data_dir, config.seed)
     held_out = set(pd.concat([frame for name, frame in splits.items() if name != "train"])["text"])
+    held_out |= set(calibration_frame(data_dir, config.seed, splits=splits)["text"])  # the temperature's rows
     capped = splits["train"][splits["train"]["source"].isin(list(config.max_per_source))]
     parts = [capped[["text", "source", "language"]]]
     clothing = pd.read_csv(root / "womens_clothing_reviews" / "reviews.csv")

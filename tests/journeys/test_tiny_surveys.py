@@ -114,4 +114,4 @@ def test_a_rerun_is_byte_identical(runs: dict[str, tuple[Result, Path]], shared_
     assert changed == []
     sentiment = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]["sentiment"]
     assert sentiment["loaded"] is False, sentiment  # every comment was cached: the model was never loaded
-    assert sentiment["name"] == "default" and sentiment["cache_key"].startswith("sentiment-e5-small+")
+    assert sentiment["name"] == "default" and sentiment["cache_key"].startswith("sentiment-e5-student+")
