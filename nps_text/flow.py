@@ -27,7 +27,7 @@ from nps_text import manifest as run_manifest
 from nps_text.cache import store_for_run
 from nps_text.config import PipelineConfig
 from nps_text.errors import DeliveryError, failing_in
-from nps_text.ingest import RawInput, file_hash, is_sql_url
+from nps_text.ingest import RawInput, is_sql_url
 from nps_text.params import RunParameters, resolve_source, run_config, run_id
 from nps_text.retries import retry_options
 from nps_text.rules import has_text
@@ -90,9 +90,9 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     with edges.stage("ingest"):
         raw = ingest_task(params, config)
     logger.info("read %d records from %s (%s)", raw.rows_in, raw.source, raw.format)
-    expected = freshness.fingerprint(params, config, raw.source_hash)
-    if is_sql_url(params.input) and not params.force:
-        freshness.raise_if_up_to_date(edges.out, expected)  # a query's data is known only now
+    fingerprint = freshness.fingerprint(params, config, raw.source_hash)
+    if is_sql_url(params.input) and (verdict := freshness.check_run(params, config, raw.source_hash)).up_to_date:
+        raise freshness.UpToDate(verdict.manifest or {})  # a query's data is known only now
     freshness.mark_attempt(edges.out, edges.run_id)  # before the first change to the output folder
     with edges.stage("validate"):
         validated = validate.privacy(  # issue 9: personal data out before any other stage sees it
@@ -127,7 +127,7 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     responses = write.order_responses(responses)
     tables = check_tables({"responses": responses, "rejected": validated.rejected, "nps_summary": nps_tables.summary,
                            "nps_changes": nps_tables.changes, "sentences": sentences, "themes": themes_table, **found})
-    return run_manifest.build(raw_input, validated, nps_tables, responses, config, edges, started, expected), tables
+    return run_manifest.build(raw_input, validated, nps_tables, responses, config, edges, started, fingerprint), tables
 
 
 def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
@@ -152,8 +152,9 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
         edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out), run_id=current,
                          runner=config.runner, mapper=map_chunks(config.runner.runner), progress=_progress_hook)
         try:
-            if not (params.force or is_sql_url(params.input)):  # a file's hash is known before reading it
-                freshness.raise_if_up_to_date(out, freshness.fingerprint(params, config, file_hash(Path(params.input))))
+            if (verdict := freshness.check_run(params, config)).up_to_date:  # a file's hash is known before reading it
+                raise freshness.UpToDate(verdict.manifest or {})
+            logger.info("running: %s", verdict.reason)
             manifest, tables = run_stages(params, config, edges)
         except freshness.UpToDate as up_to_date:  # nothing runs, nothing is sent again
             logger.info(freshness.up_to_date_line(up_to_date.manifest, out))

@@ -55,7 +55,7 @@ class Verdict:
 
 
 class UpToDate(Exception):  # noqa: N818 - not an error: a run's way out when OUT needs no run
-    """``OUT`` is up to date (:func:`raise_if_up_to_date`); ``manifest`` is the published one."""
+    """``OUT`` is up to date (:func:`check_run`); ``manifest`` is the published one."""
 
     def __init__(self, manifest: dict[str, Any]) -> None:
         super().__init__("up to date")
@@ -107,11 +107,25 @@ def check(out: Path, expected: Mapping[str, str]) -> Verdict:
     return Verdict(True, "", manifest)
 
 
-def raise_if_up_to_date(out: Path, expected: Mapping[str, str]) -> None:
-    """:func:`check`, as the flow uses it: raises :class:`UpToDate` when ``out`` is up to date."""
-    verdict = check(out, expected)
-    if verdict.up_to_date and verdict.manifest is not None:
-        raise UpToDate(verdict.manifest)
+def check_run(params: RunParameters, config: PipelineConfig, input_sha256: str | None = None) -> Verdict:
+    """:func:`check` for a run: whether ``params.out`` already holds the results of ``params`` with ``config``.
+
+    ``input_sha256`` is the input's content hash; ``None`` computes it for a file input. Not up to date without
+    checking: a forced run, a SQL input without its hash (its data is known only after its query), an input that
+    cannot be read (ingest then says what is wrong with it).
+    """
+    from nps_text.ingest import file_hash, is_sql_url
+
+    if params.force:
+        return Verdict(False, "forced")
+    if input_sha256 is None:
+        if is_sql_url(params.input):
+            return Verdict(False, "a SQL input is checked after its query")
+        try:
+            input_sha256 = file_hash(Path(params.input))
+        except OSError:
+            return Verdict(False, "the input cannot be read")
+    return check(Path(params.out), fingerprint(params, config, input_sha256))
 
 
 def published_alert_failures(manifest: Mapping[str, Any], on_failure: str) -> list[str]:

@@ -138,6 +138,18 @@ def test_no_published_run_or_an_old_manifest_is_not_up_to_date(tmp_path: Path, p
     assert _verdict(out, survey).reason == "the published run recorded no fingerprint"
 
 
+def test_a_forced_run_a_sql_input_or_an_unreadable_input_is_not_checked(published: tuple[Path, Path]) -> None:
+    """:func:`nps_text.freshness.check_run`, as the CLI and the flow call it: ingest reports a missing input."""
+    out, survey = published
+    params = RunParameters(input=str(survey), out=str(out))
+    assert freshness.check_run(params, PipelineConfig()).up_to_date
+    assert freshness.check_run(params.model_copy(update={"force": True}), PipelineConfig()).reason == "forced"
+    sql = RunParameters(input="sqlite:///survey.db", out=str(out))
+    assert freshness.check_run(sql, PipelineConfig()).reason == "a SQL input is checked after its query"
+    missing = RunParameters(input=str(out / "missing.csv"), out=str(out))
+    assert freshness.check_run(missing, PipelineConfig()).reason == "the input cannot be read"
+
+
 def test_alert_channels_that_failed_in_the_published_run_fail_again_without_sending() -> None:
     rows = [{"rule": "drop", "kind": "nps_drop", "channel": "cx", "type": "webhook", "status": "failed",
              "error": "ConnectError: [Errno 111] Connection refused"}]

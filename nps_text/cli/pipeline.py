@@ -127,7 +127,7 @@ def run_command(
         input=source, out=out_dir, config=config_path, sql_query=sql_query, password_env=password_env,
         database=to_db, runner=runner, dask_address=dask_address, force=force,  # type: ignore[arg-type]
     )
-    if not force and _up_to_date(params):
+    if _up_to_date(params):
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -180,16 +180,13 @@ def _up_to_date(params: RunParameters) -> bool:
     Prefect or any model is imported; then print the one line that says so (and the alert channels that failed
     in that run: they fail this one too). A SQL input is checked by the flow, after its query."""
     from nps_text import freshness
-    from nps_text.ingest import file_hash, is_sql_url
     from nps_text.params import run_config
 
-    if is_sql_url(params.input):
-        return False
-    config, out = run_config(params), Path(params.out)
-    verdict = freshness.check(out, freshness.fingerprint(params, config, file_hash(Path(params.input))))
+    config = run_config(params)
+    verdict = freshness.check_run(params, config)
     if not verdict.up_to_date or verdict.manifest is None:
         return False
-    click.echo(freshness.up_to_date_line(verdict.manifest, out))
+    click.echo(freshness.up_to_date_line(verdict.manifest, Path(params.out)))
     for line in freshness.published_alert_failures(verdict.manifest, config.alerts.on_failure):
         click.echo(f"Warning: {line}", err=True)
     return True
