@@ -110,7 +110,7 @@ def teacher_soft_labels(
 
     model, meta = load_e5_classifier(teacher_dir)
     if use_cpu_bf16("auto") if bf16 is None else bf16:
-        model = model.to(torch.bfloat16)
+        model = model.bfloat16()
     tokenizer = load_e5_tokenizer()
 
     def score(texts: list[str]) -> np.ndarray:
@@ -258,9 +258,9 @@ def train_student(
         LABELS,
         TrainingData,
         TrainSentimentConfig,
-        curve_summary,
         data_key,
         load_checkpoint,
+        progress_summary,
         row_weights,
         run_training,
         write_training_card,
@@ -310,20 +310,11 @@ def train_student(
         "rows": int(len(pool)),
         "rows_with_gold_label": int(gold.sum()),
         "rows_per_source": {str(k): int(v) for k, v in pool.groupby("source").size().items()},
-        "parameters_trained": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-        "epoch_losses": progress["epoch_losses"],
-        "steps": progress["step"],
-        "total_steps": progress["total_steps"],
-        "finished": progress["finished"],
-        "loss_curve": curve_summary(progress["curve"]),
         "seconds_scoring_soft_labels_this_session": round(scored_at - started, 1),
         "seconds_preparing_this_session": round(prepared_at - started, 1),
-        "seconds_training": progress["seconds"],
-        "sessions": progress["sessions"],
-        "torch": torch.__version__,
+        **progress_summary(model, progress),
     }
     if not progress["finished"]:
-        logger.info("stopped at step %d of %d; continue with --resume", progress["step"], progress["total_steps"])
         return summary
     meta = E5ClassifierMeta(
         labels=LABELS, num_layers=config.num_layers, frozen_layers=0, prefix=config.prefix,

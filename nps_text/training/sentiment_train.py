@@ -581,19 +581,10 @@ def train_sentiment_model(
         "rows": int(len(train)),
         "rows_per_source": {str(k): int(v) for k, v in train.groupby("source").size().items()},
         "label_counts": {str(k): int(v) for k, v in train["label"].value_counts().items()},
-        "parameters_trained": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-        "epoch_losses": progress["epoch_losses"],
-        "steps": progress["step"],
-        "total_steps": progress["total_steps"],
-        "finished": progress["finished"],
-        "loss_curve": curve_summary(progress["curve"]),
         "seconds_preparing_this_session": round(prepared_at - started, 1),
-        "seconds_training": progress["seconds"],
-        "sessions": progress["sessions"],
-        "torch": torch.__version__,
+        **progress_summary(model, progress),
     }
     if not progress["finished"]:
-        logger.info("stopped at step %d of %d; continue with --resume", progress["step"], progress["total_steps"])
         return summary
     meta = E5ClassifierMeta(
         labels=LABELS,
@@ -607,6 +598,25 @@ def train_sentiment_model(
     write_training_card(out, summary)
     (out / CHECKPOINT).unlink(missing_ok=True)
     return summary
+
+
+def progress_summary(model: Any, progress: dict[str, Any]) -> dict[str, Any]:
+    """The summary fields every trainer reports about its run (from :func:`run_training`'s ``progress``)."""
+    import torch
+
+    if not progress["finished"]:
+        logger.info("stopped at step %d of %d; continue with --resume", progress["step"], progress["total_steps"])
+    return {
+        "parameters_trained": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        "epoch_losses": progress["epoch_losses"],
+        "steps": progress["step"],
+        "total_steps": progress["total_steps"],
+        "finished": progress["finished"],
+        "loss_curve": curve_summary(progress["curve"]),
+        "seconds_training": progress["seconds"],
+        "sessions": progress["sessions"],
+        "torch": torch.__version__,
+    }
 
 
 def training_card(summary: dict[str, Any]) -> str:
