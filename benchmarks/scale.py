@@ -10,7 +10,8 @@ Inputs are built with ``survey.py`` (streamed, seeded; see its docstring for how
 distinct texts) into ``--work-dir`` and reused when they exist (``--rebuild`` to rebuild). Each size runs
 as its own ``nps-text run`` child process into a fresh out folder, so nothing is cached between sizes.
 ``--no-models`` writes a config with ``sentiment.enabled: false`` and ``themes.enabled: false``;
-``--formats`` restricts the output formats (the default writes all of them, Excel included).
+``--formats`` restricts the output formats (the default writes all of them, Excel included). ``--stages``
+runs each size through ``stage_memory.py`` (the same run, in one process) and prints its peak memory per step.
 
 Prints one line per size: rows, wall seconds, rows/s, peak RSS (largest process, exact) and tree RSS (sum
 over the child's processes, sampled), then the step timings from the run's manifest.
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--rebuild", action="store_true", help="rebuild inputs even when they exist")
     parser.add_argument("--keep-outputs", action="store_true", help="keep each run's out folder")
+    parser.add_argument("--stages", action="store_true", help="peak memory per step (stage_memory.py)")
     args = parser.parse_args(argv)
     sizes = [int(value.replace("_", "")) for value in args.rows.split(",") if value.strip()]
     formats = [value.strip() for value in args.formats.split(",")] if args.formats else None
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         out_dir = work / f"out_{rows}_{mode}"
         shutil.rmtree(out_dir, ignore_errors=True)
         command = [*nps_text_command(), "run", str(survey), "--out", str(out_dir)]
+        if args.stages:
+            command = [sys.executable, str(Path(__file__).with_name("stage_memory.py")), *command[-3:]]
         if config is not None:
             command += ["--config", str(config)]
         log = work / f"run_{rows}_{mode}.log"
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         if steps:
             lines.append(f"{'':>10} steps: {steps}")
+        if args.stages:
+            per_step = log.read_text(encoding="utf-8", errors="replace").split("PEAK RSS PER STEP", 1)[-1]
+            print(f"peak memory per step at {rows:,} rows:{per_step}", flush=True)
         if not args.keep_outputs:
             shutil.rmtree(out_dir, ignore_errors=True)
 

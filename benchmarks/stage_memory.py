@@ -1,0 +1,138 @@
+"""Peak memory of each step of one ``nps-text run``, measured inside its process (Linux only).
+
+Usage (from the repository root; the arguments are those of ``nps-text run``):
+
+    python benchmarks/stage_memory.py /tmp/nps-text-bench/scale/survey_100000_seed_0.csv --out /tmp/out
+    python benchmarks/scale.py --rows 100000 --no-models --stages   # the same for each size of scale.py
+
+Runs ``nps-text run`` in this process and resets the kernel's peak-RSS mark (``VmHWM``, by writing ``5`` to
+``/proc/self/clear_refs``) at every step boundary, so each step's peak is its own. Steps: the stages
+(:meth:`nps_text.stages.edges.RunEdges.stage`), the work between them (``order_responses``, ``check_tables``,
+the manifest), every table x format the writers write, the report, the database output, the alerts and the
+publish; time outside any of them counts as ``(between steps)``. After the run it prints one line per step:
+RSS at entry, peak RSS, RSS at exit (MiB) and what Arrow's memory pool holds at exit (MiB). Nested steps (a
+writer inside ``stage:write``) are reported separately; the outer step's peak covers only its own time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+CLEAR_REFS = Path("/proc/self/clear_refs")
+OUTSIDE = "(between steps)"
+
+
+def _status_mib(key: str) -> int:
+    match = re.search(rf"{key}:\s+(\d+)", Path("/proc/self/status").read_text(encoding="ascii"))
+    return int(match.group(1)) // 1024 if match else 0
+
+
+def _arrow_mib() -> int:
+    import pyarrow as pa
+
+    return pa.total_allocated_bytes() // 2**20
+
+
+class StepMemory:
+    """Peak RSS per named step; a step's peak excludes the steps nested in it."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = [OUTSIDE]
+        self.peaks: dict[str, int] = {}
+        self.rows: list[tuple[str, int, int, int]] = []
+        """(step, RSS at entry, RSS at exit, Arrow MiB at exit), in the order the steps end."""
+        self._entry: list[int] = []
+
+    def _close_segment(self) -> None:
+        label = self.stack[-1]
+        self.peaks[label] = max(self.peaks.get(label, 0), _status_mib("VmHWM"))
+        CLEAR_REFS.write_text("5", encoding="ascii")
+
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        self._close_segment()
+        self.stack.append(label)
+        self._entry.append(_status_mib("VmRSS"))
+        try:
+            yield
+        finally:
+            self._close_segment()
+            self.stack.pop()
+            self.rows.append((label, self._entry.pop(), _status_mib("VmRSS"), _arrow_mib()))
+
+    def wrap(self, owner: Any, name: str, label: Callable[..., str] | None = None) -> None:
+        """Replace ``owner.name`` by a wrapper that measures each call as a step."""
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            with self.step(label(*args, **kwargs) if label else name):
+                return original(*args, **kwargs)
+
+        setattr(owner, name, measured)
+
+    def report(self) -> str:
+        self._close_segment()
+        lines = [f"{'step':44} {'entry MiB':>10} {'peak MiB':>9} {'exit MiB':>9} {'Arrow MiB':>10}"]
+        for label, entry, exit_rss, arrow in self.rows:
+            lines.append(f"{label:44} {entry:>10,} {self.peaks.get(label, 0):>9,} {exit_rss:>9,} {arrow:>10,}")
+        lines.append(f"{OUTSIDE:44} {'':>10} {self.peaks.get(OUTSIDE, 0):>9,}")
+        lines.append(f"{'whole run (largest peak)':44} {'':>10} {max(self.peaks.values()):>9,}")
+        return "\n".join(lines)
+
+
+def instrument(memory: StepMemory) -> None:
+    """Measure the stages and the steps between and after them."""
+    import nps_text.flow as flow
+    import nps_text.report as report
+    import nps_text.writers.outputs as outputs
+    from nps_text import artifacts, manifest, notify
+    from nps_text.stages import edges
+
+    stage = edges.RunEdges.stage
+
+    @contextlib.contextmanager
+    def measured_stage(self: Any, name: str) -> Iterator[None]:
+        with stage(self, name), memory.step(f"stage:{name}"):
+            yield
+
+    edges.RunEdges.stage = measured_stage  # type: ignore[method-assign]
+    memory.wrap(flow.write, "order_responses")
+    memory.wrap(flow, "check_tables")
+    memory.wrap(manifest, "build", lambda *a, **k: "manifest.build")
+    memory.wrap(manifest, "finish", lambda *a, **k: "manifest.finish")
+    memory.wrap(outputs, "write_tables", lambda tables, fmt, *a, **k: f"  write {fmt}: {', '.join(tables)}")
+    memory.wrap(report, "render_report", lambda *a, **k: "  render_report")
+    memory.wrap(notify, "database_output")
+    memory.wrap(notify, "evaluate", lambda *a, **k: "alerts.evaluate")
+    memory.wrap(flow, "publish")
+    memory.wrap(artifacts, "publish_artifacts")
+
+
+def main(argv: list[str] | None = None) -> int:
+    if not CLEAR_REFS.exists():
+        print("needs Linux (/proc/self/clear_refs)", file=sys.stderr)
+        return 2
+    memory = StepMemory()
+    instrument(memory)
+    from nps_text.cli import main as cli_main
+
+    sys.argv = ["nps-text", "run", *(sys.argv[1:] if argv is None else argv)]
+    code = 0
+    try:
+        cli_main()
+    except SystemExit as exc:
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    print("\nPEAK RSS PER STEP (stage_memory.py)", flush=True)
+    print(memory.report(), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
