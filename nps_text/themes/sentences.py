@@ -132,6 +132,7 @@ def assign_units(
     for response, parts in segments.items():
         units_by_response[response] = [split_theme_clauses(text) for _, text in parts]
     multi = [response for response, units in units_by_response.items() if sum(len(u) for u in units) > 1]
+    is_multi = set(multi)
     cleaned: dict[str, str] = {}
     owners: dict[str, object] = {}
     for response in multi:
@@ -165,7 +166,7 @@ def assign_units(
     sentence_theme: dict[object, int] = {}
     for response, parts in segments.items():
         main = int(primary[response])
-        if response not in set(multi):
+        if response not in is_multi:
             theme_ids[response] = [main]
             for label, _ in parts:
                 if label is not None:
