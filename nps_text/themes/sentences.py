@@ -93,13 +93,14 @@ def response_segments(
             if pd.notna(text):
                 by_id.setdefault(str(response_id), []).append((label, str(text)))
     segments: dict[object, list[tuple[object | None, str]]] = {}
-    ids = responses["response_id"].astype(str) if "response_id" in responses.columns else None
-    for index in responses.index[mask]:
-        found = by_id.get(str(ids.loc[index])) if ids is not None else None
+    text_rows = responses.loc[mask]
+    ids = text_rows["response_id"].astype(str).tolist() if "response_id" in responses.columns else [None] * len(text_rows)
+    for index, response_id, comment in zip(text_rows.index, ids, text_rows["comment"].tolist(), strict=True):
+        found = by_id.get(response_id) if response_id is not None else None
         if found:
             segments[index] = list(found)
         else:
-            segments[index] = [(None, part) for part in split_segments(str(responses.at[index, "comment"]))]
+            segments[index] = [(None, part) for part in split_segments(str(comment))]
     return segments
 
 
