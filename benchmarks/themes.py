@@ -21,6 +21,10 @@ Usage (from the repository root):
     python benchmarks/themes.py trust --max 1500 --cache-dir /tmp/nps-bench-cache
     python benchmarks/themes.py trust --config '{"sentence_themes": false}' --no-baseline
 
+    # versus (issue 21): the themes step vs BERTopic's defaults on the same cached embeddings of the 20,000-row
+    # benchmark survey (survey.py), labels included, alternated in fresh processes; prints the ratio
+    python benchmarks/themes.py versus --rows 20000 --repeats 2
+
 Each figure is printed as one line; UMAP's numba compilation is part of the first (and only) fit.
 """
 
@@ -172,6 +176,12 @@ def _mams() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "language"])
 
 
+def _clothing() -> pd.DataFrame:
+    """Women's clothing reviews (CC0) by the product's class (Dresses, Knits, Blouses, Pants, ...)."""
+    frame = pd.read_csv(SHARED_DATA / "womens_clothing_reviews" / "reviews.csv").dropna(subset=["Review Text", "Class Name"])
+    return pd.DataFrame({"text": frame["Review Text"].astype(str), "label": frame["Class Name"].astype(str), "language": "en"})
+
+
 LABELLED_SETS = {
     "germeval_aspects": _germeval,
     "hotel_aspects": _hotel,
@@ -182,11 +192,16 @@ LABELLED_SETS = {
 SemEval-2014 restaurant categories, MAMS (train+val, one category besides miscellaneous). Texts
 de-duplicated, then a seeded sample of at most ``--max`` comments per set."""
 
+LARGE_SETS = {"clothing_classes": _clothing}
+"""Sets of over 10,000 distinct comments, run only when ``--only`` names them: women's clothing reviews (CC0,
+22,600 texts) labelled by the product's class, for the sample-fit check (``max_fit_comments`` below the set's size)."""
+
 TAXONOMY_FOR_SET = {
     "germeval_aspects": "mobility",
     "hotel_aspects": "hospitality",
     "restaurant_aspects": "hospitality",
     "mams_aspects": "hospitality",
+    "clothing_classes": "retail",
 }
 """The built-in starter taxonomy a user of each domain would pick (``--taxonomy auto``)."""
 
@@ -212,7 +227,7 @@ def quality(args: argparse.Namespace) -> None:
     encoder = get_encoder(args.encoder)
     cache = open_store(args.cache_dir)
     overrides = json.loads(args.config) if args.config else {}
-    for name, table in _sampled_sets(LABELLED_SETS, args):
+    for name, table in _sampled_sets({**LABELLED_SETS, **LARGE_SETS} if args.only else LABELLED_SETS, args):
         settings = dict(overrides)
         if args.taxonomy:
             settings["taxonomy"] = TAXONOMY_FOR_SET[name] if args.taxonomy == "auto" else args.taxonomy
@@ -468,6 +483,112 @@ def trust(args: argparse.Namespace) -> None:
         print(json.dumps({"set": name, "config": overrides, **figures}, ensure_ascii=False), flush=True)
 
 
+def _versus_inputs(args: argparse.Namespace, work: Path) -> Path:
+    """The responses of the ``--rows`` benchmark survey after the spine (``nps-text run`` with sentiment and
+    themes off, Parquet only): what the themes step gets in a real run, built once per work folder."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from compare import child_env, nps_text_command
+    from survey import DEFAULT_DATA_DIR, build_survey
+
+    responses = work / "spine" / "responses.parquet"
+    if responses.exists():
+        return responses
+    work.mkdir(parents=True, exist_ok=True)
+    survey = work / "survey.csv"
+    if not survey.exists():
+        build_survey(args.rows, survey, seed=args.seed, data_dir=DEFAULT_DATA_DIR)
+    config = work / "spine.yaml"
+    config.write_text(
+        "sentiment: {enabled: false}\nthemes: {enabled: false}\noutput: {formats: [parquet]}\n", encoding="utf-8"
+    )
+    subprocess.run(
+        [*nps_text_command(), "run", str(survey), "--config", str(config), "--out", str(work / "spine")],
+        check=True, env=child_env(), stdout=subprocess.DEVNULL,
+    )
+    return responses
+
+
+VERSUS_VARIANTS = ("nps-text", "bertopic-defaults")
+
+
+def versus(args: argparse.Namespace) -> None:
+    """The themes step vs ``BERTopic(language="multilingual")`` with its defaults, on the same cached embeddings
+    of the same distinct comments, each run in a fresh process, alternated ``--repeats`` times."""
+    import subprocess
+
+    work = Path(args.work_dir) / f"rows_{args.rows}_seed_{args.seed}"
+    responses = _versus_inputs(args, work)
+    command = [sys.executable, __file__, "_versus_one", "--responses", str(responses), "--cache-dir", args.cache_dir,
+               "--encoder", args.encoder]
+    if args.config:
+        command += ["--config", args.config]
+
+    def one(variant: str) -> dict:
+        output = subprocess.run([*command, "--variant", variant], capture_output=True, text=True, check=False)
+        lines = [line for line in output.stdout.splitlines() if line.startswith("{")]
+        if output.returncode or not lines:
+            raise SystemExit(f"{variant} failed (exit {output.returncode}):\n{output.stderr[-2000:]}")
+        return json.loads(lines[-1])
+
+    if not args.no_warmup:  # fills the embedding cache (comments, clauses, label phrases): the encoder is not timed
+        print("warm-up run of nps-text (untimed) ...", flush=True)
+        one("nps-text")
+    ratios: dict[str, list[float]] = {"seconds": [], "cpu_seconds": []}
+    for repeat in range(args.repeats):
+        pair = {variant: one(variant) for variant in VERSUS_VARIANTS}
+        ours, base = pair["nps-text"], pair["bertopic-defaults"]
+        for key, values in ratios.items():
+            values.append(ours[key] / base[key])
+        for result in (ours, base):
+            print(json.dumps({"repeat": repeat, **result}, ensure_ascii=False))
+        print(
+            f"repeat {repeat}: nps-text {ours['seconds']:.1f} s wall / {ours['cpu_seconds']:.1f} s CPU "
+            f"({ours['themes']} themes, {ours['comments']} comments) vs BERTopic defaults {base['seconds']:.1f} s / "
+            f"{base['cpu_seconds']:.1f} s ({base['themes']} topics): x{ratios['seconds'][-1]:.2f} wall, "
+            f"x{ratios['cpu_seconds'][-1]:.2f} CPU; peak RSS {ours['peak_rss_mib']:.0f} vs {base['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    for key, name in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+        print(f"nps-text / BERTopic defaults at {args.rows:,} rows, {name}: median x{float(np.median(ratios[key])):.2f} "
+              f"(each pair: {', '.join(f'x{ratio:.2f}' for ratio in ratios[key])})")
+
+
+def _versus_one(args: argparse.Namespace) -> None:
+    """One timed run of ``--variant`` in this process (libraries imported and embeddings read before the clock)."""
+    import bertopic  # noqa: F401  imported before the clock for both variants
+    import hdbscan  # noqa: F401
+    import umap  # noqa: F401
+
+    from nps_text.encoders.registry import CachedEmbedder
+    from nps_text.rules import theme_texts
+    from nps_text.runner import PrecomputedEmbed
+    from nps_text.themes import ThemesConfig, assign_themes_and_sentences
+
+    responses = pd.read_parquet(args.responses)
+    config = ThemesConfig(**(json.loads(args.config) if args.config else {}))
+    fallback = CachedEmbedder(args.encoder, args.cache_dir)
+    texts = [str(text) for text in pd.unique(theme_texts(responses, config.clean_text).to_numpy(dtype=object))]
+    vectors = np.asarray(fallback(texts), dtype=np.float32)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    if args.variant == "nps-text":  # as the pipeline calls it: comments precomputed, clauses from the cache
+        _, themes, _ = assign_themes_and_sentences(
+            responses, None, config, embed=PrecomputedEmbed(texts, vectors, fallback)
+        )
+        found = int((themes["theme_id"].drop_duplicates() != -1).sum())
+    else:  # what a notebook does: defaults (unseeded UMAP), topic names from c-TF-IDF
+        topic_model = bertopic.BERTopic(language="multilingual")
+        topics, _ = topic_model.fit_transform(texts, embeddings=vectors)
+        names = dict(zip(topic_model.get_topic_info()["Topic"], topic_model.get_topic_info()["Name"], strict=True))
+        _ = [names[topic] for topic in topics]
+        found = len(set(topics) - {-1})
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    print(json.dumps({"variant": args.variant, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
+                      "comments": len(texts), "themes": found,
+                      "peak_rss_mib": round(_peak_rss_mb(), 1)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -499,8 +620,24 @@ def main() -> None:
         help="gold: the human polarity stands for a perfect model; model: the shipped default model scores "
         "comments and sentences (negative shares are still judged against the human polarity).",
     )
+    versus_parser = commands.add_parser("versus")
+    versus_parser.add_argument("--rows", type=int, default=20000)
+    versus_parser.add_argument("--seed", type=int, default=0)
+    versus_parser.add_argument("--repeats", type=int, default=2, help="Pairs of runs (nps-text, then BERTopic).")
+    versus_parser.add_argument("--encoder", default="use")
+    versus_parser.add_argument("--cache-dir", default="/tmp/nps-bench-cache")
+    versus_parser.add_argument("--work-dir", default="/tmp/nps-text-bench/themes-versus")
+    versus_parser.add_argument("--config", default=None, help="ThemesConfig overrides as JSON.")
+    versus_parser.add_argument("--no-warmup", action="store_true", help="Skip the untimed run that fills the cache.")
+    versus_one = commands.add_parser("_versus_one")
+    versus_one.add_argument("--variant", choices=VERSUS_VARIANTS, required=True)
+    versus_one.add_argument("--responses", required=True)
+    versus_one.add_argument("--cache-dir", required=True)
+    versus_one.add_argument("--encoder", default="use")
+    versus_one.add_argument("--config", default=None)
     args = parser.parse_args()
-    {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality, "trust": trust}[args.command](args)
+    {"speed": speed, "scale": scale, "_scale_one": _scale_one, "quality": quality, "trust": trust,
+     "versus": versus, "_versus_one": _versus_one}[args.command](args)
 
 
 if __name__ == "__main__":

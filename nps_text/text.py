@@ -153,6 +153,25 @@ def _lemma(token_text: str, language: str, table: Any) -> str:
     return table.get(lowered, lowered).lower()
 
 
+def _content_lemma(token: Any, language: str, table: Any, drop: frozenset[str], min_length: int) -> str | None:
+    """The lemma :func:`lemmatize_texts` keeps for a token, or ``None`` when it is dropped. Depends only on the
+    token's text (spaCy's ``is_punct``, ``like_num``, ... are attributes of the lexeme), so it is computed once
+    per distinct token."""
+    if token.is_punct or token.is_space or token.like_num or token.like_url or token.like_email:
+        return None
+    raw = token.text
+    if raw.startswith(("@", "#")) or not any(ch.isalpha() for ch in raw) or _SYMBOLS.intersection(raw):
+        return None
+    if any(ch.isdigit() for ch in raw) and len(raw) < 4:
+        return None
+    if raw.lower() in drop:
+        return None
+    lemma = _lemma(raw, language, table).strip("-'’.")
+    if len(lemma) < min_length or lemma.lower() in drop:
+        return None
+    return lemma
+
+
 def lemmatize_texts(
     texts: Sequence[str],
     languages: Sequence[str | None] | None = None,
@@ -195,22 +214,18 @@ def lemmatize_texts(
             continue
         tokenizer, table, _ = _pipeline(language)
         stripped = (_PLACEHOLDER.sub(" ", texts[i]) for i in positions)
+        lemma_of: dict[str, str | None] = {}  # each distinct token is looked at once
         for position, doc in zip(positions, tokenizer.pipe(stripped), strict=True):
             kept: list[str] = []
             sentence_start = True
             for token in doc:
-                initial, sentence_start = sentence_start, token.text in _SENTENCE_END
-                if token.is_punct or token.is_space or token.like_num or token.like_url or token.like_email:
-                    continue
                 raw = token.text
-                if raw.startswith(("@", "#")) or not any(ch.isalpha() for ch in raw) or _SYMBOLS.intersection(raw):
-                    continue
-                if any(ch.isdigit() for ch in raw) and len(raw) < 4:
-                    continue
-                if raw.lower() in drop:
-                    continue
-                lemma = _lemma(raw, language, table).strip("-'’.")
-                if len(lemma) < min_length or lemma.lower() in drop:
+                initial, sentence_start = sentence_start, raw in _SENTENCE_END
+                if raw in lemma_of:
+                    lemma = lemma_of[raw]
+                else:
+                    lemma = lemma_of[raw] = _content_lemma(token, language, table, drop, min_length)
+                if lemma is None:
                     continue
                 if language == "de" and not initial:
                     casing_votes[lemma.lower()][lemma] += 1

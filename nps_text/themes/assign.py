@@ -42,7 +42,7 @@ from nps_text.themes.keywords import (
     theme_keywords,
 )
 from nps_text.themes.labels import readable_labels, theme_language
-from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes
+from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes, fit_sample
 from nps_text.themes.sentences import assign_units, response_segments
 from nps_text.themes.state import FitRecord, ThemeState, load_state, save_state, stable_ids
 
@@ -273,29 +273,34 @@ def _fit(
     """
     distinct, languages, codes = comments.texts, comments.languages, comments.codes
     raw_comment_vectors, vectors, mean = comments.raw_vectors, comments.vectors, comments.mean
-    lemmas = lemmatize_texts(distinct, languages, filler_words=filler)
-    lemma_docs = [" ".join(words) for words in lemmas]
+    # Lemmas feed the guided seed words (every comment) and the fit and keywords (the fit sample): without
+    # guided seed words, above max_fit_comments only the sample is lemmatised.
+    seed_words = bool(config.guided) and config.guided_method != "similarity"
+    lemmas = _Lemmas(distinct, languages, filler)
+    lemmas.words(np.arange(len(distinct)) if seed_words else fit_sample(len(distinct), config))
 
     # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
     guided_names = [theme.name for theme in config.guided]
-    similarity = None
-    if config.guided and config.guided_method != "keywords":
-        similarity = lambda: guided_similarity(embed, raw_comment_vectors, config.guided)  # noqa: E731
-    surface = [_WORD.findall(text.lower()) for text in distinct]
-    guided_index = match_guided(
-        lemmas,
-        surface,
-        config.guided,
-        similarity=similarity,
-        min_similarity=config.guided_similarity,
-        keywords=config.guided_method != "similarity",
-    )
+    guided_index = np.full(len(distinct), NO_MATCH, dtype=np.int64)
+    if config.guided:
+        similarity = None
+        if config.guided_method != "keywords":
+            similarity = lambda: guided_similarity(embed, raw_comment_vectors, config.guided)  # noqa: E731
+        every_row = np.arange(len(distinct))
+        guided_index = match_guided(
+            lemmas.words(every_row) if seed_words else [[] for _ in distinct],
+            [_WORD.findall(text.lower()) for text in distinct] if seed_words else [[] for _ in distinct],
+            config.guided,
+            similarity=similarity,
+            min_similarity=config.guided_similarity,
+            keywords=seed_words,
+        )
 
     # 2. Discovery on the comments no guided theme claimed.
     open_rows = np.flatnonzero(guided_index == NO_MATCH)
     responses_per_comment = np.bincount(codes, minlength=len(distinct))
     discovered = discover_themes(
-        [lemma_docs[i] for i in open_rows],
+        lambda rows: lemmas.docs(open_rows[rows]),
         lambda rows: vectors[open_rows[rows]],
         len(open_rows),
         config,
@@ -312,11 +317,8 @@ def _fit(
     theme_ids = _merge_groups(theme_ids, config.merge)
 
     # 4. Keywords (class-based TF-IDF over lemmas) and labels.
-    keyword_rows = np.arange(len(distinct))
-    if len(distinct) > config.max_fit_comments:
-        rng = np.random.default_rng(config.seed)
-        keyword_rows = np.sort(rng.choice(len(distinct), size=config.max_fit_comments, replace=False))
-    keywords = theme_keywords([lemma_docs[i] for i in keyword_rows], theme_ids[keyword_rows], config.keywords)
+    keyword_rows = fit_sample(len(distinct), config)
+    keywords = theme_keywords(lemmas.docs(keyword_rows), theme_ids[keyword_rows], config.keywords)
     guided_by_id = {theme_id: name for name, theme_id in guided_ids.items()}
     phrases = readable_labels(
         distinct, languages, theme_ids, text_responses, codes, embed, raw_comment_vectors, config,
@@ -337,7 +339,7 @@ def _fit(
             phrase = phrases.get(theme_id)
             if phrase is not None and phrase.specific and phrase.text:
                 own = phrase.text
-            elif words and _keyword_share(lemma_docs, theme_ids, theme_id, words[0]) >= MIN_KEYWORD_SHARE:
+            elif words and _keyword_share(lemmas, theme_ids, theme_id, words[0]) >= MIN_KEYWORD_SHARE:
                 # No noun names it, but one word does ("zu teuer", "überteuert", "teuer"): a topic still.
                 own = (
                     _short_comment_label(distinct, theme_ids, responses_per_comment, theme_id)
@@ -372,13 +374,40 @@ MIN_KEYWORD_SHARE = 0.4
 subject when its top keyword occurs in at least this share of them ("teuer"); else it has no specific topic."""
 
 
-def _keyword_share(lemma_docs: Sequence[str], theme_ids: np.ndarray, theme_id: int, keyword: str) -> float:
-    """Share of a theme's distinct comments whose lemmas hold every word of ``keyword``."""
-    rows = np.flatnonzero(theme_ids == theme_id)
+def _keyword_share(lemmas: _Lemmas, theme_ids: np.ndarray, theme_id: int, keyword: str) -> float:
+    """Share of a theme's distinct comments (those lemmatised) whose lemmas hold every word of ``keyword``."""
+    rows = lemmas.known(np.flatnonzero(theme_ids == theme_id))
     if rows.size == 0:
         return 0.0
     words = set(keyword.split())
-    return sum(1 for row in rows.tolist() if words <= set(lemma_docs[row].split())) / rows.size
+    return sum(1 for doc in lemmas.docs(rows) if words <= set(doc.split())) / rows.size
+
+
+class _Lemmas:
+    """The lemmas (:func:`nps_text.text.lemmatize_texts`) of the run's distinct comments, computed for the rows
+    asked for, each row once."""
+
+    def __init__(self, texts: Sequence[str], languages: Sequence[str | None], filler: set[str]) -> None:
+        self._texts, self._languages, self._filler = texts, languages, filler
+        self._words: dict[int, list[str]] = {}
+
+    def words(self, rows: np.ndarray) -> list[list[str]]:
+        """Lemmas of each of ``rows`` (positions in the distinct comments)."""
+        missing = [row for row in dict.fromkeys(rows.tolist()) if row not in self._words]
+        if missing:
+            found = lemmatize_texts(
+                [self._texts[row] for row in missing], [self._languages[row] for row in missing], filler_words=self._filler
+            )
+            self._words.update(zip(missing, found, strict=True))
+        return [self._words[row] for row in rows.tolist()]
+
+    def docs(self, rows: np.ndarray) -> list[str]:
+        """Space-joined lemmas of each of ``rows`` (BERTopic's documents)."""
+        return [" ".join(words) for words in self.words(rows)]
+
+    def known(self, rows: np.ndarray) -> np.ndarray:
+        """Those of ``rows`` already lemmatised."""
+        return np.asarray([row for row in rows.tolist() if row in self._words], dtype=np.int64)
 
 
 REPRESENTATIVE_DECIMALS = 4

@@ -85,7 +85,9 @@ class ThemesConfig(BaseModel):
     umap_neighbors: int = Field(default=15, ge=2)
     umap_components: int = Field(default=5, ge=2)
     max_fit_comments: int = Field(
-        default=20000, ge=100, description="Fit on a seeded sample of at most this many distinct comments; assign the rest."
+        default=20000, ge=100,
+        description="Fit on a seeded sample of at most this many distinct comments; each other comment takes the most "
+        "common theme of its nearest fitted comments (umap_neighbors of them).",
     )
     refit_share: float = Field(
         default=0.2, ge=0.0, le=10.0,

@@ -80,6 +80,13 @@ def _tagger(language: str) -> Any:
     return ht.HanoverTagger("morphmodel_ger.pgz" if language == "de" else "morphmodel_en.pgz")
 
 
+@lru_cache(maxsize=_TAG_CACHE_LIMIT)
+def _lemma(language: str, word: str, tag: str) -> str:
+    """HanTa's lemma of a lower-case ``word`` tagged ``tag``: what ``tag_sent(..., taglevel=1)`` gives for it
+    (its morphological analysis depends on nothing else), computed once per distinct (word, tag)."""
+    return str(_tagger(language).analyze(word, pos=tag, taglevel=1)[0])
+
+
 def tag_text(text: str, language: str) -> tuple[tuple[str, str, str], ...]:
     """(surface, lemma, tag) per token, from HanTa; cached per (language, text) within the process."""
     key = (language, text)
@@ -89,7 +96,8 @@ def tag_text(text: str, language: str) -> tuple[tuple[str, str, str], ...]:
     tokens = _TOKEN.findall(text)[:MAX_TOKENS]
     tagged: tuple[tuple[str, str, str], ...] = ()
     if tokens:
-        tagged = tuple((str(w), str(lemma), str(tag)) for w, lemma, tag in _tagger(language).tag_sent(tokens, taglevel=1))
+        tags = [str(tag) for tag in _tagger(language).tag_sent(tokens, taglevel=0)]
+        tagged = tuple((str(w), _lemma(language, str(w).lower(), tag), tag) for w, tag in zip(tokens, tags, strict=True))
     if len(_TAG_CACHE) >= _TAG_CACHE_LIMIT:
         _TAG_CACHE.clear()
     _TAG_CACHE[key] = tagged

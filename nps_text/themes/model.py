@@ -8,7 +8,8 @@ The steps, each deterministic for a given input and seed:
    count is set, keep merging the closest pair until it is reached.
 3. Outliers (-1) join their nearest theme (``BERTopic.reduce_outliers(strategy="embeddings")``, themes merged
    with ``merge_topics`` first), except the least similar ``max_outlier_share`` of comments.
-4. Comments outside the fit sample join their nearest theme in chunks, under the same similarity cut-off.
+4. Comments outside the fit sample, in chunks, take the most common theme among their nearest fitted comments
+   (:func:`nearest_fitted`): no UMAP over more than ``max_fit_comments`` points.
 
 Keywords come from BERTopic's class-based TF-IDF over spaCy lemmas (see :mod:`nps_text.text`).
 """
@@ -187,6 +188,20 @@ class _Reduced:
         return self.reduced if len(embeddings) == len(self.reduced) else embeddings
 
 
+def _cache_umap_kernels() -> None:
+    """Let numba keep umap-learn's fuzzy-graph kernels in its on-disk cache, like umap's and pynndescent's other
+    kernels (``cache=True``); these two are declared without it, so every process compiled them again (about
+    10 s on 2 busy cores at any size, a fifth of the themes fit at 20,000 comments). The first process on a
+    machine still compiles them; where no cache folder is writable they stay uncached."""
+    from umap import umap_
+
+    for kernel in (umap_.smooth_knn_dist, umap_.compute_membership_strengths):
+        try:
+            kernel.enable_caching()  # numba's Dispatcher API (what cache=True does at declaration)
+        except RuntimeError:  # no writable cache folder
+            return
+
+
 def _cluster(
     lemma_docs: Sequence[str], embeddings: np.ndarray, config: ThemesConfig, min_size: int
 ) -> tuple[Any, np.ndarray]:
@@ -207,6 +222,7 @@ def _cluster(
     else:
         from umap import UMAP
 
+        _cache_umap_kernels()
         # umap-learn's own neighbour search is slow here: below 4,096 rows it computes every pairwise distance
         # with a numba metric called once per pair from Python (~20 s for 3,000 comments on 2 cores), above
         # it pynndescent compiles its numba kernels in every process (~40 s). Exact cosine neighbours from
@@ -356,8 +372,21 @@ def _vocabulary_size(lemma_docs: Sequence[str], at_least: int = 2) -> int:
     return len(seen)
 
 
+def fit_sample(n_comments: int, config: ThemesConfig) -> np.ndarray:
+    """Row positions of the comments a fit sees: all of them up to ``max_fit_comments``, else a seeded sample.
+
+    Example:
+        >>> fit_sample(5, ThemesConfig(max_fit_comments=100)).tolist()
+        [0, 1, 2, 3, 4]
+    """
+    if n_comments <= config.max_fit_comments:
+        return np.arange(n_comments)
+    rng = np.random.default_rng(config.seed)
+    return np.sort(rng.choice(n_comments, size=config.max_fit_comments, replace=False))
+
+
 def discover_themes(
-    lemma_docs: Sequence[str],
+    lemma_rows: Callable[[np.ndarray], list[str]],
     embed_rows: Callable[[np.ndarray], np.ndarray],
     n_comments: int,
     config: ThemesConfig,
@@ -369,7 +398,8 @@ def discover_themes(
     distinct words (BERTopic's vectorizer needs two), no model is fitted: :func:`shared_word_groups`.
 
     Args:
-        lemma_docs: Space-joined lemmas per comment (BERTopic's documents).
+        lemma_rows: Returns the space-joined lemmas (BERTopic's documents) of the given row positions; only the
+            fit sample's are asked for above ``max_fit_comments``.
         embed_rows: Returns the unit-length embeddings of the given row positions (so large inputs can be
             embedded chunk by chunk).
         n_comments: Number of comments.
@@ -382,20 +412,16 @@ def discover_themes(
     if n_comments == 0:
         return DiscoveredThemes(labels=np.zeros(0, dtype=np.int64))
 
-    rng = np.random.default_rng(config.seed)
-    if n_comments > config.max_fit_comments:
-        fit_rows = np.sort(rng.choice(n_comments, size=config.max_fit_comments, replace=False))
-    else:
-        fit_rows = np.arange(n_comments)
-    if n_comments < MIN_DISCOVERY_COMMENTS or _vocabulary_size([lemma_docs[i] for i in fit_rows]) < 2:
-        labels = shared_word_groups(lemma_docs, weights)
+    fit_rows = fit_sample(n_comments, config)
+    fit_docs = lemma_rows(fit_rows)
+    if n_comments < MIN_DISCOVERY_COMMENTS or _vocabulary_size(fit_docs) < 2:
+        labels = shared_word_groups(lemma_rows(np.arange(n_comments)), weights)
         centroids = compute_centroids(_unit(embed_rows(np.arange(n_comments))), labels) if (labels >= 0).any() else {}
         # Comments that share no word stay outliers: the cut-off keeps them out of a theme in re-runs too.
         return DiscoveredThemes(labels=labels, centroids=centroids, outlier_cutoff=1.0 if (labels < 0).any() else -1.0)
     fit_embeddings = _unit(embed_rows(fit_rows))
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
-    fit_docs = [lemma_docs[i] for i in fit_rows]
     topic_model, raw = _cluster(fit_docs, fit_embeddings, config, min_size)
     if not (raw != OUTLIER_THEME_ID).any():
         labels = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
@@ -407,7 +433,27 @@ def discover_themes(
     all_labels = np.full(n_comments, OUTLIER_THEME_ID, dtype=np.int64)
     all_labels[fit_rows] = labels
     rest = np.setdiff1d(np.arange(n_comments), fit_rows, assume_unique=True)
-    for start in range(0, rest.size, ASSIGN_CHUNK * 4):
-        chunk = rest[start : start + ASSIGN_CHUNK * 4]
-        all_labels[chunk], _ = assign_nearest(_unit(embed_rows(chunk)), centroids, cutoff=cutoff)
+    if rest.size:
+        voter = nearest_fitted(fit_embeddings, labels, config.umap_neighbors)
+        for start in range(0, rest.size, ASSIGN_CHUNK * 4):
+            chunk = rest[start : start + ASSIGN_CHUNK * 4]
+            all_labels[chunk] = voter.predict(_unit(embed_rows(chunk)))
     return DiscoveredThemes(labels=all_labels, centroids=centroids, outlier_cutoff=cutoff)
+
+
+def nearest_fitted(fit_embeddings: np.ndarray, fit_labels: np.ndarray, neighbors: int) -> Any:
+    """A classifier giving a comment outside the fit sample the most common theme of its ``neighbors`` nearest
+    fitted comments (scikit-learn's ``KNeighborsClassifier``; Euclidean distance on unit vectors ranks as cosine
+    does; ties go to the smaller theme id). The fit's own neighbourhood: UMAP's graph, and so HDBSCAN's clusters,
+    were built on these neighbours, and a theme that is not a ball around its centroid keeps its shape. Outliers
+    (-1) vote too, so "Other" keeps about the fit's share.
+
+    Example:
+        >>> fitted = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+        >>> nearest_fitted(fitted, np.array([0, 0, 1, 1]), 2).predict(np.array([[0.8, 0.2], [0.2, 0.8]])).tolist()
+        [0, 1]
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    voter = KNeighborsClassifier(n_neighbors=max(1, min(neighbors, len(fit_labels))), algorithm="brute")
+    return voter.fit(fit_embeddings, fit_labels)

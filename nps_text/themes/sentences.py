@@ -93,13 +93,14 @@ def response_segments(
             if pd.notna(text):
                 by_id.setdefault(str(response_id), []).append((label, str(text)))
     segments: dict[object, list[tuple[object | None, str]]] = {}
-    ids = responses["response_id"].astype(str) if "response_id" in responses.columns else None
-    for index in responses.index[mask]:
-        found = by_id.get(str(ids.loc[index])) if ids is not None else None
+    text_rows = responses.loc[mask]
+    ids = text_rows["response_id"].astype(str).tolist() if "response_id" in responses.columns else [None] * len(text_rows)
+    for index, response_id, comment in zip(text_rows.index, ids, text_rows["comment"].tolist(), strict=True):
+        found = by_id.get(response_id) if response_id is not None else None
         if found:
             segments[index] = list(found)
         else:
-            segments[index] = [(None, part) for part in split_segments(str(responses.at[index, "comment"]))]
+            segments[index] = [(None, part) for part in split_segments(str(comment))]
     return segments
 
 
@@ -132,6 +133,7 @@ def assign_units(
     for response, parts in segments.items():
         units_by_response[response] = [split_theme_clauses(text) for _, text in parts]
     multi = [response for response, units in units_by_response.items() if sum(len(u) for u in units) > 1]
+    is_multi = set(multi)
     cleaned: dict[str, str] = {}
     owners: dict[str, object] = {}
     for response in multi:
@@ -165,7 +167,7 @@ def assign_units(
     sentence_theme: dict[object, int] = {}
     for response, parts in segments.items():
         main = int(primary[response])
-        if response not in set(multi):
+        if response not in is_multi:
             theme_ids[response] = [main]
             for label, _ in parts:
                 if label is not None:
