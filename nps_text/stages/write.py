@@ -14,6 +14,7 @@ import pandas as pd
 from nps_text.config import PipelineConfig
 from nps_text.schema import RESPONSES_COLUMNS, check_table
 from nps_text.stages.edges import RunEdges
+from nps_text.table_view import Table
 from nps_text.writers import write_outputs
 
 
@@ -21,7 +22,7 @@ from nps_text.writers import write_outputs
 class WriteInputs:
     """The run's tables by name and its manifest so far (the report shows parts of it)."""
 
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, Table]
     manifest: dict[str, Any]
 
 
