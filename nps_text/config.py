@@ -155,6 +155,11 @@ class OutputConfig(_Section):
         default=None, description="Environment variable with the database password (PGPASSWORD works too)."
     )
     database_table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+    keep_unchanged: bool = Field(
+        default=True,
+        description="Keep an output from the last run into the same folder when its content would not change (same "
+                    "tables and settings) instead of writing it again; false rewrites every output (as --force does).",
+    )
 
     @model_validator(mode="before")
     @classmethod

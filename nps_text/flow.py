@@ -3,7 +3,8 @@
 Parameters and credentials: :mod:`nps_text.params`; retries (transient errors only): :mod:`nps_text.retries`;
 the manifest: :mod:`nps_text.manifest`. Model stages map their chunks of distinct comments as tasks, over a
 Dask cluster with ``runner: dask`` (:func:`flow_for`). No task or flow persists its result. A run writes into
-``OUT/.staging-<run id>`` and publishes by renames, manifest last (:func:`nps_text.writers.output_folder`).
+``OUT/.staging-<run id>`` and publishes by renames, manifest last (:func:`nps_text.writers.output_folder`). A run
+whose ``OUT`` already holds its results does nothing (:mod:`nps_text.freshness`).
 
 Run locally (no server needed)::
 
@@ -21,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import unmapped
 
-from nps_text import artifacts
+from nps_text import artifacts, freshness
 from nps_text import manifest as run_manifest
 from nps_text.cache import store_for_run
 from nps_text.config import PipelineConfig
@@ -89,6 +90,10 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     with edges.stage("ingest"):
         raw = ingest_task(params, config)
     logger.info("read %d records from %s (%s)", raw.rows_in, raw.source, raw.format)
+    fingerprint = freshness.fingerprint(params, config, raw.source_hash)
+    if is_sql_url(params.input) and (verdict := freshness.check_run(params, config, raw.source_hash)).up_to_date:
+        raise freshness.UpToDate(verdict.manifest or {})  # a query's data is known only now
+    freshness.mark_attempt(edges.out, edges.run_id)  # before the first change to the output folder
     with edges.stage("validate"):
         validated = validate.privacy(  # issue 9: personal data out before any other stage sees it
             validate_task(raw, config.input), config.privacy, redact_text=config.comments.redact_pii,
@@ -122,13 +127,14 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     responses = write.order_responses(responses)
     tables = check_tables({"responses": responses, "rejected": validated.rejected, "nps_summary": nps_tables.summary,
                            "nps_changes": nps_tables.changes, "sentences": sentences, "themes": themes_table, **found})
-    return run_manifest.build(raw_input, validated, nps_tables, responses, config, edges, started), tables
+    return run_manifest.build(raw_input, validated, nps_tables, responses, config, edges, started, fingerprint), tables
 
 
 def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> dict[str, Any]:
     """The whole job; called inside the flow. Returns the manifest.
 
-    Locks ``params.out``, runs every stage into a staging folder inside it, writes the database output (a
+    Locks ``params.out``; returns its published manifest when it is up to date (:mod:`nps_text.freshness`; not
+    with ``params.force``). Else runs every stage into a staging folder inside it, writes the database output (a
     failure there publishes nothing) and publishes the files by renames (manifest last). Then the alerts go
     out, linking to the published report, and the published manifest is updated with their status.
 
@@ -141,22 +147,29 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
     with failing_in("setup"):
         config = run_config(params)
         load_plugins(config.runner.plugins)
-    out = Path(params.out)
-    with output_folder(out, run_id()) as staging:
-        edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out), runner=config.runner,
-                         mapper=map_chunks(config.runner.runner), progress=_progress_hook)
+    out, current = Path(params.out), run_id()
+    with output_folder(out, current) as staging:
+        edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out), run_id=current,
+                         runner=config.runner, mapper=map_chunks(config.runner.runner), progress=_progress_hook)
         try:
+            if (verdict := freshness.check_run(params, config)).up_to_date:  # a file's hash is known before reading it
+                raise freshness.UpToDate(verdict.manifest or {})
+            logger.info("running: %s", verdict.reason)
             manifest, tables = run_stages(params, config, edges)
+        except freshness.UpToDate as up_to_date:  # nothing runs, nothing is sent again
+            logger.info(freshness.up_to_date_line(up_to_date.manifest, out))
+            freshness.published_alert_failures(up_to_date.manifest, config.alerts.on_failure)
+            return up_to_date.manifest
         finally:
             edges.close()
         with edges.stage("write"):
-            written = write_task(write.WriteInputs(tables, manifest), config, edges)
+            written = write_task(write.WriteInputs(tables, manifest, keep_unchanged=not params.force), config, edges)
         with failing_in("database"):  # before publishing: a database failure must not leave a "successful" manifest
             manifest["database"] = notify.database_output(tables, config, database=params.database)
         with failing_in("alerts"):
             alerts = notify.evaluate(tables, config, out)
         manifest["alerts"] = notify.pending_alerts(alerts, config.alerts)
-        run_manifest.finish(manifest, written, tables, config)
+        run_manifest.finish(manifest, written, tables, config, freshness.state_records(out, staging))
         if manifest.get("xlsx_truncated"):
             logger.warning("nps_text.xlsx holds only the first rows of: %s (see its notes sheet)",
                            ", ".join(manifest["xlsx_truncated"]))

@@ -5,11 +5,14 @@ every manifest against it before writing.
 Order in a run (:func:`nps_text.flow.run_pipeline`): :func:`build` after the stages, the write stage's files,
 then the database and alerts status, :func:`finish` (outputs, finish time) and :func:`write` (last: a reader
 sees a manifest only when everything else is in place).
+
+The run's ``run_id``, ``fingerprint`` and the records of its files and state (``files``, ``state``: size and
+modification time, plus for each output the digest of what it is built from) let the next run into the same
+folder find it up to date (:mod:`nps_text.freshness`) or keep its unchanged outputs (:mod:`nps_text.stages.write`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,8 @@ from nps_text.schema import COMMENT_STATUSES
 from nps_text.stages.edges import RunEdges
 from nps_text.stages.nps import NpsTables
 from nps_text.stages.validate import ValidatedInput
-from nps_text.writers import excel_truncations, write_json
+from nps_text.stages.write import Written
+from nps_text.writers import excel_truncations, file_record, write_json
 
 FILE = "manifest.json"
 
@@ -46,6 +50,8 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nps_text_version: str
+    run_id: str | None = None
+    fingerprint: dict[str, str] | None = None
     started_at: AwareDatetime
     input: InputRecord
     column_mapping: dict[str, Any]
@@ -64,6 +70,8 @@ class Manifest(BaseModel):
     alerts: list[dict[str, Any]]
     xlsx_truncated: dict[str, dict[str, int]] | None = None
     outputs: list[str]
+    files: dict[str, dict[str, Any]] | None = None
+    state: dict[str, dict[str, int]] | None = None
     finished_at: AwareDatetime
 
     @model_validator(mode="after")
@@ -74,16 +82,20 @@ class Manifest(BaseModel):
             raise ValueError(f"comment_status {self.comment_status} must count every valid row once, by {COMMENT_STATUSES}")
         if not self.outputs or self.outputs[-1] != FILE:
             raise ValueError(f"outputs must end with {FILE} (written last), got {self.outputs}")
+        if self.files is not None and set(self.files) != set(self.outputs[:-1]):
+            raise ValueError(f"files must record every output but {FILE}, got {sorted(self.files)}")
         return self
 
 
 def build(
     raw_input: dict[str, Any], validated: ValidatedInput, nps_tables: NpsTables, responses: pd.DataFrame,
-    config: PipelineConfig, edges: RunEdges, started: datetime,
+    config: PipelineConfig, edges: RunEdges, started: datetime, fingerprint: dict[str, str],
 ) -> dict[str, Any]:
     """The manifest after the stages (the report shows parts of it; outputs come with :func:`finish`)."""
     return {
         "nps_text_version": __version__,
+        "run_id": edges.run_id,
+        "fingerprint": fingerprint,
         "started_at": started.isoformat(),
         "input": raw_input,
         "column_mapping": validated.mapping.as_dict(),
@@ -132,15 +144,21 @@ def row_counts(validated: ValidatedInput, responses: pd.DataFrame) -> dict[str, 
 
 
 def finish(
-    manifest: dict[str, Any], written: Sequence[str | Path], tables: dict[str, pd.DataFrame], config: PipelineConfig
+    manifest: dict[str, Any], written: Written, tables: dict[str, pd.DataFrame], config: PipelineConfig,
+    state: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
     """``manifest`` with the tables cut short in the workbook (``xlsx_truncated``), the ``outputs`` (the
-    manifest last) and ``finished_at``."""
+    manifest last), their ``files`` records (size, modification time and the digest of what each is built from,
+    taken in the staging folder: publishing renames keep them), the ``state`` records
+    (:func:`nps_text.freshness.state_records`) and ``finished_at``."""
     if "xlsx" in set(config.output.formats):
         truncated = excel_truncations(tables)
         if truncated:
             manifest["xlsx_truncated"] = truncated
-    manifest["outputs"] = [*sorted(Path(path).name for path in written), FILE]
+    manifest["outputs"] = [*sorted(path.name for path in written.paths), FILE]
+    manifest["files"] = {path.name: {**(file_record(path) or {}), "inputs": written.digests.get(path.name)}
+                         for path in sorted(written.paths)}
+    manifest["state"] = state
     manifest["finished_at"] = datetime.now(UTC).isoformat()
     return manifest
 

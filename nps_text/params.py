@@ -45,6 +45,11 @@ class RunParameters(BaseModel):
     dask_address: str | None = Field(
         default=None, description="Dask scheduler, e.g. tcp://host:8786 (implies runner dask; overrides runner.dask_address)"
     )
+    force: bool = Field(
+        default=False,
+        description="Run even when the output folder already holds the results of this input, config and version, "
+                    "and write every output again (default: such a run does nothing)",
+    )
 
     @model_validator(mode="after")
     def _no_credentials(self) -> RunParameters:

@@ -40,11 +40,11 @@ def _config(tmp_path: Path, **sections: dict) -> Path:
     return path
 
 
-def _run(input_path: Path, out: Path, config: Path) -> dict:
+def _run(input_path: Path, out: Path, config: Path, force: bool = False) -> dict:
     from nps_text.flow import nps_text_flow
     from nps_text.params import RunParameters
 
-    return nps_text_flow(RunParameters(input=str(input_path), out=str(out), config=str(config)))
+    return nps_text_flow(RunParameters(input=str(input_path), out=str(out), config=str(config), force=force))
 
 
 def test_every_bad_row_is_accounted_for(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_two_runs_give_identical_tables_and_survive_a_killed_run(tmp_path: Path,
     (second / ".state" / "themes_state.json").write_text('{"version": 1, "dim": 64, "next_id": 3, "themes": [{"th')
     _run(source, second, config)
     assert "damaged" in caplog.text
-    _run(source, first, config)  # a re-run, with the first run's theme state
+    _run(source, first, config, force=True)  # a re-run, with the first run's theme state
     one, two = _tables(first), _tables(second)
     assert one.keys() == two.keys() and "themes.parquet" in one
     assert one["responses.parquet"]["theme_id"].notna().any()
@@ -128,7 +128,7 @@ def test_two_runs_give_identical_tables_and_survive_a_killed_run(tmp_path: Path,
         pd.testing.assert_frame_equal(frame, two[name], obj=name)
     for out in (first, second):
         assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) in (
-            [".cache", ".lock", ".state"], [".lock", ".state"])
+            [".attempt", ".cache", ".lock", ".state"], [".attempt", ".lock", ".state"])
         assert json.loads((out / "manifest.json").read_text())["outputs"][-1] == "manifest.json"
 
 

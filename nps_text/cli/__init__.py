@@ -54,7 +54,7 @@ def train() -> None:
 
     Example:
 
-        nps-text train sentiment --out models/sentiment-e5-small
+        nps-text train sentiment --teacher
     """
 
 

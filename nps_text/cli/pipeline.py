@@ -18,9 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from nps_text.params import RunParameters
 
 DB_PASSWORD_ENV = "NPS_TEXT_DB_PASSWORD"
 
@@ -61,12 +64,15 @@ def _quiet_environment(verbose: bool) -> None:
               help="Where the model steps run (overrides runner.runner): local, or mapped over a Dask cluster.")
 @click.option("--dask-address", "dask_address", default=None, metavar="tcp://HOST:8786",
               help="Scheduler of an existing Dask cluster (implies --runner dask); default: a LocalCluster.")
+@click.option("--force", is_flag=True,
+              help="Run even when --out already holds the results of this input, config and version, and write "
+                   "every output again.")
 @click.option("--verbose", "-v", is_flag=True, help="Show Prefect's logs.")
 @click.option("--debug", is_flag=True, help="Show the (redacted) traceback of an error (as nps-text --debug run).")
 def run_command(
     input_path: str, config_path: str | None, out_dir: str, sql_query: str | None, password_env: str | None,
     verbose: bool, to_db: str | None = None, runner: str | None = None, dask_address: str | None = None,
-    debug: bool = False,
+    force: bool = False, debug: bool = False,
 ) -> None:
     """Run the whole pipeline on INPUT (CSV, XLSX, Parquet, JSONL or a SQLAlchemy URL).
 
@@ -75,6 +81,11 @@ def run_command(
     --out/.staging-<run>, published by renames at the end (manifest last). One run per --out at a time.
     Alerts are sent after publishing; a failed alert channel exits 3 (alerts.on_failure: warn makes it a
     warning). An unexpected error writes a redacted crash report to --out/crash-<time>.txt and exits 70.
+
+    Re-runs: when --out already holds the results of this input (same bytes), config, models and nps-text
+    version, and no later run failed there, the run does nothing (no Prefect, no model, no database write, no
+    alert) and says so in one line; --force runs anyway. Otherwise outputs whose content would not change
+    (the report and the workbook are the slow ones) are kept from the last run instead of written again.
 
     Examples:
 
@@ -93,13 +104,8 @@ def run_command(
     crash.context.folder = Path(out_dir)
     crash.context.debug = crash.context.debug or debug
     _quiet_environment(verbose)
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from nps_text import flow as flow_module
     from nps_text.config import load_config
     from nps_text.params import RunParameters, split_password
-    from nps_text.stages import STAGES
 
     config = load_config(config_path)  # fail fast, before Prefect starts, on a bad config
     if to_db:
@@ -108,7 +114,6 @@ def run_command(
 
         if problem := database_url_problem(to_db):
             raise ConfigError(f"--to-db: {problem}")
-    console = Console(stderr=True)
     source, password = split_password(input_path)
     from nps_text.ingest import check_input
 
@@ -120,8 +125,17 @@ def run_command(
         os.environ[password_env] = password
     params = RunParameters(
         input=source, out=out_dir, config=config_path, sql_query=sql_query, password_env=password_env,
-        database=to_db, runner=runner, dask_address=dask_address,  # type: ignore[arg-type]
+        database=to_db, runner=runner, dask_address=dask_address, force=force,  # type: ignore[arg-type]
     )
+    if _up_to_date(params):
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from nps_text import flow as flow_module
+    from nps_text.stages import STAGES
+
+    console = Console(stderr=True)
     with Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True, disable=not console.is_terminal and not verbose,
@@ -149,11 +163,33 @@ def run_command(
             raise
         raise RuntimeError(f"the Prefect flow run ended in state {state.type.value} without an error")
     manifest = state.result()
-    _summary(manifest, Path(out_dir))
+    if manifest.get("run_id") != str(state.state_details.flow_run_id):  # the flow found --out up to date
+        from nps_text.freshness import up_to_date_line
+
+        click.echo(up_to_date_line(manifest, Path(out_dir)))
+    else:
+        _summary(manifest, Path(out_dir))
     from nps_text.notify import delivery_failures
 
     for line in delivery_failures(manifest.get("alerts") or []):  # alerts.on_failure: warn
         click.echo(f"Warning: {line}", err=True)
+
+
+def _up_to_date(params: RunParameters) -> bool:
+    """Whether ``params.out`` already holds this run's results (:mod:`nps_text.freshness`), decided before
+    Prefect or any model is imported; then print the one line that says so (and the alert channels that failed
+    in that run: they fail this one too). A SQL input is checked by the flow, after its query."""
+    from nps_text import freshness
+    from nps_text.params import run_config
+
+    config = run_config(params)
+    verdict = freshness.check_run(params, config)
+    if not verdict.up_to_date or verdict.manifest is None:
+        return False
+    click.echo(freshness.up_to_date_line(verdict.manifest, Path(params.out)))
+    for line in freshness.published_alert_failures(verdict.manifest, config.alerts.on_failure):
+        click.echo(f"Warning: {line}", err=True)
+    return True
 
 
 def _published_manifest(out: Path) -> dict[str, Any] | None:

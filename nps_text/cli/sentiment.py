@@ -12,7 +12,8 @@ import pandas as pd
 
 from nps_text.errors import InputError
 
-_DEFAULT_OUT = "models/sentiment-e5-small"
+_DEFAULT_OUTS = {"teacher": "models/sentiment-e5-teacher", "baseline": "models/sentiment-baseline",
+                 "top6": "models/sentiment-e5-small"}  # --out when not given, per recipe
 
 
 def _read(path: str) -> pd.DataFrame:
@@ -72,7 +73,7 @@ def _config(model: str, batch_size: int, no_quantize: bool = False):  # type: ig
               help="Column holding the free text (default: the only column, else the one named like a comment: "
                    "comment, Kommentar, Feedback, text...).")
 @click.option("--model", default="default", show_default=True,
-              help="default, baseline, a local model folder or a Hugging Face model id.")
+              help="default, accurate, baseline, commercial, a local model folder or a Hugging Face model id.")
 @click.option("--out", "out_path", default=None,
               help="Output file (.csv, .parquet, .xlsx, .jsonl); default: INPUT's name with -sentiment added.")
 @click.option("--sentences", "sentences_path", default=None, help="Also write per-sentence results here.")
@@ -113,7 +114,9 @@ def sentiment_command(
 
 
 @click.command("sentiment")
-@click.option("--out", "out_dir", default=_DEFAULT_OUT, show_default=True, help="Folder for the trained model.")
+@click.option("--out", "out_dir", default=None,
+              help="Folder for the trained model (default: models/sentiment-e5-teacher with --teacher, "
+                   "models/sentiment-baseline with --baseline, else models/sentiment-e5-small).")
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
 @click.option("--teacher", is_flag=True,
               help="The teacher recipe: all 12 layers + the embeddings' LayerNorm fine-tuned (word embeddings "
@@ -138,7 +141,7 @@ def sentiment_command(
 @click.option("--write-eval-splits", "eval_dir", default=None,
               help="Only write the held-out evaluation sets as CSV into this folder (no training).")
 def train_sentiment_command(
-    out_dir: str, data_dir: str | None, teacher: bool, resume: bool, seed: int | None, epochs: int | None,
+    out_dir: str | None, data_dir: str | None, teacher: bool, resume: bool, seed: int | None, epochs: int | None,
     num_layers: int | None, trained_layers: int | None, class_balance: float | None, sources: str | None,
     checkpoint_minutes: float, stop_after_steps: int | None, threads: int, baseline: bool, eval_dir: str | None,
 ) -> None:
@@ -152,7 +155,7 @@ def train_sentiment_command(
 
     Examples:
 
-        nps-text train sentiment --out models/sentiment-e5-small
+        nps-text train sentiment --teacher          # the shipped teacher, models/sentiment-e5-teacher
 
         nps-text train sentiment --teacher --out /tmp/teacher-seed13
 
@@ -176,7 +179,7 @@ def train_sentiment_command(
         from nps_text.training.baseline_train import train_baseline
 
         summary = train_baseline(
-            out_dir if out_dir != _DEFAULT_OUT else "models/sentiment-baseline", data_dir, seed if seed is not None else 13
+            out_dir or _DEFAULT_OUTS["baseline"], data_dir, seed if seed is not None else 13
         )
     else:
         from nps_text.training.sentiment_train import TrainSentimentConfig, train_sentiment_model
@@ -198,7 +201,9 @@ def train_sentiment_command(
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
-        summary = train_sentiment_model(out_dir, data_dir, config, resume=resume)
+        summary = train_sentiment_model(
+            out_dir or _DEFAULT_OUTS["teacher" if teacher else "top6"], data_dir, config, resume=resume
+        )
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -207,7 +212,7 @@ def train_sentiment_command(
 @click.option("--text-column", required=True, help="Column holding the text.")
 @click.option("--label-column", required=True, help="Column holding the gold label (positive/neutral/negative).")
 @click.option("--model", default="default", show_default=True,
-              help="default, baseline, a local model folder or a Hugging Face model id.")
+              help="default, accurate, baseline, commercial, a local model folder or a Hugging Face model id.")
 @click.option("--batch-size", default=64, show_default=True, type=int)
 @click.option("--no-quantize", is_flag=True, help="Run in full precision instead of int8.")
 @click.option("--json", "json_path", default=None, help="Also write the scores as JSON.")

@@ -23,6 +23,24 @@ from nps_text.report.i18n import choose_language, translator
 logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "NPS report"
+MANIFEST_FACTS = ("input", "rows_in", "rows_valid", "rows_rejected", "models", "started_at")
+"""The manifest keys the page shows (with the NPS settings of its ``config``): :func:`manifest_facts`."""
+
+
+def manifest_facts(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run manifest the page is rendered from: :data:`MANIFEST_FACTS` and ``config.nps`` (the
+    confidence level). :func:`render_report` sees nothing else, so a report depends only on its tables, its
+    :class:`ReportConfig` and these facts (:func:`nps_text.writers.outputs.output_digests`).
+
+    Example:
+        >>> manifest_facts({"rows_in": 3, "timings_s": {"nps": 0.1}, "config": {"nps": {"confidence": 0.9}, "cache": {}}})
+        {'rows_in': 3, 'config': {'nps': {'confidence': 0.9}}}
+    """
+    facts = {key: manifest[key] for key in MANIFEST_FACTS if key in manifest}
+    config = manifest.get("config")
+    if isinstance(config, Mapping) and "nps" in config:
+        facts["config"] = {"nps": config["nps"]}
+    return facts
 
 
 def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any], config: ReportConfig) -> str:
@@ -34,7 +52,8 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
     Args:
         tables: The run's tables by name (``responses``, ``nps_summary``, ``nps_changes``, ``themes``,
             ``improvement_areas``, ``follow_up``, ...), as the pipeline writes them.
-        manifest: The run manifest (input, row counts, models, ``started_at``; ``config`` if present).
+        manifest: The run manifest; the page shows its :func:`manifest_facts` (input, row counts, models,
+            ``started_at``, the confidence level of ``config``).
         config: What to show and in which language.
 
     Returns:
@@ -49,6 +68,7 @@ def render_report(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any
     from nps_text import __version__
     from nps_text.report import charts
 
+    manifest = manifest_facts(manifest)
     responses = tables.get("responses")
     language = choose_language(config.language, responses if isinstance(responses, pd.DataFrame) else None)
     t = translator(language)

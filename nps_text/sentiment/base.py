@@ -3,7 +3,8 @@
 A backend turns texts into class probabilities in :data:`nps_text.schema.SENTIMENTS` order
 (positive, neutral, negative). Registered names:
 
-    ``default``   our fine-tuned e5 model in ``models/sentiment-e5-small`` (torch + transformers)
+    ``default``   our e5 student (6 layers) in ``models/sentiment-e5-student`` on CPU; the teacher on a GPU
+    ``accurate``  the fully fine-tuned 12-layer e5 teacher in ``models/sentiment-e5-teacher`` (slower on CPU)
     ``baseline``  a logistic head on frozen e5 embeddings (``models/sentiment-baseline``)
     ``commercial`` the same kind of head trained only on commercially usable data (``models/sentiment-commercial``)
 anything else     a Hugging Face text-classification model: a local folder, or a hub id (the only path
@@ -42,7 +43,10 @@ class SentimentBackend(Protocol):
 
 BackendFactory = Callable[[SentimentConfig, EmbedFunction | None], SentimentBackend]
 
-DEFAULT_MODEL_NAME = "sentiment-e5-small"
+DEFAULT_MODEL_NAME = "sentiment-e5-student"
+"""``default`` on CPU: 6 layers distilled from the teacher (issue 20)."""
+ACCURATE_MODEL_NAME = "sentiment-e5-teacher"
+"""``accurate``, and ``default`` on a GPU: the fully fine-tuned 12-layer teacher."""
 BASELINE_MODEL_NAME = "sentiment-baseline"
 COMMERCIAL_MODEL_NAME = "sentiment-commercial"
 
@@ -103,7 +107,7 @@ def model_path(name: str) -> Path:
 
     Example:
         >>> model_path(DEFAULT_MODEL_NAME).name
-        'sentiment-e5-small'
+        'sentiment-e5-student'
     """
     for folder in model_dirs():
         if (folder / name).is_dir():
@@ -111,10 +115,24 @@ def model_path(name: str) -> Path:
     return models_dir() / name  # missing everywhere: the loader's error names this path
 
 
+def default_model_folder(config: SentimentConfig) -> Path:
+    """The folder ``default`` resolves to: the teacher on a GPU (it is fast enough there), else the student."""
+    from nps_text.sentiment.transformer import select_device
+
+    on_gpu = select_device(config.device) != "cpu"
+    return model_path(ACCURATE_MODEL_NAME if on_gpu else DEFAULT_MODEL_NAME)
+
+
 def _default_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
     from nps_text.sentiment.transformer import load_transformer_backend
 
-    return load_transformer_backend(str(model_path(DEFAULT_MODEL_NAME)), config, name="default")
+    return load_transformer_backend(str(default_model_folder(config)), config, name="default")
+
+
+def _accurate_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
+    from nps_text.sentiment.transformer import load_transformer_backend
+
+    return load_transformer_backend(str(model_path(ACCURATE_MODEL_NAME)), config, name="accurate")
 
 
 def _baseline_factory(config: SentimentConfig, embed: EmbedFunction | None) -> SentimentBackend:
@@ -133,6 +151,7 @@ def _commercial_factory(config: SentimentConfig, embed: EmbedFunction | None) ->
 
 _BACKENDS: dict[str, BackendFactory] = {
     "default": _default_factory,
+    "accurate": _accurate_factory,
     "baseline": _baseline_factory,
     "commercial": _commercial_factory,
 }
@@ -146,10 +165,16 @@ VersionProbe = Callable[[SentimentConfig], str]
 def _default_version(config: SentimentConfig) -> str:
     from nps_text.sentiment.transformer import e5_backend_version
 
-    return e5_backend_version(model_path(DEFAULT_MODEL_NAME), config)
+    return e5_backend_version(default_model_folder(config), config)
 
 
-_VERSION_PROBES: dict[str, VersionProbe] = {"default": _default_version}
+def _accurate_version(config: SentimentConfig) -> str:
+    from nps_text.sentiment.transformer import e5_backend_version
+
+    return e5_backend_version(model_path(ACCURATE_MODEL_NAME), config)
+
+
+_VERSION_PROBES: dict[str, VersionProbe] = {"default": _default_version, "accurate": _accurate_version}
 """Backends whose ``version`` is known without loading the model (see :class:`LazyBackend`)."""
 
 

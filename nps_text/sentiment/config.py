@@ -12,9 +12,10 @@ from nps_text.schema import SENTIMENTS
 class SentimentConfig(BaseModel):
     """Which sentiment backend to use and how.
 
-    ``model`` is a registered backend name (``"default"`` = our offline model in ``models/``,
-    ``"baseline"`` = logistic head on frozen embeddings, ``"commercial"`` = such a head trained only on
-    commercially usable data) or a Hugging Face model id / local path.
+    ``model`` is a registered backend name (``"default"`` = our offline model in ``models/``: the 6-layer
+    student on CPU, the teacher on a GPU; ``"accurate"`` = the 12-layer teacher everywhere; ``"baseline"`` =
+    logistic head on frozen embeddings, ``"commercial"`` = such a head trained only on commercially usable
+    data) or a Hugging Face model id / local path.
     """
 
     model_config = ConfigDict(extra="forbid")

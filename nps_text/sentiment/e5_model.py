@@ -42,6 +42,12 @@ class E5ClassifierMeta:
     kind: str = ARTIFACT_KIND
     training: dict[str, Any] = field(default_factory=dict)
     temperature: float = 1.0  # logits / temperature before the softmax (fitted by `nps-text train calibrate`)
+    int8_layers: int | None = None  # lower layers run int8 on CPU (None = the frozen ones, as they were cached)
+
+    @property
+    def cpu_int8_layers(self) -> int:
+        """How many lower layers run with int8 dynamic quantisation on CPU (the rest in bf16 or fp32)."""
+        return self.frozen_layers if self.int8_layers is None else self.int8_layers
 
     @classmethod
     def read(cls, folder: Path) -> E5ClassifierMeta:

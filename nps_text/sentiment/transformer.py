@@ -212,22 +212,24 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
     if runtime == "onnx":
         from nps_text.sentiment.onnx_runtime import OnnxRunner, cached_onnx_model
 
-        path = cached_onnx_model(model, meta.frozen_layers if config.quantize else 0, version.removesuffix("+onnx"))
+        path = cached_onnx_model(model, meta.cpu_int8_layers if config.quantize else 0, version.removesuffix("+onnx"))
         lookup = model.bert.embeddings.word_embeddings.take_rows  # the 4-bit table's rows, with numpy
         runner = OnnxRunner(path, lookup, threads=_threads(config.threads))  # type: ignore[arg-type]
     else:
-        if config.quantize and device == "cpu":
-            # Exactly as in training: the frozen lower layers run int8 (their outputs were cached that way),
-            # the fine-tuned top layers and the head stay fp32 (quantising them costs ~10 points of accuracy).
+        int8_layers = meta.cpu_int8_layers if config.quantize and device == "cpu" else 0
+        if int8_layers:
+            # Exactly as in training: the frozen lower layers run int8 (their outputs were cached that way;
+            # an artifact may name others in `int8_layers`), the fine-tuned top layers and the head stay fp32
+            # or bf16 (quantising fine-tuned layers cost ~10 points of accuracy on the 6-layer top-only model).
             layers = model.bert.encoder.layer
-            for index in range(meta.frozen_layers):
+            for index in range(int8_layers):
                 layers[index] = quantize_linear(layers[index])
         if device == "cpu" and use_cpu_bf16(config.cpu_precision):
-            # The fine-tuned top layers in bf16 where the CPU multiplies bf16 natively (the head stays fp32).
+            # The other layers in bf16 where the CPU multiplies bf16 natively (the head stays fp32).
             from nps_text.sentiment.e5_head import Bf16Layer
 
             layers = model.bert.encoder.layer
-            for index in range(meta.frozen_layers, len(layers)):
+            for index in range(int8_layers, len(layers)):
                 layers[index] = Bf16Layer(layers[index])
         runner = TorchRunner(model, device)
     tokenizer = load_e5_tokenizer()
@@ -286,12 +288,19 @@ def e5_backend_version(folder: Path, config: SentimentConfig) -> str:
 
     device = select_device(config.device)
     runtime = select_runtime(config.runtime, device, config.runtime == "onnx" and onnx_available())
-    version = _e5_version(folder, config.quantize)
+    version = _e5_version(folder, config.quantize and _int8_layers(folder) > 0)
     if runtime == "onnx":
         return f"{version}+onnx"
     if device == "cpu" and use_cpu_bf16(config.cpu_precision):
         version += "+bf16"
     return version if device == "cpu" else f"{version}+{device}"
+
+
+def _int8_layers(folder: Path) -> int:
+    """How many layers of the artifact in ``folder`` run int8 on CPU (0: none, so no ``-int8`` in its version)."""
+    from nps_text.sentiment.e5_model import E5ClassifierMeta, is_e5_artifact
+
+    return E5ClassifierMeta.read(folder).cpu_int8_layers if is_e5_artifact(folder) else 0
 
 
 def _e5_version(folder: Path, quantize: bool) -> str:
@@ -370,10 +379,10 @@ def _cached_backend(model: str, name: str, config_json: str) -> TransformerBacke
     folder = Path(model).expanduser()
     if is_e5_artifact(folder):
         return _e5_backend(folder, config, name)
-    if name == "default":
+    if name in ("default", "accurate"):
         raise ModelError(
-            f"the default sentiment model is missing from {folder}; reinstall nps-text or run "
-            "`nps-text train sentiment --out models/sentiment-e5-small`"
+            f"the {name} sentiment model is missing from {folder}; reinstall nps-text, or train it: "
+            "`nps-text train sentiment --teacher` and `nps-text train distill` (see its model card)"
         )
     return _hf_backend(model, config)
 

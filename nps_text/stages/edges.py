@@ -31,6 +31,8 @@ class RunEdges:
     out: Path
     staging: Path
     store: ResultStore | None
+    run_id: str = ""
+    """The run's id (the manifest's ``run_id``; names the staging folder)."""
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     mapper: ChunkMapper = map_locally
     """Runs the chunks: one after the other by default; the flow's maps them as Prefect tasks (Dask)."""

@@ -194,7 +194,7 @@ def calibrate_model(
     folder path) when ``write``; other backends only get the report.
     """
     from nps_text.sentiment import SentimentConfig, get_sentiment_backend
-    from nps_text.sentiment.base import DEFAULT_MODEL_NAME, models_dir
+    from nps_text.sentiment.base import ACCURATE_MODEL_NAME, default_model_folder, model_path
     from nps_text.training.sentiment_data import split_corpus
 
     splits = split_corpus(data_dir, seed)  # read the shared data once: calibration rows and held-out sample
@@ -204,7 +204,8 @@ def calibrate_model(
             raise InputError(f"{calibration_csv} needs columns text and label")
     else:
         calibration = calibration_frame(data_dir, seed, per_source, splits)
-    folder = models_dir() / DEFAULT_MODEL_NAME if model == "default" else Path(model)
+    named = {"default": default_model_folder(SentimentConfig()), "accurate": model_path(ACCURATE_MODEL_NAME)}
+    folder = named.get(model, Path(model))
     meta_path = folder / "nps_text_sentiment.json"
     current = float(json.loads(meta_path.read_text(encoding="utf-8")).get("temperature", 1.0)) if meta_path.is_file() else 1.0
     backend = get_sentiment_backend(model, SentimentConfig(model=model))

@@ -92,9 +92,11 @@ def train_average_command(artifacts: tuple[str, ...], weights: str, out_dir: str
 
 
 @click.command("distill")
-@click.option("--teacher", "teacher_dir", required=True, type=click.Path(exists=True, file_okay=False),
+@click.option("--teacher", "teacher_dir", default="models/sentiment-e5-teacher", show_default=True,
+              type=click.Path(exists=True, file_okay=False),
               help="The teacher artifact (from `nps-text train sentiment --teacher`).")
-@click.option("--out", "out_dir", required=True, help="Folder for the student (its checkpoint and soft labels too).")
+@click.option("--out", "out_dir", default="models/sentiment-e5-student", show_default=True,
+              help="Folder for the student (its checkpoint and soft labels too).")
 @click.option("--data-dir", default=None, help="The shared labelled data (default: ../shared/data).")
 @click.option("--resume", is_flag=True, help="Continue the run whose checkpoint is in --out, with its recipe.")
 @click.option("--layers", default=None, help="Teacher layers the student keeps, e.g. 0,2,4,6,8,10 (the default).")
@@ -120,6 +122,8 @@ def train_distill_command(
     exists) with step checkpoints like `nps-text train sentiment`.
 
     Examples:
+
+        nps-text train distill          # the shipped student: models/sentiment-e5-teacher -> models/sentiment-e5-student
 
         nps-text train distill --teacher /tmp/teacher-seed13 --out /tmp/student
 
@@ -158,7 +162,7 @@ def train_distill_command(
 
 @click.command("checklist")
 @click.option("--model", default="default", show_default=True,
-              help="default, baseline, commercial, a local model folder or a Hugging Face model id.")
+              help="default, accurate, baseline, commercial, a local model folder or a Hugging Face model id.")
 @click.option("--cases", "cases_path", default=None, type=click.Path(exists=True, path_type=Path),
               help="A cases YAML (default: the shipped behavioural tests).")
 @click.option("--no-failures", is_flag=True, help="Do not list the failing cases.")

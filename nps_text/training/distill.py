@@ -110,7 +110,7 @@ def teacher_soft_labels(
 
     model, meta = load_e5_classifier(teacher_dir)
     if use_cpu_bf16("auto") if bf16 is None else bf16:
-        model = model.to(torch.bfloat16)
+        model = model.bfloat16()
     tokenizer = load_e5_tokenizer()
 
     def score(texts: list[str]) -> np.ndarray:
@@ -134,8 +134,7 @@ POOL_SUFFIX = "_pool"  # source name of unlabelled pool rows: "<source>_pool"
 AUGMENT_SOURCE = "contrast_joins"
 _TWEET_SOURCES = ("sb10k", "potts", "tweets_en")  # too noisy to join into a review-like sentence
 _DE_LOWER_STARTS = frozenset(
-    "Der Die Das Den Dem Des Ein Eine Einen Einem Ich Wir Er Sie Es Man Mein Meine Unser Unsere Auch Sehr Alles "
-    "Nicht Nur Leider Dann Aber Und Hier Da Dort Diese Dieser Dieses Kein Keine Habe Haben Hat Ist War Waren".split()
+    ["Der", "Die", "Das", "Den", "Dem", "Des", "Ein", "Eine", "Einen", "Einem", "Ich", "Wir", "Er", "Sie", "Es", "Man", "Mein", "Meine", "Unser", "Unsere", "Auch", "Sehr", "Alles", "Nicht", "Nur", "Leider", "Dann", "Aber", "Und", "Hier", "Da", "Dort", "Diese", "Dieser", "Dieses", "Kein", "Keine", "Habe", "Haben", "Hat", "Ist", "War", "Waren"]
 )  # a German sentence start that is lower-case inside a sentence (nouns keep their capital)
 _JOINS = {"de": (", aber ", ". Trotzdem: ", ", allerdings "), "en": (", but ", ". Still, ", ", however ")}
 
@@ -143,17 +142,19 @@ _JOINS = {"de": (", aber ", ". Trotzdem: ", ", allerdings "), "en": (", but ", "
 def unlabelled_texts(data_dir: str | Path | None, config: TrainSentimentConfig, labelled: pd.DataFrame) -> pd.DataFrame:
     """Texts without a gold label for the student: the rows the teacher's caps left out (MARC, holidaycheck,
     filmstarts), the clothing reviews whose rating 4 has no three-class label, and the bundled German demo's
-    comments. A seeded sample of ``config.pool_unlabelled``, about even per source; never a held-out or calibration
-    row, a behavioural-suite case or a row the teacher trained on. Columns: ``text``, ``source``, ``language``.
+    comments. A seeded sample of ``config.pool_unlabelled``, about even per source; never a held-out row, a row
+    ``nps-text train calibrate`` fits the temperature on, a behavioural-suite case or a row the teacher trained on. Columns: ``text``, ``source``, ``language``.
     """
     import pandas as pd
 
+    from nps_text.training.calibrate import calibration_frame
     from nps_text.training.checklist import exclude_checklist
     from nps_text.training.sentiment_data import DEFAULT_DATA_DIR, split_corpus
 
     root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     splits = split_corpus(data_dir, config.seed)
     held_out = set(pd.concat([frame for name, frame in splits.items() if name != "train"])["text"])
+    held_out |= set(calibration_frame(data_dir, config.seed, splits=splits)["text"])  # the temperature's rows
     capped = splits["train"][splits["train"]["source"].isin(list(config.max_per_source))]
     parts = [capped[["text", "source", "language"]]]
     clothing = pd.read_csv(root / "womens_clothing_reviews" / "reviews.csv")
@@ -257,9 +258,9 @@ def train_student(
         LABELS,
         TrainingData,
         TrainSentimentConfig,
-        curve_summary,
         data_key,
         load_checkpoint,
+        progress_summary,
         row_weights,
         run_training,
         write_training_card,
@@ -309,20 +310,11 @@ def train_student(
         "rows": int(len(pool)),
         "rows_with_gold_label": int(gold.sum()),
         "rows_per_source": {str(k): int(v) for k, v in pool.groupby("source").size().items()},
-        "parameters_trained": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-        "epoch_losses": progress["epoch_losses"],
-        "steps": progress["step"],
-        "total_steps": progress["total_steps"],
-        "finished": progress["finished"],
-        "loss_curve": curve_summary(progress["curve"]),
         "seconds_scoring_soft_labels_this_session": round(scored_at - started, 1),
         "seconds_preparing_this_session": round(prepared_at - started, 1),
-        "seconds_training": progress["seconds"],
-        "sessions": progress["sessions"],
-        "torch": torch.__version__,
+        **progress_summary(model, progress),
     }
     if not progress["finished"]:
-        logger.info("stopped at step %d of %d; continue with --resume", progress["step"], progress["total_steps"])
         return summary
     meta = E5ClassifierMeta(
         labels=LABELS, num_layers=config.num_layers, frozen_layers=0, prefix=config.prefix,

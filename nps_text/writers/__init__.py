@@ -5,7 +5,8 @@
   (:data:`EXCEL_MAX_ROWS`: cut, with a ``notes`` sheet).
 - :mod:`~nps_text.writers.publish`: the publish cycle: atomic writes, the locked output folder, the staging
   folder and the renames that publish a run.
-- :mod:`~nps_text.writers.outputs`: a run's outputs in the configured formats, plus the report.
+- :mod:`~nps_text.writers.outputs`: a run's outputs in the configured formats, plus the report, and the digest of
+  what each output is built from (an unchanged output is carried over, not written again).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from nps_text.writers.formats import (
     write_tables,
     write_text,
 )
-from nps_text.writers.outputs import write_outputs
+from nps_text.writers.outputs import output_digests, write_outputs
 from nps_text.writers.publish import (
     LOCK_FILE,
     STAGING_PREFIX,
@@ -40,9 +41,12 @@ from nps_text.writers.publish import (
     OutputBusyError,
     atomic_path,
     clean_stale,
+    file_record,
+    keep_published,
     output_folder,
     prepare_state,
     publish,
+    unchanged_outputs,
 )
 
 __all__ = [
@@ -60,12 +64,16 @@ __all__ = [
     "clean_stale",
     "excel_text",
     "excel_truncations",
+    "file_record",
     "flatten_for_spreadsheet",
     "format_for",
+    "keep_published",
+    "output_digests",
     "output_folder",
     "prepare_state",
     "publish",
     "spreadsheet_safe",
+    "unchanged_outputs",
     "write_csv",
     "write_duckdb",
     "write_excel",

@@ -4,7 +4,9 @@ published by renames).
 Every file is written atomically (:func:`atomic_path`): to a temporary file in the target folder, then renamed
 over the target with :func:`os.replace`, so a crash never leaves a half-written table behind. A run locks its
 output folder (:func:`output_folder`), writes into a staging folder inside it and moves the files into place at
-the end (:func:`publish`, manifest last).
+the end (:func:`publish`, manifest last). An output whose content would not change is not written again: the
+published file is linked into the staging folder (:func:`keep_published`), so the staging folder always holds the
+complete set of outputs that :func:`publish` moves into place.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -153,6 +155,44 @@ def publish(staging: Path, out: Path, outputs: list[str], manifest: str = "manif
     for name in stale:
         (out / name).unlink(missing_ok=True)
     return stale
+
+
+def file_record(path: Path) -> dict[str, int] | None:
+    """A file's ``size`` and ``mtime_ns`` (what the manifest records per published file), or None when it is
+    missing. A publishing rename keeps both, so they tell whether a published file is still as published."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def unchanged_outputs(out: Path, digests: Mapping[str, str], manifest: str = "manifest.json") -> list[str]:
+    """The outputs in ``digests`` (file name -> digest of what it is built from) that the published manifest in
+    ``out`` records with the same digest and whose published file is still as published: writing them again
+    would give the same file."""
+    try:
+        files = json.loads((out / manifest).read_text(encoding="utf-8")).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    kept = []
+    for name, digest in digests.items():
+        record = files.get(name) if isinstance(files, dict) else None
+        if (isinstance(record, dict) and record.get("inputs") == digest and name == Path(name).name
+                and file_record(out / name) == {"size": record.get("size"), "mtime_ns": record.get("mtime_ns")}):
+            kept.append(name)
+    return kept
+
+
+def keep_published(out: Path, staging: Path, name: str) -> Path:
+    """Put the published ``out/name`` into ``staging`` unchanged (a hard link, or a copy where the file system has
+    none), so that :func:`publish` carries it over."""
+    target = staging / name
+    try:
+        os.link(out / name, target)
+    except OSError:
+        shutil.copy2(out / name, target)
+    return target
 
 
 def _previous_outputs(manifest: Path) -> set[str]:

@@ -153,3 +153,57 @@ def test_alert_failures_can_be_made_non_fatal(user: dict[str, Path]) -> None:
     assert warnings == ["Warning: alert channel 'cx-webhook' (webhook) failed for rule nps-below-100: "
                         "ConnectError: [Errno 111] Connection refused"]
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["alerts"][0]["status"] == "failed"
+
+
+def _receiving(out: Path) -> tuple[http.server.HTTPServer, str, list[dict[str, Any]]]:
+    received: list[dict[str, Any]] = []
+    handler = type("Handler", (_Receiver,), {"out": out, "received": received})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/nps", received
+
+
+def test_an_unchanged_rerun_sends_no_alert_again(
+    user: dict[str, Path], delivered: tuple[Result, Path, list[dict[str, Any]]]
+) -> None:
+    """The weekly job runs twice on the same export: the second run finds the output folder up to date and sends
+    nothing (README "Re-runs pay only for what is new")."""
+    _, out, _ = delivered
+    server, url, received = _receiving(out)
+    try:
+        result = nps_text("run", str(user["survey"]), "--config", str(_config(user["work"], "alerts.yaml")),
+                          "--out", str(out), cwd=user["work"], home=user["home"], env={CHANNEL_URL_ENV: url}, timeout=600)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.output
+    assert result.stdout.startswith(f"Up to date: {out} already holds the results of {user['survey']}")
+    assert received == [] and result.stderr == ""
+
+
+def test_an_unchanged_rerun_after_a_failed_alert_fails_again_without_sending(user: dict[str, Path]) -> None:
+    """The channel was down in the published run: an unchanged re-run sends nothing (not even to a receiver that is
+    up again) and exits 3 with the same line, so the cron job keeps reporting it; --force sends it."""
+    out = user["work"] / "out-down-again"
+    fast = "sentiment: {enabled: false}\nthemes: {enabled: false}\n"
+    config = str(_config(user["work"], "down-again.yaml", fast))
+    down = f"http://127.0.0.1:{_closed_port()}/nps"
+    first = nps_text("run", str(user["survey"]), "--config", config, "--out", str(out), cwd=user["work"],
+                     home=user["home"], env={CHANNEL_URL_ENV: down}, timeout=600)
+    assert first.returncode == 3, first.output
+    server, url, received = _receiving(out)
+    try:
+        again = nps_text("run", str(user["survey"]), "--config", config, "--out", str(out), cwd=user["work"],
+                         home=user["home"], env={CHANNEL_URL_ENV: url}, timeout=600)
+        assert again.returncode == 3, again.output
+        assert again.stdout.startswith("Up to date: ") and received == []
+        errors = [line for line in again.stderr.splitlines() if line.startswith("Error")]
+        assert errors == ["Error: alert channel 'cx-webhook' (webhook) failed for rule nps-below-100: "
+                          "ConnectError: [Errno 111] Connection refused"]
+        forced = nps_text("run", str(user["survey"]), "--config", config, "--out", str(out), "--force",
+                          cwd=user["work"], home=user["home"], env={CHANNEL_URL_ENV: url}, timeout=600)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert forced.returncode == 0, forced.output
+    assert len(received) == 1

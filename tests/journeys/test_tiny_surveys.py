@@ -105,13 +105,15 @@ def test_what_each_tiny_survey_shows(runs: dict[str, tuple[Result, Path]]) -> No
 
 
 def test_a_rerun_is_byte_identical(runs: dict[str, tuple[Result, Path]], shared_home: Path) -> None:
-    """Regression: re-running into the same folder changed the order of ``representative_comments``."""
+    """Regression: re-running into the same folder changed the order of ``representative_comments``. Forced: an
+    unchanged re-run does nothing otherwise (tests/journeys/test_reruns.py)."""
     _, out = runs["mixed_10"]
     before = {name: (out / f"{name}.parquet").read_bytes() for name in TABLES}
-    result = nps_text("run", "mixed_10.csv", "--out", "out/mixed_10", cwd=out.parent.parent, home=shared_home, timeout=600)
+    result = nps_text("run", "mixed_10.csv", "--out", "out/mixed_10", "--force", cwd=out.parent.parent, home=shared_home,
+                      timeout=600)
     assert result.returncode == 0, result.output[-3000:]
     changed = [name for name in TABLES if (out / f"{name}.parquet").read_bytes() != before[name]]
     assert changed == []
     sentiment = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]["sentiment"]
     assert sentiment["loaded"] is False, sentiment  # every comment was cached: the model was never loaded
-    assert sentiment["name"] == "default" and sentiment["cache_key"].startswith("sentiment-e5-small+")
+    assert sentiment["name"] == "default" and sentiment["cache_key"].startswith("sentiment-e5-student+")

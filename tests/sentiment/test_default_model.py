@@ -1,4 +1,5 @@
-"""The real default model (models/sentiment-e5-small) on clear German and English sentences."""
+"""The real shipped models on clear German and English sentences: the default (the 6-layer student in
+models/sentiment-e5-student) and ``accurate`` (the 12-layer teacher in models/sentiment-e5-teacher)."""
 
 from __future__ import annotations
 
@@ -28,16 +29,28 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def default_backend():
-    if not (models_dir() / "sentiment-e5-small").is_dir():
+    if not (models_dir() / "sentiment-e5-student").is_dir():
         pytest.skip("default sentiment model not present")
     return get_sentiment_backend("default", SentimentConfig())
 
 
-def test_default_model_gets_clear_sentences_right(default_backend) -> None:
-    probabilities = default_backend.predict_proba([text for text, _ in CLEAR])
+def _wrong(backend) -> list[tuple[str, str, str]]:
+    probabilities = backend.predict_proba([text for text, _ in CLEAR])
     predicted = [SENTIMENTS[i] for i in probabilities.argmax(axis=1)]
-    wrong = [(text, gold, got) for (text, gold), got in zip(CLEAR, predicted, strict=True) if gold != got]
-    assert len(wrong) <= 1, wrong
+    return [(text, gold, got) for (text, gold), got in zip(CLEAR, predicted, strict=True) if gold != got]
+
+
+def test_default_model_gets_clear_sentences_right(default_backend) -> None:
+    assert default_backend.version.startswith("sentiment-e5-student+")  # on CPU the default is the student
+    assert len(_wrong(default_backend)) <= 1, _wrong(default_backend)
+
+
+def test_accurate_model_gets_clear_sentences_right() -> None:
+    if not (models_dir() / "sentiment-e5-teacher").is_dir():
+        pytest.skip("the accurate sentiment model is not present")
+    backend = get_sentiment_backend("accurate", SentimentConfig())
+    assert backend.version.startswith("sentiment-e5-teacher+") and "-int8" not in backend.version  # no int8 layer
+    assert len(_wrong(backend)) <= 1, _wrong(backend)
 
 
 @pytest.mark.parametrize(
@@ -46,10 +59,7 @@ def test_default_model_gets_clear_sentences_right(default_backend) -> None:
         "Die Beratung war super, aber die Lieferung war eine Katastrophe.",
         "Das Personal war sehr freundlich, leider war das Essen kalt und teuer.",
         "Great staff, but the delivery was a disaster.",
-        pytest.param(
-            "Beratung super, aber die Lieferung dauerte ewig",
-            marks=pytest.mark.xfail(reason="known weakness: verbless fragments and 'took forever' lean neutral"),
-        ),
+        "Beratung super, aber die Lieferung dauerte ewig",  # failed before the distilled student (issue 20)
     ],
 )
 def test_mixed_comment_gets_per_sentence_sentiment(default_backend, comment: str) -> None:

@@ -146,7 +146,10 @@ def test_the_student_pool_never_holds_a_held_out_row() -> None:
 
     config = TrainSentimentConfig.student(pool_unlabelled=600, augment_rows=50)
     pool = distill_pool(None, config)
+    from nps_text.training.calibrate import calibration_frame
+
     held_out = {text for name, frame in split_corpus(None, config.seed).items() if name != "train" for text in frame["text"]}
     assert not set(pool["text"]) & held_out
+    assert not set(pool["text"]) & set(calibration_frame(None, config.seed)["text"])  # nor the temperature's rows
     unlabelled = pool[pool["label"].isna()]
     assert len(unlabelled) >= 600 and unlabelled["source"].str.endswith(("_pool", "contrast_joins")).all()

@@ -60,3 +60,19 @@ def test_backends_without_a_version_probe_load_at_once() -> None:
         from nps_text.sentiment import base
 
         register_sentiment_backend("default", base._REGISTERED["default"])
+
+
+def test_default_is_the_student_on_cpu_and_the_teacher_on_a_gpu(monkeypatch) -> None:
+    """The GPU path without a GPU: ``default`` names the teacher's folder when torch would see CUDA, and the
+    version probe (the result cache's key) follows the same folder, so a GPU run never reuses CPU results."""
+    from nps_text.sentiment import base, transformer
+    from nps_text.sentiment.config import SentimentConfig
+
+    config = SentimentConfig()
+    assert base.default_model_folder(config).name == base.DEFAULT_MODEL_NAME == "sentiment-e5-student"
+    cpu_version = base._default_version(config)
+    monkeypatch.setattr(transformer, "select_device", lambda device=None: "cuda")
+    assert base.default_model_folder(config).name == base.ACCURATE_MODEL_NAME == "sentiment-e5-teacher"
+    gpu_version = base._default_version(config)
+    assert gpu_version.startswith("sentiment-e5-teacher+") and gpu_version.endswith("+cuda")
+    assert gpu_version != cpu_version and base._accurate_version(config) == gpu_version

@@ -193,7 +193,7 @@ def test_default_model_onnx_agrees_with_torch() -> None:
     pytest.importorskip("onnxruntime")
     from nps_text.sentiment import SentimentConfig, get_sentiment_backend, models_dir
 
-    if not (models_dir() / "sentiment-e5-small").is_dir():
+    if not (models_dir() / "sentiment-e5-student").is_dir():
         pytest.skip("default sentiment model not present")
     texts = [
         "Super Beratung, ich bin rundum zufrieden!",
