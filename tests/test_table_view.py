@@ -140,3 +140,12 @@ def test_check_view_coerces_and_validates_slice_by_slice(responses: pd.DataFrame
     broken = TableView(view.source, view.order, view.own.assign(follow_up="call_me"), view.columns)
     with pytest.raises(SchemaError, match="follow_up"):
         check_view(broken, "follow_up")
+
+
+def test_a_view_has_the_digest_of_its_frame(responses: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writers' up-to-date check sees the same table content whether follow_up is a view or a frame."""
+    from nps_text.writers import outputs
+
+    assert outputs.table_digest(follow_up_view(responses)) == outputs.table_digest(follow_up(responses))
+    monkeypatch.setattr(outputs, "WRITE_CHUNK_ROWS", 16)  # several record batches
+    assert outputs.table_digest(follow_up_view(responses)) == outputs.table_digest(follow_up(responses))
