@@ -151,3 +151,19 @@ def test_a_view_has_the_digest_of_its_frame(responses: pd.DataFrame, monkeypatch
     assert outputs.table_digest(follow_up_view(responses)) == outputs.table_digest(follow_up(responses))
     monkeypatch.setattr(outputs, "WRITE_CHUNK_ROWS", 16)  # several record batches
     assert outputs.table_digest(follow_up_view(responses)) == outputs.table_digest(follow_up_view(responses.copy()))
+
+
+@pytest.mark.parametrize("dtype", ["string", "str"])
+def test_take_from_a_chunked_text_column_chunk_by_chunk(dtype: str) -> None:
+    from nps_text.table_view import take
+
+    chunks = [[f"t{i}" for i in range(start, start + 5)] for start in range(0, 20, 5)]
+    chunks[1][2] = None
+    column = pd.Series(pd.concat([pd.Series(chunk, dtype=dtype) for chunk in chunks], ignore_index=True)).array
+    positions = np.array([19, 0, 7, 7, 12, 3, 18])
+    expected = pd.Series(column).take(positions).tolist()
+    taken = take(column, positions)
+    assert taken.dtype == column.dtype
+    assert pd.Series(taken).tolist() == expected
+    numbers = pd.array(np.arange(20))
+    assert take(numbers, positions).tolist() == positions.tolist()
