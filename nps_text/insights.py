@@ -45,6 +45,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nps_text.rules import has_text, known_periods, nps_score
 from nps_text.schema import (
@@ -492,8 +493,8 @@ def follow_up_view(responses: pd.DataFrame) -> TableView:
     else:
         not_negative = np.zeros(len(responses), dtype=bool)
     order = np.lexsort((not_negative, urgency, action))  # stable: ties keep the input order
-    labels = pd.Categorical.from_codes(action[order], categories=list(FOLLOW_UP_ORDER))
-    own = pd.DataFrame({"follow_up": pd.Series(labels).astype(pd.StringDtype())})
+    labels = pa.array(list(FOLLOW_UP_ORDER), type=pa.large_string()).take(pa.array(action[order]))
+    own = pd.DataFrame({"follow_up": pd.arrays.ArrowStringArray(labels)})
     leading = list(FOLLOW_UP_COLUMNS) + [
         column for column in ("comment", "theme_id", "theme_label", "sentiment") if column in responses.columns
     ]

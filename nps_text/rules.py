@@ -121,7 +121,9 @@ def known_periods(periods: Iterable[object]) -> list[str]:
         >>> known_periods(["2026-W02", "all", None, "2026-W01", "unknown", "2026-W02"])
         ['2026-W01', '2026-W02']
     """
-    return sorted({str(period) for period in periods if not pd.isna(period)} - {ALL, NO_PERIOD})
+    column = periods if isinstance(periods, pd.Series) else pd.Series(list(periods), dtype=object)
+    distinct = column.dropna().unique()  # a few labels, not a Python string per row
+    return sorted({str(period) for period in distinct if not pd.isna(period)} - {ALL, NO_PERIOD})
 
 
 # --- names -------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -371,8 +371,7 @@ def _group_matches_score(frame: pd.DataFrame) -> pd.Series | bool:
 
     # compared as positions in NPS_GROUPS (-1: any other value), not as a million Python strings
     expected = nps_group_codes(pd.to_numeric(frame["score"], errors="coerce").to_numpy())
-    found = pd.Categorical(frame["nps_group"].astype("string"), categories=NPS_GROUPS).codes
-    return pd.Series(np.asarray(found) == expected, index=frame.index)
+    return pd.Series(category_codes(frame["nps_group"], NPS_GROUPS) == expected, index=frame.index)
 
 
 def _only_with_text(column: str) -> Callable[[pd.DataFrame], pd.Series | bool]:
@@ -526,7 +525,29 @@ def _column_checks(name: str, column: ColumnSpec) -> list[pa.Check]:
         checks.append(pa.Check(_is_text_list, element_wise=True, error="each cell must be a list of strings"))
     if column.dtype == INT_LIST:
         checks.append(pa.Check(_is_int_list, element_wise=True, error="each cell must be a list of integers"))
+    if column.unique and column.dtype == TEXT:
+        checks.append(pa.Check(_not_duplicated, error=_CHECK_WORDS["field_uniqueness"]))
     return checks
+
+
+def _not_duplicated(values: pd.Series) -> pd.Series:
+    """False for every occurrence of a value that occurs more than once; found on integer codes (the text
+    column's dictionary encoding), not on a Python string per row as pandera's ``unique`` does."""
+    codes, _ = pd.factorize(values)
+    return pd.Series(~pd.Series(codes).duplicated(keep=False).to_numpy(), index=values.index)
+
+
+def category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Each value's position in ``categories`` (-1: another value or missing), through the column's dictionary
+    encoding: no Python string per row.
+
+    Example:
+        >>> category_codes(pd.Series(["passive", None, "promoter", "x"], dtype="string"), NPS_GROUPS).tolist()
+        [1, -1, 0, -1]
+    """
+    codes, distinct = pd.factorize(values)
+    lookup = np.array([categories.index(value) if value in categories else -1 for value in distinct] + [-1])
+    return lookup[codes]  # code -1 (missing) takes the last entry
 
 
 @lru_cache(maxsize=64)
@@ -543,7 +564,7 @@ def table_schema(table: str, required: frozenset[str] | None = None) -> pa.DataF
             dtype,
             checks=_column_checks(name, column),
             nullable=column.nullable,
-            unique=column.unique,
+            unique=column.unique and column.dtype != TEXT,  # text: _not_duplicated
             required=is_required,
         )
     checks = [pa.Check(_ROW_CHECKS[key][0], name=key, error=_ROW_CHECKS[key][1]) for key in spec.row_checks]

@@ -253,8 +253,8 @@ def choose_language(configured: str, responses: pd.DataFrame | None) -> str:
         return configured
     if responses is None or "language" not in responses.columns:
         return "en"
-    per_value = responses["language"].dropna().astype(str).value_counts(sort=False)  # a few distinct values
-    codes = pd.Series(per_value.to_numpy(), index=per_value.index.str.lower().str[:2])
+    per_value = responses["language"].value_counts(sort=False)  # a few distinct values, not a string per row
+    codes = pd.Series(per_value.to_numpy(), index=per_value.index.astype(str).str.lower().str[:2])
     counts = codes[codes.index.isin(list(TRANSLATIONS))].groupby(level=0, sort=False).sum()
     if counts.empty:
         return "en"

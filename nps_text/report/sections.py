@@ -18,7 +18,7 @@ import pandas as pd
 from nps_text.report.config import ReportConfig
 from nps_text.report.i18n import format_number, format_percent
 from nps_text.rules import ALL, has_text, nps_score
-from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS
+from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS, category_codes
 from nps_text.table_view import TableView
 
 FOLLOW_UP_KINDS: tuple[str, ...] = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
@@ -505,13 +505,13 @@ def praise(
             return {"themes": items, "comments": [], "note": None}
     responses = usable(tables, "responses", ("nps_group", "comment", "comment_status", "score"))
     if responses is not None:
-        chosen = _equals(responses["nps_group"], "promoter") & has_text(responses).to_numpy(dtype=bool)
-        promoters = responses.loc[chosen, ["score", "comment"]]  # only the columns needed, not whole rows
-        promoters = promoters.assign(_length=promoters["comment"].astype(str).str.len())
-        promoters = promoters.sort_values(["score", "_length"], ascending=[False, False])
+        rows = np.flatnonzero(_equals(responses["nps_group"], "promoter") & has_text(responses).to_numpy(dtype=bool))
+        texts = responses["comment"].astype("string")  # read by position: no copy of the promoters' comments
+        scores = pd.to_numeric(responses["score"], errors="coerce").to_numpy(dtype="float64")[rows]
+        lengths = texts.str.len().to_numpy(dtype="float64", na_value=3.0)[rows]  # (a missing comment reads "nan")
         comments: list[str] = []
-        for text in promoters["comment"]:  # the first distinct ones, longest of the highest scores first
-            quote = shorten(text, config.quote_length)
+        for position in rows[np.lexsort((-lengths, -scores))]:  # highest score, then longest; ties in input order
+            quote = shorten(texts.iat[position], config.quote_length)  # only the comments shown are read
             if quote not in comments:
                 comments.append(quote)
             if len(comments) >= config.praise_themes:
@@ -537,8 +537,8 @@ def coverage(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, 
     if responses is None:
         return None
     # counted on category codes (other values: -1, left out as the reindex to NPS_GROUPS x COMMENT_STATUSES did)
-    groups = pd.Categorical(responses["nps_group"].astype("string"), categories=NPS_GROUPS).codes
-    statuses = pd.Categorical(responses["comment_status"].astype("string"), categories=COMMENT_STATUSES).codes
+    groups = category_codes(responses["nps_group"], NPS_GROUPS)
+    statuses = category_codes(responses["comment_status"], COMMENT_STATUSES)
     known = (groups >= 0) & (statuses >= 0)
     per_cell = np.bincount(groups[known].astype(np.int64) * len(COMMENT_STATUSES) + statuses[known],
                            minlength=len(NPS_GROUPS) * len(COMMENT_STATUSES))
