@@ -120,6 +120,17 @@ def batches(table: Table, size: int) -> Iterator[pd.DataFrame]:
             yield table.iloc[start : start + size]
 
 
+def without_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s columns and dtypes without rows, holding none of its memory (``frame.iloc[:0]`` is a slice that
+    keeps every Arrow buffer of ``frame`` alive).
+
+    Example:
+        >>> without_rows(pd.DataFrame({"a": pd.array(["x"], dtype="string")})).dtypes.tolist()
+        [<StringDtype(na_value=<NA>)>]
+    """
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in frame.dtypes.items()}, columns=frame.columns)
+
+
 def as_frame(table: Table) -> pd.DataFrame:
     """``table`` as a frame (a view is materialised)."""
     return table.to_frame() if isinstance(table, TableView) else table

@@ -167,3 +167,23 @@ def test_take_from_a_chunked_text_column_chunk_by_chunk(dtype: str) -> None:
     assert pd.Series(taken).tolist() == expected
     numbers = pd.array(np.arange(20))
     assert take(numbers, positions).tolist() == positions.tolist()
+
+
+def test_without_rows_keeps_the_schema_but_none_of_the_memory() -> None:
+    import gc
+
+    import pyarrow as pa
+
+    from nps_text.table_view import without_rows
+
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame({"text": pd.array(["x" * 1000] * 20_000, dtype="string"), "n": np.arange(20_000)})
+
+    start = pa.total_allocated_bytes()
+    empty = without_rows(frame())
+    gc.collect()
+    assert empty.dtypes.equals(frame().dtypes) and list(empty.columns) == ["text", "n"] and empty.empty
+    assert pa.total_allocated_bytes() - start < 1_000_000
+    sliced = frame().iloc[:0]  # what it replaces: an empty slice holding all 20 MB
+    gc.collect()
+    assert pa.total_allocated_bytes() - start > 15_000_000 and sliced.empty

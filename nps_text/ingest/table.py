@@ -259,6 +259,7 @@ class TableBuilder:
             chunks, self.chunks[position] = self.chunks[position], []  # one column's chunks at a time
             data[name] = pd.Series(pd.arrays.ArrowStringArray(single_chunk(chunks)))
             del chunks
+            pa.default_memory_pool().release_unused()  # the chunks' memory back before the next column
         return pd.DataFrame(data, columns=["row_number", *self.names])
 
 
