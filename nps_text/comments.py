@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from nps_text.cache import ResultStore, cached_results
+from nps_text.ingest.table import single_chunk
 from nps_text.pii import redact
 from nps_text.rules import MAX_COMMENT_CHARS, has_text
 from nps_text.schema import STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT
@@ -279,6 +280,7 @@ def _prepare_chunk(
 
 
 def _text_series(parts: list[pa.Array], index: pd.Index) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts, type=pa.large_string())), index=index)
+    """The chunks' text as one column, one Arrow array (see :func:`nps_text.ingest.table.single_chunk`)."""
+    return pd.Series(pd.arrays.ArrowStringArray(single_chunk(parts)), index=index)
 
 

@@ -49,6 +49,8 @@ from sqlalchemy.types import TypeEngine
 from nps_text.alerts_config import database_url_problem
 from nps_text.errors import ConfigError
 from nps_text.schema import in_table_order, sql_kind
+from nps_text.table_view import Table as RunTable
+from nps_text.table_view import as_frame
 
 KEY_TABLE = "responses"
 KEY_COLUMN = "response_id"
@@ -288,7 +290,7 @@ def replace_table(
 
 
 def write_database(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, RunTable],
     url: str,
     *,
     schema: str | None = None,
@@ -305,7 +307,7 @@ def write_database(
             if schema:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
             for name in in_table_order(tables):
-                frame, target = tables[name], f"{table_prefix}{name}"
+                frame, target = as_frame(tables[name]), f"{table_prefix}{name}"  # a view as one frame
                 if name == KEY_TABLE and KEY_COLUMN in frame.columns:
                     written[target] = upsert_responses(conn, target, frame, schema, table=name)
                 else:

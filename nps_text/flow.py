@@ -35,6 +35,7 @@ from nps_text.runner import dask_task_runner, embed_chunk, load_plugins, score_s
 from nps_text.schema import check_tables, empty_frame
 from nps_text.stages import comments, ingest, insights, nps, sentiment, themes, validate, write
 from nps_text.stages.edges import ProgressHook, RunEdges
+from nps_text.table_view import without_rows
 from nps_text.writers import output_folder, publish
 
 _progress_hook: ProgressHook | None = None
@@ -104,7 +105,7 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     logger.info("%d valid responses, %d rejected", len(validated.responses), len(validated.rejected))
     with edges.stage("comments"):
         responses = comments_task(validated.responses, config.comments, edges)
-    validated.responses = validated.responses.iloc[:0]  # only its mapping, rejected rows and counts are needed
+    validated.responses = without_rows(validated.responses)  # only its mapping, rejected rows and counts are needed
     with edges.stage("nps"):
         nps_tables = nps_task(nps.NpsInputs(responses, validated.mapping, config.input.columns.segments,
                                             validate.personal_columns(validated)), config.nps)

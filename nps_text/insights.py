@@ -45,6 +45,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nps_text.rules import has_text, known_periods, nps_score
 from nps_text.schema import (
@@ -61,6 +62,7 @@ from nps_text.schema import (
     empty_frame,
 )
 from nps_text.stats import Alternative, two_proportion_z_test
+from nps_text.table_view import TableView
 from nps_text.themes.keywords import is_specific_topic
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -465,26 +467,36 @@ def follow_up(responses: pd.DataFrame) -> pd.DataFrame:
             ``comment``, ``theme_id``, ``theme_label``, ``sentiment`` and passthrough columns are kept).
 
     Returns:
-        :data:`nps_text.schema.FOLLOW_UP_COLUMNS` followed by every other column of ``responses``.
+        :data:`nps_text.schema.FOLLOW_UP_COLUMNS` followed by every other column of ``responses``; the same
+        table as :func:`follow_up_view`, as one frame.
     """
+    return follow_up_view(responses).to_frame()
+
+
+def follow_up_view(responses: pd.DataFrame) -> TableView:
+    """:func:`follow_up` as a :class:`~nps_text.table_view.TableView` of ``responses``: the urgency order and the
+    ``follow_up`` column, no copy of the responses (the writers stream it)."""
     check_columns(responses, FOLLOW_UP_COLUMNS[1:], "responses")
-    frame = responses.copy()
-    group = frame["nps_group"]
+    group = responses["nps_group"].astype("string")
+    with_text = has_text(responses).to_numpy(dtype=bool)
+    # the position of each row's list in FOLLOW_UP_ORDER: call_back_detractor, convert_passive, thank_promoter, no_comment
     action = np.select(
-        [group == DETRACTOR, ~has_text(frame), group == PASSIVE, group == PROMOTER],
-        ["call_back_detractor", "no_comment", "convert_passive", "thank_promoter"],
-        default="no_comment",
-    )
-    frame.insert(0, "follow_up", action)
-    order = frame["follow_up"].map({name: index for index, name in enumerate(FOLLOW_UP_ORDER)})
-    score = pd.to_numeric(frame["score"], errors="coerce")
-    urgency = np.where(frame["follow_up"] == "convert_passive", -score, score)
-    negative = (
-        (~frame["sentiment"].eq("negative").fillna(False).astype(bool)).astype(int) if "sentiment" in frame.columns else pd.Series(0, index=frame.index)
-    )
-    frame = frame.assign(_order=order, _urgency=urgency, _negative=negative).sort_values(
-        ["_order", "_urgency", "_negative"], kind="stable"
-    )
-    frame = frame.drop(columns=["_order", "_urgency", "_negative"]).reset_index(drop=True)
-    leading = list(FOLLOW_UP_COLUMNS) + [c for c in ("comment", "theme_id", "theme_label", "sentiment") if c in frame.columns]
-    return frame[leading + [column for column in frame.columns if column not in leading]]
+        [group.eq(DETRACTOR).fillna(False).to_numpy(dtype=bool), ~with_text,
+         group.eq(PASSIVE).fillna(False).to_numpy(dtype=bool), group.eq(PROMOTER).fillna(False).to_numpy(dtype=bool)],
+        [0, 3, 1, 2],
+        default=3,
+    ).astype(np.int8)
+    score = pd.to_numeric(responses["score"], errors="coerce").to_numpy(dtype="float64")
+    urgency = np.where(action == 1, -score, score)
+    if "sentiment" in responses.columns:
+        not_negative = ~responses["sentiment"].eq("negative").fillna(False).to_numpy(dtype=bool)
+    else:
+        not_negative = np.zeros(len(responses), dtype=bool)
+    order = np.lexsort((not_negative, urgency, action))  # stable: ties keep the input order
+    labels = pa.array(list(FOLLOW_UP_ORDER), type=pa.large_string()).take(pa.array(action[order]))
+    own = pd.DataFrame({"follow_up": pd.arrays.ArrowStringArray(labels)})
+    leading = list(FOLLOW_UP_COLUMNS) + [
+        column for column in ("comment", "theme_id", "theme_label", "sentiment") if column in responses.columns
+    ]
+    rest = [column for column in responses.columns if column not in leading]
+    return TableView(responses, order, own, tuple(leading + rest))

@@ -12,10 +12,11 @@ import math
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
-from nps_text.rules import ALL, MISSING, NO_PERIOD, known_periods, nps_groups, nps_score
-from nps_text.schema import DETRACTOR, NPS_SUMMARY_COLUMNS, PASSIVE, PROMOTER
+from nps_text.rules import ALL, MISSING, NO_PERIOD, known_periods, nps_group_codes, nps_score
+from nps_text.schema import DETRACTOR, NPS_GROUPS, NPS_SUMMARY_COLUMNS, PASSIVE, PROMOTER
 
 PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
@@ -27,8 +28,9 @@ def nps_group(scores: pd.Series) -> pd.Series:
         >>> nps_group(pd.Series([10, 8, 3])).tolist()
         ['promoter', 'passive', 'detractor']
     """
-    groups = nps_groups(scores.astype("int64").to_numpy())
-    return pd.Series(groups, index=scores.index, dtype=object, name="nps_group")
+    codes = pa.array(nps_group_codes(scores.astype("int64").to_numpy()))
+    groups = pa.array(list(NPS_GROUPS), type=pa.large_string()).take(codes)  # Arrow text, no Python strings
+    return pd.Series(pd.arrays.ArrowStringArray(groups), index=scores.index, name="nps_group")
 
 
 def period_label(dates: pd.Series, period: str = "W") -> pd.Series:
@@ -37,11 +39,15 @@ def period_label(dates: pd.Series, period: str = "W") -> pd.Series:
     Labels sort in time order as plain strings; missing dates give null.
     """
     dates = pd.to_datetime(dates)
-    labels = pd.Series(pd.NA, index=dates.index, dtype="string")
-    known = dates.notna()
-    if not known.any():
-        return labels
-    present = dates[known]
+    codes, distinct = pd.factorize(dates)  # a label per distinct date (a few hundred), taken for every row
+    labels = _period_labels(pd.Series(distinct), period).array.take(codes, allow_fill=True)
+    return pd.Series(labels, index=dates.index, dtype="string")
+
+
+def _period_labels(present: pd.Series, period: str) -> pd.Series:
+    """Period labels of known dates (``string`` dtype)."""
+    if present.empty:
+        return pd.Series([], dtype="string")
     if period == "W":
         iso = present.dt.isocalendar()
         values = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
@@ -53,8 +59,7 @@ def period_label(dates: pd.Series, period: str = "W") -> pd.Series:
         values = present.dt.year.astype(str)
     else:
         values = present.dt.strftime("%Y-%m-%d")
-    labels[known] = values.astype("string")
-    return labels
+    return values.astype("string")
 
 
 def nps_with_interval(promoters: int, detractors: int, responses: int, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -113,14 +118,15 @@ def nps_summary(
     overall), ``period`` (``"all"`` for the whole span).
     """
     has_period = period_column is not None and period_column in responses.columns
-    frame = pd.DataFrame({"nps_group": responses["nps_group"].to_numpy()})
-    frame["period"] = responses[period_column].astype("string").fillna(NO_PERIOD).to_numpy() if has_period else ALL
+    # Arrow-backed text columns (no million Python strings): grouped by their dictionary codes
+    frame = pd.DataFrame({"nps_group": responses["nps_group"].astype("string").array})
+    frame["period"] = responses[period_column].astype("string").fillna(NO_PERIOD).array if has_period else ALL
     frame["segment_value"] = ALL
     parts = [_aggregate(frame.assign(period=ALL), ["segment_value", "period"], confidence).assign(segment=ALL)]
     if has_period:
         parts.append(_aggregate(frame, ["segment_value", "period"], confidence).assign(segment=ALL))
     for segment in segments:
-        values = responses[segment].astype("string").fillna(MISSING).to_numpy()
+        values = responses[segment].astype("string").fillna(MISSING).array
         by_segment = frame.assign(segment_value=values)
         parts.append(_aggregate(by_segment.assign(period=ALL), ["segment_value", "period"], confidence).assign(segment=segment))
         if has_period:
@@ -179,12 +185,12 @@ def period_changes(summary: pd.DataFrame, *, confidence: float = 0.95) -> pd.Dat
 
 
 def add_nps_columns(responses: pd.DataFrame, period: str = "W") -> pd.DataFrame:
-    """A copy of ``responses`` with ``nps_group`` and (when there is a ``date``) ``period``."""
-    enriched = responses.copy()
-    enriched["nps_group"] = nps_group(enriched["score"])
-    if "date" in enriched.columns:
-        enriched["period"] = period_label(enriched["date"], period)
-    return enriched
+    """``responses`` with ``nps_group`` and (when there is a ``date``) ``period`` (a new frame; the other columns
+    are not copied)."""
+    added = {"nps_group": nps_group(responses["score"])}
+    if "date" in responses.columns:
+        added["period"] = period_label(responses["date"], period)
+    return responses.assign(**added)
 
 
 SEGMENT_NAME_HINTS = (

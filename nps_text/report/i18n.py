@@ -253,11 +253,12 @@ def choose_language(configured: str, responses: pd.DataFrame | None) -> str:
         return configured
     if responses is None or "language" not in responses.columns:
         return "en"
-    codes = responses["language"].dropna().astype(str).str.lower().str[:2]
-    counts = codes[codes.isin(list(TRANSLATIONS))].value_counts()
+    per_value = responses["language"].value_counts(sort=False)  # a few distinct values, not a string per row
+    codes = pd.Series(per_value.to_numpy(), index=per_value.index.astype(str).str.lower().str[:2])
+    counts = codes[codes.index.isin(list(TRANSLATIONS))].groupby(level=0, sort=False).sum()
     if counts.empty:
         return "en"
-    return str(counts.index[0])
+    return str(counts.sort_values(ascending=False, kind="stable").index[0])
 
 
 def format_number(value: float, language: str, decimals: int = 1) -> str:

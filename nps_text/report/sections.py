@@ -18,7 +18,8 @@ import pandas as pd
 from nps_text.report.config import ReportConfig
 from nps_text.report.i18n import format_number, format_percent
 from nps_text.rules import ALL, has_text, nps_score
-from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS
+from nps_text.schema import COMMENT_STATUSES, NPS_GROUPS, category_codes
+from nps_text.table_view import TableView
 
 FOLLOW_UP_KINDS: tuple[str, ...] = ("call_back_detractor", "convert_passive", "thank_promoter", "no_comment")
 
@@ -60,6 +61,12 @@ def as_list(value: Any) -> list[Any]:
     if _missing(value):
         return []
     return [value]
+
+
+def _equals(column: pd.Series, value: str) -> np.ndarray:
+    """Boolean mask of the cells of a text column equal to ``value`` (missing: False), without converting the
+    column to Python strings."""
+    return np.asarray(column.astype("string").eq(value).fillna(False), dtype=bool)
 
 
 def _missing(value: Any) -> bool:
@@ -271,11 +278,11 @@ def too_few_for_themes(tables: Mapping[str, pd.DataFrame], group: str, t: Mappin
     responses = usable(tables, "responses", ("nps_group", "comment_status", "theme_id"))
     if responses is None:
         return None
-    rows = responses[responses["nps_group"].astype(str).eq(group) & has_text(responses)]
-    theme_ids = pd.to_numeric(rows["theme_id"], errors="coerce")
-    if rows.empty or theme_ids.isna().any() or not theme_ids.eq(OUTLIER_THEME_ID).all():
+    rows = _equals(responses["nps_group"], group) & has_text(responses).to_numpy(dtype=bool)
+    theme_ids = pd.to_numeric(responses["theme_id"][rows], errors="coerce")
+    if not rows.any() or theme_ids.isna().any() or not theme_ids.eq(OUTLIER_THEME_ID).all():
         return None
-    return t["themes_too_few"].format(n=len(rows))
+    return t["themes_too_few"].format(n=int(rows.sum()))
 
 
 def improvement_areas(
@@ -498,11 +505,17 @@ def praise(
             return {"themes": items, "comments": [], "note": None}
     responses = usable(tables, "responses", ("nps_group", "comment", "comment_status", "score"))
     if responses is not None:
-        promoters = responses[responses["nps_group"].astype(str).eq("promoter") & has_text(responses)]
-        promoters = promoters.assign(_length=promoters["comment"].astype(str).str.len())
-        promoters = promoters.sort_values(["score", "_length"], ascending=[False, False])
-        distinct = dict.fromkeys(shorten(text, config.quote_length) for text in promoters["comment"])
-        comments = list(distinct)[: config.praise_themes]
+        rows = np.flatnonzero(_equals(responses["nps_group"], "promoter") & has_text(responses).to_numpy(dtype=bool))
+        texts = responses["comment"].astype("string")  # read by position: no copy of the promoters' comments
+        scores = pd.to_numeric(responses["score"], errors="coerce").to_numpy(dtype="float64")[rows]
+        lengths = texts.str.len().to_numpy(dtype="float64", na_value=3.0)[rows]  # (a missing comment reads "nan")
+        comments: list[str] = []
+        for position in rows[np.lexsort((-lengths, -scores))]:  # highest score, then longest; ties in input order
+            quote = shorten(texts.iat[position], config.quote_length)  # only the comments shown are read
+            if quote not in comments:
+                comments.append(quote)
+            if len(comments) >= config.praise_themes:
+                break
         if comments:
             note = too_few_for_themes(tables, "promoter", t) if themes is not None else None
             return {"themes": [], "comments": comments, "note": note or t["praise_fallback"]}
@@ -523,8 +536,14 @@ def coverage(tables: Mapping[str, pd.DataFrame], language: str, t: Mapping[str, 
     responses = usable(tables, "responses", ("nps_group", "comment_status"))
     if responses is None:
         return None
-    counts = pd.crosstab(responses["nps_group"].astype(str), responses["comment_status"].astype(str))
-    counts = counts.reindex(index=list(NPS_GROUPS), columns=list(COMMENT_STATUSES), fill_value=0)
+    # counted on category codes (other values: -1, left out as the reindex to NPS_GROUPS x COMMENT_STATUSES did)
+    groups = category_codes(responses["nps_group"], NPS_GROUPS)
+    statuses = category_codes(responses["comment_status"], COMMENT_STATUSES)
+    known = (groups >= 0) & (statuses >= 0)
+    per_cell = np.bincount(groups[known].astype(np.int64) * len(COMMENT_STATUSES) + statuses[known],
+                           minlength=len(NPS_GROUPS) * len(COMMENT_STATUSES))
+    counts = pd.DataFrame(per_cell.reshape(len(NPS_GROUPS), len(COMMENT_STATUSES)), index=list(NPS_GROUPS),
+                          columns=list(COMMENT_STATUSES))
     counts.loc["total"] = counts.sum()
     labels = {"promoter": t["promoters"], "passive": t["passives"], "detractor": t["detractors"], "total": t["total"]}
     rows = []
@@ -544,17 +563,31 @@ def follow_ups(
     tables: Mapping[str, pd.DataFrame], config: ReportConfig, t: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """Per follow-up kind: its count and the first ``config.follow_up_rows`` rows (comment shortened)."""
+    table = tables.get("follow_up")
+    view = table if isinstance(table, TableView) and not table.empty else None
     frame = usable(tables, "follow_up", ("follow_up", "response_id"))
-    if frame is None:
+    if view is not None and {"follow_up", "response_id"} <= set(view.columns):
+        lists, columns = view.own["follow_up"], set(view.columns)
+    elif frame is not None:
+        lists, columns = frame["follow_up"], set(frame.columns)
+    else:
         return []
-    kinds = [kind for kind in FOLLOW_UP_KINDS if kind in set(frame["follow_up"].astype(str))]
-    kinds += sorted(set(frame["follow_up"].astype(str)) - set(FOLLOW_UP_KINDS))
-    extra = [column for column in segment_columns(tables) if column in frame.columns][:3]
-    show_theme = "theme_label" in frame.columns and frame["theme_label"].notna().any()
+    found = {str(kind) for kind in lists.dropna().unique()}
+    kinds = [kind for kind in FOLLOW_UP_KINDS if kind in found]
+    kinds += sorted(found - set(FOLLOW_UP_KINDS))
+    extra = [column for column in segment_columns(tables) if column in columns][:3]
+    if "theme_label" not in columns:
+        show_theme = False
+    elif view is not None:
+        labels = view.source["theme_label"] if "theme_label" in view.source.columns else view.own["theme_label"]
+        show_theme = bool(labels.notna().any())
+    else:
+        show_theme = bool(frame is not None and frame["theme_label"].notna().any())
     result = []
     for kind in kinds:
-        part = frame[frame["follow_up"].astype(str).eq(kind)]
-        shown = part.head(config.follow_up_rows)
+        positions = np.flatnonzero(_equals(lists, kind))  # the list's rows, most urgent first
+        first = positions[: config.follow_up_rows]
+        shown = view.rows(first) if view is not None else frame.iloc[first]  # type: ignore[union-attr]
         rows = []
         for _, row in shown.iterrows():
             rows.append(
@@ -570,8 +603,8 @@ def follow_ups(
             {
                 "kind": kind,
                 "label": t.get(f"follow_up_{kind}", kind),
-                "count": len(part),
-                "shown": t["follow_up_first"].format(shown=len(shown), total=len(part)),
+                "count": len(positions),
+                "shown": t["follow_up_first"].format(shown=len(shown), total=len(positions)),
                 "rows": rows,
                 "extra_columns": extra,
                 "show_theme": show_theme,
@@ -593,7 +626,7 @@ def period_span(tables: Mapping[str, pd.DataFrame]) -> tuple[str, str] | None:
     responses = usable(tables, "responses", ("period",))
     if responses is None:
         return None
-    periods = responses["period"].dropna().astype(str)
+    periods = responses["period"].dropna().astype("string")
     if periods.empty:
         return None
     return str(periods.min()), str(periods.max())

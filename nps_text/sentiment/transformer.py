@@ -213,8 +213,8 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
         from nps_text.sentiment.onnx_runtime import OnnxRunner, cached_onnx_model
 
         path = cached_onnx_model(model, meta.cpu_int8_layers if config.quantize else 0, version.removesuffix("+onnx"))
-        embeddings = model.bert.embeddings.word_embeddings.weight.detach().numpy()
-        runner = OnnxRunner(path, embeddings, threads=_threads(config.threads))
+        lookup = model.bert.embeddings.word_embeddings.take_rows  # the 4-bit table's rows, with numpy
+        runner = OnnxRunner(path, lookup, threads=_threads(config.threads))  # type: ignore[arg-type]
     else:
         int8_layers = meta.cpu_int8_layers if config.quantize and device == "cpu" else 0
         if int8_layers:

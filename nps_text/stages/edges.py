@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,8 +67,8 @@ class RunEdges:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time a stage, tag its errors with its name and report it to the progress hook:
-        ``with edges.stage("nps"): ...``."""
+        """Time a stage, tag its errors with its name, report it to the progress hook and afterwards hand the
+        memory it freed back to the system (:func:`release_memory`): ``with edges.stage("nps"): ...``."""
         if self.progress is not None:
             self.progress(name, STAGES.index(name) if name in STAGES else 0, len(STAGES))
         start = time.perf_counter()
@@ -73,3 +77,18 @@ class RunEdges:
                 yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+            release_memory()
+
+
+def release_memory() -> None:
+    """Hand the memory a finished stage freed back to the operating system: Arrow's pool keeps freed blocks
+    for reuse and glibc's malloc keeps freed pages inside its heaps, so without this a run's resident size
+    ratchets up to the sum of its stages' leftovers (about 150 MB at a million rows). Linux/glibc only
+    (``malloc_trim``); elsewhere only Arrow's pool is released."""
+    gc.collect()
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): nothing to trim
+            ctypes.CDLL("libc.so.6").malloc_trim(0)

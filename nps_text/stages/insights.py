@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from nps_text.stages.edges import RunEdges
+from nps_text.table_view import Table
 
 
 @dataclass
@@ -19,14 +20,15 @@ class InsightsInputs:
     sentences: pd.DataFrame | None = None
 
 
-def run(inputs: InsightsInputs, section: Any = None, edges: RunEdges | None = None) -> dict[str, pd.DataFrame]:
-    """The ``improvement_areas`` (latest period compared with the one before), ``follow_up`` and
-    ``theme_trends`` tables. Insights have no config section of their own."""
-    from nps_text.insights import follow_up, improvement_areas, theme_trends
+def run(inputs: InsightsInputs, section: Any = None, edges: RunEdges | None = None) -> dict[str, Table]:
+    """The ``improvement_areas`` (latest period compared with the one before), ``follow_up`` (a
+    :class:`~nps_text.table_view.TableView` of the responses: no second copy of them) and ``theme_trends``
+    tables. Insights have no config section of their own."""
+    from nps_text.insights import follow_up_view, improvement_areas, theme_trends
 
     responses, sentences = inputs.responses, inputs.sentences
     return {
         "improvement_areas": improvement_areas(responses, inputs.themes, sentences=sentences),
-        "follow_up": follow_up(responses),
+        "follow_up": follow_up_view(responses),
         "theme_trends": theme_trends(responses, sentences=sentences),
     }

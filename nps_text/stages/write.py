@@ -17,6 +17,7 @@ import pandas as pd
 from nps_text.config import PipelineConfig
 from nps_text.schema import RESPONSES_COLUMNS, check_table
 from nps_text.stages.edges import RunEdges
+from nps_text.table_view import Table
 from nps_text.writers import output_digests, unchanged_outputs, write_outputs
 
 
@@ -25,7 +26,7 @@ class WriteInputs:
     """The run's tables by name, its manifest so far (the report shows parts of it) and whether unchanged
     outputs may be carried over (``False``: a forced run writes everything)."""
 
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, Table]
     manifest: dict[str, Any]
     keep_unchanged: bool = True
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from nps_text.errors import InputError
+from nps_text.table_view import Table, TableView, as_frame, batches
 from nps_text.writers.publish import atomic_path
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -93,39 +94,44 @@ WRITE_CHUNK_ROWS = 100_000
 """Rows converted at a time when writing Parquet (one row group each) and CSV: memory stays flat in the rows."""
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to Parquet atomically, with pyarrow, in row groups of :data:`WRITE_CHUNK_ROWS` rows."""
+def _arrow_schema(table: Table) -> Any:
+    """The Arrow schema ``table`` is written with: a frame's from all its rows, a view's from its first slice
+    (:func:`nps_text.schema.arrow_schema`: no Arrow "null" columns, whatever the rows)."""
+    from nps_text.schema import arrow_schema
+
+    return arrow_schema(table.head(WRITE_CHUNK_ROWS) if isinstance(table, TableView) else table)
+
+
+def write_parquet(frame: Table, path: str | Path) -> Path:
+    """Write ``frame`` (a frame or a :class:`~nps_text.table_view.TableView`) to Parquet atomically, with
+    pyarrow, in row groups of :data:`WRITE_CHUNK_ROWS` rows, converted one row group at a time."""
     path = Path(path)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from nps_text.schema import arrow_schema  # no Arrow "null" columns: the schema never depends on emptiness
-
-    schema = arrow_schema(frame)
     with atomic_path(path) as part:
         if len(frame) <= WRITE_CHUNK_ROWS:
-            frame.to_parquet(part, index=False, schema=schema)
+            small = as_frame(frame)
+            small.to_parquet(part, index=False, schema=_arrow_schema(small))
             return path
+        schema = _arrow_schema(frame)
         with pq.ParquetWriter(part, schema) as writer:
-            for start in range(0, len(frame), WRITE_CHUNK_ROWS):
-                chunk = frame.iloc[start : start + WRITE_CHUNK_ROWS]
+            for chunk in batches(frame, WRITE_CHUNK_ROWS):
                 writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
     return path
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, delimiter: str = ",", bom: bool = True) -> Path:
-    """Write ``frame`` as formula-safe CSV (UTF-8, with BOM by default so Excel detects the encoding), made
-    formula-safe and written :data:`WRITE_CHUNK_ROWS` rows at a time."""
+def write_csv(frame: Table, path: str | Path, *, delimiter: str = ",", bom: bool = True) -> Path:
+    """Write ``frame`` (a frame or a :class:`~nps_text.table_view.TableView`) as formula-safe CSV (UTF-8, with
+    BOM by default so Excel detects the encoding), :data:`WRITE_CHUNK_ROWS` rows at a time."""
     path = Path(path)
     with atomic_path(path) as part, open(part, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
-        for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):
-            flatten_for_spreadsheet(frame.iloc[start : start + WRITE_CHUNK_ROWS]).to_csv(
-                handle, index=False, sep=delimiter, lineterminator="\n", header=start == 0
-            )
+        for index, chunk in enumerate(batches(frame, WRITE_CHUNK_ROWS)):
+            flatten_for_spreadsheet(chunk).to_csv(handle, index=False, sep=delimiter, lineterminator="\n", header=index == 0)
     return path
 
 
-def excel_truncations(tables: Mapping[str, pd.DataFrame], max_rows: int | None = None) -> dict[str, dict[str, int]]:
+def excel_truncations(tables: Mapping[str, Table], max_rows: int | None = None) -> dict[str, dict[str, int]]:
     """Per table too long for one worksheet: ``{"rows": all rows, "rows_written": rows in the workbook}``."""
     limit = (max_rows or EXCEL_MAX_ROWS) - 1  # the header row takes one
     return {
@@ -135,7 +141,7 @@ def excel_truncations(tables: Mapping[str, pd.DataFrame], max_rows: int | None =
     }
 
 
-def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path, *, max_rows: int | None = None) -> Path:
+def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int | None = None) -> Path:
     """Write one sheet per table: frozen header row, readable widths, text cells never formulas.
 
     Unlike CSV, a workbook can say "this is text" itself: a cell (or header) that starts with ``= + - @`` keeps
@@ -177,7 +183,7 @@ def write_excel(tables: Mapping[str, pd.DataFrame], path: str | Path, *, max_row
     return path
 
 
-def _notes_sheet_name(tables: Mapping[str, pd.DataFrame]) -> str:
+def _notes_sheet_name(tables: Mapping[str, Table]) -> str:
     names = {name[:31] for name in tables}
     candidate = EXCEL_NOTES_SHEET
     while candidate in names:
@@ -207,16 +213,15 @@ def _excel_compatible(frame: pd.DataFrame) -> pd.DataFrame:
     return compatible
 
 
-def write_duckdb(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def write_duckdb(tables: Mapping[str, Table], path: str | Path) -> Path:
     """Write every table into one DuckDB database file (tables replaced as a whole).
 
     Tables go in through Arrow with the Parquet writer's schema (:func:`nps_text.schema.arrow_schema`), so a
-    column has the same type with or without rows (an empty ``keywords`` is ``VARCHAR[]``, never ``NULL``).
+    column has the same type with or without rows (an empty ``keywords`` is ``VARCHAR[]``, never ``NULL``),
+    :data:`WRITE_CHUNK_ROWS` rows at a time.
     """
     import duckdb
     import pyarrow as pa
-
-    from nps_text.schema import arrow_schema
 
     path = Path(path)
     with atomic_path(path) as part:
@@ -226,11 +231,10 @@ def write_duckdb(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
             for name, frame in tables.items():
                 if frame.shape[1] == 0:
                     continue
-                schema = arrow_schema(frame)
-                for start in range(0, max(len(frame), 1), WRITE_CHUNK_ROWS):  # memory flat in the rows
-                    chunk = frame.iloc[start : start + WRITE_CHUNK_ROWS]
+                schema = _arrow_schema(frame)
+                for index, chunk in enumerate(batches(frame, WRITE_CHUNK_ROWS)):  # memory flat in the rows
                     connection.register("_frame", pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
-                    target = f'CREATE TABLE "{name}" AS' if start == 0 else f'INSERT INTO "{name}"'
+                    target = f'CREATE TABLE "{name}" AS' if index == 0 else f'INSERT INTO "{name}"'
                     connection.execute(f"{target} SELECT * FROM _frame")
                     connection.unregister("_frame")
         finally:
@@ -254,11 +258,13 @@ def write_text(text: str, path: str | Path) -> Path:
     return path
 
 
-def write_jsonl(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as JSON Lines (one object per row, UTF-8, ISO dates) atomically."""
+def write_jsonl(frame: Table, path: str | Path) -> Path:
+    """Write ``frame`` as JSON Lines (one object per row, UTF-8, ISO dates) atomically, :data:`WRITE_CHUNK_ROWS`
+    rows at a time."""
     path = Path(path)
-    with atomic_path(path) as part:
-        frame.to_json(part, orient="records", lines=True, force_ascii=False, date_format="iso")
+    with atomic_path(path) as part, open(part, "w", encoding="utf-8", newline="") as handle:
+        for chunk in batches(frame, WRITE_CHUNK_ROWS):
+            handle.write(chunk.to_json(orient="records", lines=True, force_ascii=False, date_format="iso"))
     return path
 
 
@@ -279,11 +285,11 @@ class TableFormat:
     """
 
     suffix: str
-    write: Callable[[Mapping[str, pd.DataFrame], Path, CsvOptions], Path]
+    write: Callable[[Mapping[str, Table], Path, CsvOptions], Path]
     per_table: bool
 
 
-def _only(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _only(tables: Mapping[str, Table]) -> Table:
     (frame,) = tables.values()
     return frame
 
@@ -320,7 +326,7 @@ def format_for(path: str | Path) -> str:
 
 
 def write_tables(
-    tables: Mapping[str, pd.DataFrame], fmt: str, target: Path, csv: CsvOptions | None = None
+    tables: Mapping[str, Table], fmt: str, target: Path, csv: CsvOptions | None = None
 ) -> list[Path]:
     """Write ``tables`` in format ``fmt``: into the folder ``target`` as ``<name><suffix>`` each for a per-table
     format, else into the one file ``target``."""
@@ -330,7 +336,7 @@ def write_tables(
     return [table_format.write({name: frame}, target / f"{name}{table_format.suffix}", csv) for name, frame in tables.items()]
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+def write_table(frame: Table, path: str | Path) -> Path:
     """Write one table, format chosen by the file suffix (:data:`FORMATS`: ``.parquet .csv .jsonl .xlsx .duckdb``),
     atomically. CSV and Excel get the same formula safety as the pipeline's outputs; a workbook's sheet (a database's
     table) is named ``data``.

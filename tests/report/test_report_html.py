@@ -162,6 +162,18 @@ def test_follow_up_lists_show_counts_and_first_rows(run_tables: Run) -> None:
     assert "nps-text export" in follow_up
 
 
+def test_follow_up_lists_the_same_from_a_view_of_the_responses(run_tables: Run) -> None:
+    """The run hands the report follow_up as a view of the responses (no second copy): the page is the same."""
+    from nps_text.insights import follow_up_view
+
+    tables, manifest = run_tables
+    view = follow_up_view(tables["responses"])
+    config = ReportConfig(language="en", follow_up_rows=4)
+    from_view = section(render_report({**tables, "follow_up": view}, manifest, config), "follow-up")
+    assert from_view == section(render_report(tables, manifest, config), "follow-up")
+    assert from_view.count('<td class="id">') == 16
+
+
 def test_german_ui_text(html_de: str) -> None:
     assert '<html lang="de">' in html_de
     assert "NPS-Bericht" in html_de

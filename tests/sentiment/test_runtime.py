@@ -141,6 +141,32 @@ def test_onnx_export_equals_torch(tmp_path: Path, frozen: int) -> None:
     np.testing.assert_allclose(onnx_runner.logits(input_ids, attention_mask), expected, atol=2e-3)
 
 
+def test_onnx_export_with_the_4_bit_word_embeddings(tmp_path: Path) -> None:
+    """The shipped model keeps its word embeddings in 4-bit blocks: the graph still takes ``inputs_embeds`` and
+    the runner gathers the rows from the blocks."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    torch = pytest.importorskip("torch")
+    from nps_text.encoders.e5_rebuild import _q4_matrix
+    from nps_text.sentiment.e5_head import Q4Embedding
+    from nps_text.sentiment.onnx_runtime import OnnxRunner, build_onnx_model
+    from nps_text.sentiment.transformer import TorchRunner, pad_numpy
+
+    model = _tiny_classifier(seed=2)
+    rng = np.random.default_rng(3)
+    blocks = 50 * 32 // 32
+    scales = rng.normal(0, 0.05, blocks).astype(np.float16).view(np.uint8).reshape(blocks, 2)
+    packed = np.concatenate([scales, rng.integers(0, 256, (blocks, 16), dtype=np.uint8)], axis=1).tobytes()
+    model.bert.embeddings.word_embeddings = Q4Embedding(_q4_matrix(packed, 50, 32))
+    path = build_onnx_model(model, 0, tmp_path / "model.onnx")
+    assert path.stat().st_size < 2_000_000
+    onnx_runner = OnnxRunner(path, model.bert.embeddings.word_embeddings.take_rows, threads=1)
+    input_ids, attention_mask = pad_numpy([[2, 7, 9, 11, 3], [2, 30, 3]], pad_id=1)
+    with torch.inference_mode():
+        expected = TorchRunner(model).logits(input_ids, attention_mask)
+    np.testing.assert_allclose(onnx_runner.logits(input_ids, attention_mask), expected, atol=2e-3)
+
+
 def test_onnx_model_is_cached_by_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("onnxscript")
     from nps_text.sentiment import onnx_runtime
