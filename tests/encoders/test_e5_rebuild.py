@@ -85,6 +85,7 @@ def test_the_4_bit_embedding_module_returns_the_fp32_rows_bit_for_bit() -> None:
     assert module(ids).dtype == torch.float32 and module.embedding_dim == 64
     assert np.array_equal(module.take_rows(ids.numpy()), table.numpy()[ids.numpy()])
     assert not list(module.parameters()) and not module.state_dict()  # nothing to train or save
+    assert torch.equal(module.bfloat16()(ids), torch.nn.functional.embedding(ids, table).bfloat16())  # model.bfloat16()
 
 
 @pytest.mark.slow
