@@ -13,7 +13,9 @@ imports or caches. Two memory figures:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -70,20 +72,30 @@ def run_measured(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     interval: float = 0.2,
+    kill_after_s: float | None = None,
 ) -> Measurement:
-    """Run ``command``, its output to ``log_path`` (or inherited), and return time and memory."""
+    """Run ``command``, its output to ``log_path`` (or inherited), and return time and memory.
+
+    ``kill_after_s``: SIGKILL the child's whole process group after that many seconds (a machine or container
+    stopped mid-run); the measurement then ends there, with the child's exit status (-9).
+    """
     log = open(log_path, "w", encoding="utf-8") if log_path is not None else None  # noqa: SIM115
     peak_tree = 0
     done = threading.Event()
     start = time.perf_counter()
     process = subprocess.Popen(
-        list(command), stdout=log, stderr=subprocess.STDOUT if log else None, env=env, cwd=cwd
+        list(command), stdout=log, stderr=subprocess.STDOUT if log else None, env=env, cwd=cwd,
+        start_new_session=kill_after_s is not None,
     )
 
     def poll() -> None:
         nonlocal peak_tree
         while not done.is_set():
             peak_tree = max(peak_tree, tree_rss_bytes(process.pid))
+            if kill_after_s is not None and time.perf_counter() - start >= kill_after_s:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                return
             done.wait(interval)
 
     poller = threading.Thread(target=poll, daemon=True)
