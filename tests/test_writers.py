@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -243,3 +244,30 @@ def test_write_outputs_writes_each_configured_format(tmp_path: Path, table: pd.D
             with duckdb.connect(str(path), read_only=True) as connection:
                 names = {name for (name,) in connection.execute("select table_name from information_schema.tables").fetchall()}
             assert names == set(tables)
+
+
+def test_excel_streams_in_slices_with_every_kind_of_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nps_text.table_view import TableView
+    from nps_text.writers import formats
+
+    monkeypatch.setattr(formats, "WRITE_CHUNK_ROWS", 3)  # 8 rows: three slices, cut inside the third
+    frame = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(8)],
+        "score": pd.array([0, 1, None, 3, 4, 5, 6, 7], dtype="Int64"),
+        "confidence": [0.5, float("nan"), 0.25, 1.0, 0.0, 0.5, 0.5, 0.5],
+        "date": pd.to_datetime(["2026-01-05"] * 7 + [None]),
+        "group": pd.Categorical(["promoter", "=detractor"] * 4),
+        "comment": ["ok", None, "=1+1", "-", "a\x07b", "x", "y", "z"],
+        "keywords": [["a", "b"], [], ["c"], [], [], [], [], []],
+    })
+    path = write_excel({"responses": frame, "view": TableView(frame, np.array([7, 0]), pd.DataFrame(index=range(2)), tuple(frame.columns))}, tmp_path / "t.xlsx", max_rows=8)
+    sheet = openpyxl.load_workbook(path)["responses"]
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=1)]
+    assert len(rows) == 8 and rows[0] == list(frame.columns)  # header + 7 data rows (max_rows counts the header)
+    assert rows[1][:3] == ["r0", 0, 0.5] and rows[1][3].year == 2026 and rows[1][4:] == ["promoter", "ok", "a | b"]
+    assert rows[2][2] is None and rows[2][5] is None and rows[3][1] is None
+    assert sheet["F4"].value == "=1+1" and sheet["F4"].quotePrefix and sheet["F5"].quotePrefix
+    assert sheet["F6"].value == "a\ufffdb" and sheet.freeze_panes == "A2"
+    assert sheet["E3"].value == "=detractor" and sheet["E3"].quotePrefix  # categories are text too
+    assert pd.read_excel(path, sheet_name="view")["response_id"].tolist() == ["r7", "r0"]
+    assert pd.read_excel(path, sheet_name="notes")["rows_left_out"].tolist() == [1]
