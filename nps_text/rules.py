@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Collection, Iterable
 
 import numpy as np
@@ -144,3 +145,23 @@ def input_name(column: str, reserved: Collection[str]) -> str:
 # --- size limits (EXCEL_MAX_ROWS: nps_text.writers) ----------------------------------------------------------
 MAX_COMMENT_CHARS = 5_000
 """Default of ``comments.max_chars``: a longer comment is cut at a word boundary (:mod:`nps_text.comments`)."""
+
+
+THREADS_ENV = "NPS_TEXT_THREADS"
+"""Environment variable: the CPU threads each model may use in this process (a Dask LocalCluster sets it on its
+workers so that its processes share the cores instead of each taking all of them)."""
+
+
+def process_threads() -> int:
+    """CPU threads a model may use in this process: ``$NPS_TEXT_THREADS`` when set to a positive integer, else every
+    core this process may run on.
+
+    Example:
+        >>> os.environ[THREADS_ENV] = "3"; process_threads()
+        3
+        >>> del os.environ[THREADS_ENV]
+    """
+    configured = os.environ.get(THREADS_ENV, "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from nps_text.rules import THREADS_ENV, process_threads
 from nps_text.schema import SENTENCES_COLUMNS, empty_frame, null_column
 
 if TYPE_CHECKING:
@@ -82,7 +83,9 @@ def distributed_log_level() -> int:
 
 def dask_task_runner(config: RunnerConfig) -> Any:
     """Prefect's ``DaskTaskRunner`` for ``config``: the scheduler at ``dask_address``, else a temporary
-    ``LocalCluster`` of ``dask_workers`` single-threaded worker processes (torn down after the run).
+    ``LocalCluster`` of ``dask_workers`` single-threaded worker processes (torn down after the run), whose models
+    share this machine's cores (:data:`nps_text.rules.THREADS_ENV`: cores // workers each; with every core each,
+    2 workers on 2 cores ran the sentiment step over 3x slower than one process).
 
     ``distributed``'s logs show warnings and above (:func:`distributed_log_level`); the LocalCluster's
     scheduler gets no dashboard and a free port for its HTTP endpoints (not 8787, which two runs would share).
@@ -93,12 +96,16 @@ def dask_task_runner(config: RunnerConfig) -> Any:
     logging.getLogger("distributed").setLevel(level)
     if config.dask_address:
         return DaskTaskRunner(address=config.dask_address)
+    threads = str(max(1, process_threads() // config.dask_workers))
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
             "n_workers": config.dask_workers,
             "threads_per_worker": 1,
             "processes": True,
+            # the workers share this machine's cores: each model (torch, USE, BLAS) gets its share, not all of them
+            "env": {THREADS_ENV: threads, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+                    "MKL_NUM_THREADS": threads},
             "dashboard_address": None,
             "silence_logs": level,  # the worker processes' console handlers
             "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},

@@ -207,3 +207,18 @@ def test_dask_run_gives_the_same_tables_as_a_local_run(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(frame, dask[name], obj=name)
     assert manifests["dask"]["config"]["runner"]["runner"] == "dask"
     assert manifests["local"]["models"]["embeddings"]["test-hashing"]["version"] == "test"
+
+
+def test_local_cluster_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of 2 workers took every core for torch and USE: on 2 cores the sentiment step ran over 3x slower."""
+    from nps_text.rules import THREADS_ENV, process_threads
+    from nps_text.runner import RunnerConfig, dask_task_runner
+    from nps_text.sentiment.transformer import _threads
+
+    monkeypatch.setenv(THREADS_ENV, "8")
+    env = dask_task_runner(RunnerConfig(runner="dask", dask_workers=2)).cluster_kwargs["env"]
+    assert env[THREADS_ENV] == env["OMP_NUM_THREADS"] == "4"
+    assert dask_task_runner(RunnerConfig(runner="dask", dask_workers=16)).cluster_kwargs["env"][THREADS_ENV] == "1"
+    assert process_threads() == 8 and _threads(None) == 8 and _threads(3) == 3  # a worker's models read it
+    monkeypatch.setenv(THREADS_ENV, "zero")
+    assert process_threads() >= 1

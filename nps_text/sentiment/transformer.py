@@ -18,7 +18,6 @@ Runners (chosen with no configuration, see :func:`select_device` / :func:`select
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -123,7 +122,7 @@ def pad_numpy(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarr
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """Use ``threads`` (default: every core this process may run on) for torch's intra-op pool."""
+    """Use ``threads`` (default: :func:`nps_text.rules.process_threads`) for torch's intra-op pool."""
     import torch
 
     wanted = _threads(threads)
@@ -270,9 +269,9 @@ def use_cpu_bf16(precision: str) -> bool:
 
 
 def _threads(threads: int | None) -> int:
-    if threads:
-        return int(threads)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from nps_text.rules import process_threads
+
+    return int(threads) if threads else process_threads()
 
 
 def _batch_size(configured: int, device: str) -> int:
