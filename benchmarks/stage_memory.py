@@ -4,6 +4,7 @@ Usage (from the repository root; the arguments are those of ``nps-text run``):
 
     python benchmarks/stage_memory.py /tmp/nps-text-bench/scale/survey_100000_seed_0.csv --out /tmp/out
     python benchmarks/scale.py --rows 100000 --no-models --stages   # the same for each size of scale.py
+    python benchmarks/stage_memory.py --themes-detail survey.csv --out /tmp/out   # and the themes stage's parts
 
 Runs ``nps-text run`` in this process and resets the kernel's peak-RSS mark (``VmHWM``, by writing ``5`` to
 ``/proc/self/clear_refs``) at every step boundary, so each step's peak is its own. Steps: the stages
@@ -115,15 +116,35 @@ def instrument(memory: StepMemory) -> None:
     memory.wrap(artifacts, "publish_artifacts")
 
 
+def instrument_themes(memory: StepMemory) -> None:
+    """Also measure the parts of the themes stage (``--themes-detail``)."""
+    from nps_text.stages import themes as stage
+    from nps_text.themes import assign, model
+
+    memory.wrap(stage, "embed", lambda *a, **k: "  themes: embed distinct comments")
+    memory.wrap(assign, "_checked_embeddings", lambda embed, texts: f"    themes: vectors of {len(texts):,} texts")
+    memory.wrap(assign, "_fit", lambda *a, **k: "    themes: fit")
+    memory.wrap(assign, "discover_themes", lambda *a, **k: "      themes: discover")
+    memory.wrap(model, "_cluster", lambda *a, **k: "        themes: UMAP + HDBSCAN on the sample")
+    memory.wrap(assign, "readable_labels", lambda *a, **k: "      themes: labels")
+    memory.wrap(assign, "themes_table", lambda *a, **k: "    themes: themes table")
+    memory.wrap(assign, "response_segments", lambda *a, **k: "    themes: segments")
+    memory.wrap(assign, "assign_units", lambda *a, **k: "    themes: per-sentence themes")
+
+
 def main(argv: list[str] | None = None) -> int:
     if not CLEAR_REFS.exists():
         print("needs Linux (/proc/self/clear_refs)", file=sys.stderr)
         return 2
     memory = StepMemory()
     instrument(memory)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--themes-detail" in args:
+        args.remove("--themes-detail")
+        instrument_themes(memory)
     from nps_text.cli import main as cli_main
 
-    sys.argv = ["nps-text", "run", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["nps-text", "run", *args]
     code = 0
     try:
         cli_main()

@@ -33,6 +33,8 @@ from nps_text.text import clean_for_embedding
 
 MIN_CLAUSE_WORDS = 3
 MIN_UNIT_WORDS = 2
+UNIT_CHUNK = 8192
+"""Units embedded and compared with the themes at a time (172,000 units of a 100,000-row survey at once: +1.4 GiB)."""
 """A one-word sentence ("Unfassbar.", "Danke!") never adds a theme by similarity (seed words still count)."""
 _COORDINATION = re.compile(r"\s*;\s*|\s*,?\s+(?:und|sowie|and|as well as)\s+|\s*,\s+", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -145,15 +147,19 @@ def assign_units(
     distinct = list(dict.fromkeys(text for text in cleaned.values() if text))
     unit_theme: dict[str, tuple[int, float]] = {}
     if distinct and centroids:
-        raw = np.asarray(embed(distinct), dtype=np.float32)
-        centred = raw - mean[None, :]
-        centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
         ids = sorted(centroids)
-        sims = centred @ np.vstack([centroids[i] for i in ids]).T
-        best = sims.argmax(axis=1)
-        by_clean = {
-            text: (ids[int(column)], float(sims[row, column])) for row, (text, column) in enumerate(zip(distinct, best, strict=True))
-        }
+        matrix = np.vstack([centroids[i] for i in ids]).T
+        by_clean: dict[str, tuple[int, float]] = {}
+        for start in range(0, len(distinct), UNIT_CHUNK):  # memory flat in the number of units
+            chunk = distinct[start : start + UNIT_CHUNK]
+            centred = np.asarray(embed(chunk), dtype=np.float32) - mean[None, :]
+            centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+            sims = centred @ matrix
+            best = sims.argmax(axis=1)
+            best_sims = sims[np.arange(len(chunk)), best]
+            by_clean.update(
+                (text, (ids[int(column)], float(sim))) for text, column, sim in zip(chunk, best, best_sims, strict=True)
+            )
         for unit, text in cleaned.items():
             words = len(_WORD.findall(text))
             if text in by_clean and by_clean[text][1] >= min_similarity and words >= MIN_UNIT_WORDS:

@@ -164,3 +164,23 @@ def test_rows_without_text_have_null_theme_lists(with_text: bool) -> None:
     result, _ = assign_themes(responses, FAST, embed=embed)
     assert result["theme_ids"].iloc[-1] is None and result["theme_labels"].iloc[-1] is None
     assert result["theme_ids"].notna().sum() == (len(result) - 1 if with_text else 0)
+
+
+def test_units_in_chunks_give_the_same_themes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Units are embedded and compared a chunk at a time (memory flat in the units); chunking changes nothing."""
+    from nps_text.themes import sentences
+
+    extra = [("Lieferung kam zu spät und der Kundenservice war nicht erreichbar", 0),
+             ("Rechnung war falsch berechnet, die Hotline hat nie zurückgerufen", 1)]
+    expected, _, expected_sentences = assign_themes_and_sentences(_responses(extra), None, FAST, embed=embed)
+    calls: list[int] = []
+
+    def counted(texts: Sequence[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(sentences, "UNIT_CHUNK", 1)
+    chunked, _, chunked_sentences = assign_themes_and_sentences(_responses(extra), None, FAST, embed=counted)
+    assert chunked["theme_ids"].tolist() == expected["theme_ids"].tolist()
+    assert chunked_sentences.equals(expected_sentences)
+    assert calls.count(1) >= 4  # the four clauses one by one
