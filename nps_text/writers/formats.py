@@ -16,9 +16,10 @@ left out (:func:`excel_truncations`); every other format stays complete.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,11 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
     never runs it. XML-illegal control characters become U+FFFD. A table longer than a worksheet
     (``max_rows``, header included; default 1,048,576) is cut, and a ``notes`` sheet lists what was left out.
 
-    Streams: openpyxl's write-only workbook takes the rows :data:`WRITE_CHUNK_ROWS` at a time and writes them
-    to the file as they come, so memory stays flat in the rows (a normal openpyxl workbook keeps a Python
-    object per cell: +1.1 GiB for a 100,000-row run).
+    Streams: XlsxWriter in ``constant_memory`` mode writes each row to disk as it comes, the table's rows
+    converted :data:`WRITE_CHUNK_ROWS` at a time, so memory stays flat in the rows (pandas' ``to_excel`` through
+    a normal openpyxl workbook kept a Python object per cell: +1.1 GiB for a 100,000-row run).
     """
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
     path = Path(path)
     limit = (max_rows or EXCEL_MAX_ROWS) - 1
@@ -170,58 +170,75 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
                 for name, item in truncated.items()
             ]
         )
-    workbook = Workbook(write_only=True)
-    for sheet_name, table in sheets.items():
-        sheet = workbook.create_sheet(sheet_name)
-        sheet.freeze_panes = "A2"
-        written = 0
-        for index, chunk in enumerate(batches(table, WRITE_CHUNK_ROWS)):
-            flat = flatten_for_spreadsheet(_excel_compatible(chunk.iloc[: max(limit - written, 0)]), formula_safe=False)
-            if index == 0:  # widths (from the header and the first 200 rows) go before any row
-                header = [excel_text(str(column)) for column in flat.columns]
-                for position, column in enumerate(header, start=1):
-                    sample = flat.iloc[:200, position - 1].map(lambda v: len(str(v)) if v is not None else 0)
-                    longest = max([len(column), *sample.tolist()])
-                    sheet.column_dimensions[get_column_letter(position)].width = min(max(10, longest + 2), 60)
-                if header:
-                    sheet.append([_excel_cell(sheet, value) for value in header])
-            for row in _excel_rows(sheet, flat):
-                sheet.append(row)
-            written += len(flat)
     with atomic_path(path) as part:
-        workbook.save(part)
+        options = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                   "strings_to_urls": False, "default_date_format": "yyyy-mm-dd hh:mm:ss"}
+        workbook = xlsxwriter.Workbook(str(part), options)
+        quoted = workbook.add_format({"quote_prefix": True})
+        try:
+            for sheet_name, table in sheets.items():
+                sheet = workbook.add_worksheet(sheet_name)
+                sheet.freeze_panes(1, 0)
+                row = written = 0
+                for index, chunk in enumerate(batches(table, WRITE_CHUNK_ROWS)):
+                    flat = flatten_for_spreadsheet(_excel_compatible(chunk.iloc[: max(limit - written, 0)]), formula_safe=False)
+                    if index == 0:  # the header, and widths from it and the first 200 rows
+                        header = [excel_text(str(column)) for column in flat.columns]
+                        for position, column in enumerate(header):
+                            sample = flat.iloc[:200, position].map(lambda v: len(str(v)) if v is not None else 0)
+                            sheet.set_column(position, position, min(max(10, max([len(column), *sample.tolist()]) + 2), 60))
+                        if header:
+                            _write_row(sheet, 0, header, quoted)
+                            row = 1
+                    for values in _excel_rows(flat):
+                        _write_row(sheet, row, values, quoted)
+                        row += 1
+                    written += len(flat)
+        finally:
+            workbook.close()
     return path
 
 
-def _excel_rows(sheet: Any, flat: pd.DataFrame) -> Iterator[list[Any]]:
-    """``flat``'s rows as worksheet values: missing values empty, infinities as text, text cleaned
-    (:func:`excel_text`) and formula-like text quoted (:func:`_excel_cell`)."""
+def _write_row(sheet: Any, row: int, values: Sequence[Any], quoted: Any) -> None:
+    for column, value in enumerate(values):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            if value.startswith(FORMULA_PREFIXES):
+                sheet.write_string(row, column, value, quoted)
+            else:
+                sheet.write_string(row, column, value)
+        else:
+            sheet.write(row, column, value)
+
+
+def _excel_rows(flat: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """``flat``'s rows as worksheet values: missing values ``None``, numpy scalars as Python ones, infinities as
+    text (Excel has none; pandas wrote "inf" too), other values of text-like columns as cleaned text
+    (:func:`excel_text`)."""
     columns = []
     for position in range(flat.shape[1]):
         series = flat.iloc[:, position]
         values = series.astype(object).where(series.notna(), None).tolist()
-        if pd.api.types.is_float_dtype(series):  # Excel has no infinity: written as text, as pandas does
+        if pd.api.types.is_float_dtype(series):
             values = [("inf" if value > 0 else "-inf") if value is not None and math.isinf(value) else value
                       for value in values]
-        elif not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series)):
-            values = [_excel_cell(sheet, excel_text(value)) for value in values]  # text, categories, objects
+        elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            values = [value.item() if isinstance(value, np.generic) else value for value in values]
+        elif not pd.api.types.is_datetime64_any_dtype(series):  # text, categories, objects
+            values = [_excel_value(value) for value in values]
         columns.append(values)
-    for row in zip(*columns, strict=True):
-        yield list(row)
+    return zip(*columns, strict=True)
 
 
-def _excel_cell(sheet: Any, value: Any) -> Any:
-    """``value``, or a string cell with the quote-prefix style when openpyxl would take it for a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        cell.quotePrefix = True
-        return cell
+def _excel_value(value: Any) -> Any:
+    """A value of a text-like column as a worksheet takes it: text cleaned (:func:`excel_text`), numbers, dates
+    and booleans as they are, anything else as its text."""
+    if value is None or isinstance(value, (bool, int, float, datetime.date, datetime.time)):
+        return value
     if isinstance(value, np.generic):
         return value.item()
-    return value
+    return excel_text(value if isinstance(value, str) else str(value))
 
 
 def _notes_sheet_name(tables: Mapping[str, Table]) -> str:

@@ -33,7 +33,7 @@ def test_xlsx_one_sheet_per_table_frozen_header_widths_no_formulas(run_dir: Path
         header = [cell.value for cell in sheet[1]]
         assert header == list(tables[sheet.title].columns)
         widths = [sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]]
-        assert all(10 <= width <= 60 for width in widths)
+        assert all(10 <= width <= 61 for width in widths)  # 10-60 characters; XlsxWriter stores ~0.71 of padding
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula"
