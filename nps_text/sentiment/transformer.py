@@ -204,7 +204,8 @@ def _e5_backend(folder: Path, config: SentimentConfig, name: str) -> Transformer
     from nps_text.sentiment.onnx_runtime import onnx_available
 
     device = select_device(config.device)
-    runtime = select_runtime(config.runtime, device, onnx_available())
+    # onnxruntime is imported only when asked for (importing it to learn that "auto" means torch cost ~1 s)
+    runtime = select_runtime(config.runtime, device, config.runtime == "onnx" and onnx_available())
     model, meta = load_e5_classifier(folder)
     version = e5_backend_version(folder, config)
     runner: Runner

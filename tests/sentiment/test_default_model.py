@@ -75,3 +75,17 @@ def test_the_default_models_version_is_known_without_loading_it(default_backend)
     lazy = lazy_sentiment_backend("default", SentimentConfig())
     assert isinstance(lazy, LazyBackend) and not lazy.loaded
     assert lazy.version == default_backend.version
+
+
+def test_loading_the_default_model_does_not_import_onnxruntime() -> None:
+    """``runtime: auto`` is torch: importing onnxruntime only to learn that cost a re-run ~1 s."""
+    import subprocess
+    import sys
+
+    if not (models_dir() / "sentiment-e5-student").is_dir():
+        pytest.skip("default sentiment model not present")
+    code = ("import sys; from nps_text.sentiment import SentimentConfig, get_sentiment_backend; "
+            "get_sentiment_backend('default', SentimentConfig()).predict_proba(['gut']); "
+            "print('onnxruntime' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "False"
