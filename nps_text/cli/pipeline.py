@@ -129,30 +129,12 @@ def run_command(
     )
     if _up_to_date(params):
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from nps_text import flow as flow_module
-    from nps_text.stages import STAGES
-
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal and not verbose,
-    ) as progress:
-        task_id = progress.add_task("starting Prefect", total=len(STAGES))
-
-        def hook(step: str, index: int, total: int) -> None:
-            progress.update(task_id, description=step, completed=index)
-            if not console.is_terminal:
-                click.echo(f"[{index + 1}/{total}] {step}", err=True)
-
-        flow_module.set_progress_hook(hook)
-        try:
-            with _prefect_api(lambda: progress.update(task_id, description="starting Prefect")):
-                state = flow_module.flow_for(params)(params, return_state=True)
-        finally:
-            flow_module.set_progress_hook(None)
+    api = _PrefectApi.start()  # the temporary server boots while the flow's modules are imported
+    try:
+        state = _run_flow(params, api, verbose)
+    finally:
+        api.stop()
     from nps_text.errors import DeliveryError
 
     if not state.is_completed():
@@ -173,6 +155,34 @@ def run_command(
 
     for line in delivery_failures(manifest.get("alerts") or []):  # alerts.on_failure: warn
         click.echo(f"Warning: {line}", err=True)
+
+
+def _run_flow(params: RunParameters, api: _PrefectApi, verbose: bool) -> Any:
+    """Run the flow with a progress display (a spinner on a terminal, one line per step otherwise); its final state."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from nps_text import flow as flow_module
+    from nps_text.stages import STAGES
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal and not verbose,
+    ) as progress:
+        task_id = progress.add_task("starting Prefect", total=len(STAGES))
+
+        def hook(step: str, index: int, total: int) -> None:
+            progress.update(task_id, description=step, completed=index)
+            if not console.is_terminal:
+                click.echo(f"[{index + 1}/{total}] {step}", err=True)
+
+        flow_module.set_progress_hook(hook)
+        try:
+            with api.ready(lambda: progress.update(task_id, description="starting Prefect")):
+                return flow_module.flow_for(params)(params, return_state=True)
+        finally:
+            flow_module.set_progress_hook(None)
 
 
 def _up_to_date(params: RunParameters) -> bool:
@@ -214,59 +224,90 @@ def _summary(manifest: dict[str, Any] | None, out: Path) -> None:
     click.echo(f"Outputs in {out.resolve()} (open report.html)")
 
 
-@contextmanager
-def _prefect_api(starting: Callable[[], None] | None = None) -> Iterator[None]:
-    """Use the configured Prefect API, or start a temporary one that cannot outlive this process."""
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-        temporary_settings,
+class _PrefectApi:
+    """The configured Prefect API, or a temporary one that cannot outlive this process, started early: its server
+    boots on another core while this process imports the flow (:meth:`start`, then :meth:`ready`)."""
+
+    def __init__(self, process: subprocess.Popen[Any] | None, port: int, env: dict[str, str], log: Any) -> None:
+        self.process, self.port, self.env, self.log = process, port, env, log
+
+    @classmethod
+    def start(cls) -> _PrefectApi:
+        """Spawn the temporary server unless ``PREFECT_API_URL`` is configured (no waiting)."""
+        from prefect.settings import PREFECT_API_URL, get_current_settings
+
+        if PREFECT_API_URL.value():
+            return cls(None, 0, {}, None)
+        env = {
+            **os.environ,
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        env.pop(DB_PASSWORD_ENV, None)
+        # The server's own error output (a traceback when it cannot start) goes to a temporary file: the user sees
+        # one line naming the cause, not the server's traceback.
+        log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - the child writes to it for its lifetime
+        port = _free_port()
+        return cls(_spawn_api_server(env, port, log), port, env, log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    @contextmanager
+    def ready(self, starting: Callable[[], None] | None = None) -> Iterator[None]:
+        """Wait until the temporary server answers and use it (stopped at the end); the configured API as it is."""
+        if self.process is None:
+            yield
+            return
+        from prefect.settings import (
+            PREFECT_API_URL,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+            temporary_settings,
+        )
+
+        if starting is not None:
+            starting()
+        try:
+            self.process, url = _wait_for_api_server(
+                self.process, self.port, self.env, self.log, float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+            )
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield
+        finally:
+            self.stop()
+
+
+def _spawn_api_server(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[Any]:
+    """``uvicorn prefect.server.api.server:create_app`` (as Prefect's ephemeral mode runs it) on ``port``, as a child
+    that gets SIGTERM when this process dies."""
+    import prefect
+
+    log.seek(0)
+    log.truncate()
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory",
+         "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "error", "--lifespan", "on"],
+        env=env, stdin=subprocess.DEVNULL, stderr=log, stdout=log,
+        preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
     )
 
-    if PREFECT_API_URL.value():
-        yield
-        return
-    if starting is not None:
-        starting()
-    process, url = _start_api_server(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield
-    finally:
-        _stop(process)
 
-
-def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
-    """Start ``uvicorn prefect.server.api.server:create_app`` (as Prefect's ephemeral mode does) on a free port,
-    as a child that gets SIGTERM when this process dies; wait until it answers."""
+def _wait_for_api_server(
+    process: subprocess.Popen[Any], port: int, env: dict[str, str], log: Any, timeout: float
+) -> tuple[subprocess.Popen[Any], str]:
+    """Wait until the server on ``port`` answers; on another free port again when that one was taken meanwhile."""
     import httpx
-    import prefect
-    from prefect.settings import get_current_settings
 
-    env = {
-        **os.environ,
-        **get_current_settings().to_environment_variables(exclude_unset=True),
-        "PREFECT_UI_ENABLED": "0",
-        "PREFECT__SERVER_EPHEMERAL": "1",
-        "PREFECT__SERVER_FINAL": "1",
-    }
-    env.pop(DB_PASSWORD_ENV, None)
     deadline = time.monotonic() + timeout
     last_error = "no answer"
-    # The server's own error output (a traceback when it cannot start) goes to a temporary file: the user sees
-    # one line naming the cause, not the server's traceback.
-    server_log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - the child writes to it for its lifetime
-    for _attempt in range(3):
-        port = _free_port()
-        server_log.seek(0)
-        server_log.truncate()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent), "--factory",
-             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "error", "--lifespan", "on"],
-            env=env, stdin=subprocess.DEVNULL, stderr=server_log, stdout=server_log,
-            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
-        )
+    for attempt in range(3):
+        if attempt:
+            port = _free_port()
+            process = _spawn_api_server(env, port, log)
         url = f"http://127.0.0.1:{port}/api"
         with httpx.Client() as client:
             while time.monotonic() < deadline and process.poll() is None:
@@ -283,8 +324,8 @@ def _start_api_server(timeout: float) -> tuple[subprocess.Popen[Any], str]:
 
     from nps_text.errors import NpsTextError
 
-    cause = _last_error_line(server_log) or last_error
-    server_log.close()
+    cause = _last_error_line(log) or last_error
+    log.close()
     raise NpsTextError(
         f"the temporary Prefect API server did not start ({cause}); check that PREFECT_HOME "
         f"({PREFECT_HOME.value()}) is a writable folder, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, "
