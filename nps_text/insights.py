@@ -143,8 +143,8 @@ def _distinct_mentions(cell: object, label_cell: object) -> tuple[list[int], lis
     labels: list[str | None] = [None] * len(ids)
     if isinstance(label_cell, (list, tuple, np.ndarray)) and len(label_cell) == len(ids):
         labels = [str(value) for value in label_cell]
-    seen: set[int] = set()
-    kept = [position for position, theme in enumerate(ids) if not (theme in seen or seen.add(theme))]
+    first = {theme: position for position, theme in reversed(list(enumerate(ids)))}  # first occurrence of each
+    kept = sorted(first.values())
     return [ids[position] for position in kept], [labels[position] for position in kept]
 
 
