@@ -176,9 +176,9 @@ def _mention_sentiments(rows: pd.DataFrame, mentions: pd.DataFrame, sentences: p
         if not known.empty:
             counts = (
                 pd.DataFrame({
-                    "response_id": known["response_id"].astype(str).to_numpy(dtype=object),
+                    "response_id": known["response_id"].astype("string").reset_index(drop=True),  # Arrow
                     "theme_id": known["theme_id"].to_numpy(dtype=np.int64),
-                    "sentiment": known["sentiment"].astype(str).to_numpy(dtype=object),
+                    "sentiment": known["sentiment"].astype("string").reset_index(drop=True),
                 })
                 .groupby(["response_id", "theme_id", "sentiment"], sort=False).size().rename("n").reset_index()
             )
@@ -189,12 +189,12 @@ def _mention_sentiments(rows: pd.DataFrame, mentions: pd.DataFrame, sentences: p
                 ["_negative", "n", "_rank", "sentiment"], ascending=[False, False, True, True], kind="stable"
             ).drop_duplicates(["response_id", "theme_id"])
             wanted = pd.DataFrame({
-                "response_id": rows["response_id"].astype(str).to_numpy(dtype=object)[positions],
+                "response_id": rows["response_id"].astype("string").iloc[positions].reset_index(drop=True),
                 "theme_id": mentions["theme_id"].to_numpy(dtype=np.int64),
             })
             found = wanted.merge(chosen[["response_id", "theme_id", "sentiment"]], how="left", on=["response_id", "theme_id"])
             hit = found["sentiment"].notna().to_numpy()
-            said[hit] = found["sentiment"].to_numpy(dtype=object)[hit]
+            said[hit] = found["sentiment"][hit].astype(object).to_numpy()
     return said
 
 
@@ -429,9 +429,12 @@ def improvement_areas(
         lift = share_det / share_pro if share_pro > 0 else math.inf
         p_value = _fisher_p_value(d_t, text_detractors - d_t, p_t, text_promoters - p_t)
         without = nps_score(promoters - p_t, detractors - d_t, total - n_t)
-        complaints = _example_comments(members, limit=None)
-        typical = [quote for quote in quotes_by_theme.get(theme_id, []) if quote in set(complaints)]
-        examples = (typical or complaints)[:EXAMPLE_COMMENTS]  # the theme's typical complaints, else any
+        complaints = _complaint_texts(members)
+        quotes = quotes_by_theme.get(theme_id, [])
+        said = set(complaints[complaints.isin(quotes)].astype(str)) if quotes else set()
+        typical = [quote for quote in quotes if quote in said]
+        # the theme's typical complaints, else any (a string for the few shown, not for every complaint)
+        examples = (typical or [str(text) for text in complaints.head(EXAMPLE_COMMENTS)])[:EXAMPLE_COMMENTS]
         row: dict[str, object] = {
             "theme_id": theme_id,
             "theme_label": labels.get(theme_id, str(theme_id)),
@@ -479,7 +482,7 @@ def improvement_areas(
     return table[columns]
 
 
-def _example_comments(members: pd.DataFrame, limit: int | None = EXAMPLE_COMMENTS) -> list[str]:
+def _complaint_texts(members: pd.DataFrame) -> pd.Series:
     """Detractor comments of a theme, most negative first (when sentiment is known), distinct."""
     detractor_rows = members[members["nps_group"] == DETRACTOR]
     if "sentiment_confidence" in detractor_rows.columns and "sentiment" in detractor_rows.columns:
@@ -487,8 +490,7 @@ def _example_comments(members: pd.DataFrame, limit: int | None = EXAMPLE_COMMENT
             _negative=detractor_rows["sentiment"].eq("negative").fillna(False).astype(int)
         ).sort_values(["_negative", "sentiment_confidence"], ascending=[False, False], kind="stable")
         detractor_rows = negative_first
-    texts = detractor_rows["comment"].dropna().drop_duplicates()
-    return [str(text) for text in (texts if limit is None else texts.head(limit))]
+    return detractor_rows["comment"].dropna().drop_duplicates()
 
 
 def follow_up(responses: pd.DataFrame) -> pd.DataFrame:
