@@ -585,8 +585,10 @@ def themes_table(
         labels: Theme id -> label.
         n_representative: Comments per theme and group (3-5).
     """
-    needed = [column for column in ("nps_group", "theme_id", "comment", "sentiment") if column in responses.columns]
-    text_rows = responses.loc[responses["theme_id"].notna(), needed].assign(_code=codes)
+    needed = [column for column in ("nps_group", "theme_id", "sentiment") if column in responses.columns]
+    themed = responses["theme_id"].notna().to_numpy()
+    # No copy of the comments: a theme's representative texts are read by position, the few chosen only.
+    text_rows = responses.loc[themed, needed].assign(_code=codes, _position=np.flatnonzero(themed))
     distinct_theme = pd.Series(text_rows["theme_id"].to_numpy(dtype=np.int64), index=text_rows["_code"].to_numpy())
     distinct_theme = distinct_theme[~distinct_theme.index.duplicated()]
     centroids = compute_centroids(vectors[distinct_theme.index.to_numpy()], distinct_theme.to_numpy())
@@ -608,7 +610,8 @@ def themes_table(
             if 0 < n_representative < len(member_codes):  # the n most similar and their ties: no string per member
                 nth = np.partition(-sims, n_representative - 1)[n_representative - 1]
                 candidates = np.flatnonzero(-sims <= nth)
-            texts = first_by_code["comment"].iloc[candidates].astype(str).tolist()
+            chosen_rows = first_by_code["_position"].to_numpy()[candidates]
+            texts = responses["comment"].iloc[chosen_rows].astype(str).tolist()
             # Most typical first; the rounding and the text as tie-break make the choice and its order the
             # same in a re-run, whose centring mean is the saved (rounded) one.
             order = sorted(
