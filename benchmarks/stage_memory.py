@@ -5,6 +5,7 @@ Usage (from the repository root; the arguments are those of ``nps-text run``):
     python benchmarks/stage_memory.py /tmp/nps-text-bench/scale/survey_100000_seed_0.csv --out /tmp/out
     python benchmarks/scale.py --rows 100000 --no-models --stages   # the same for each size of scale.py
     python benchmarks/stage_memory.py --themes-detail survey.csv --out /tmp/out   # and the themes stage's parts
+    python benchmarks/stage_memory.py --sentiment-detail survey.csv --out /tmp/out   # the sentiment stage's parts
 
 Runs ``nps-text run`` in this process and resets the kernel's peak-RSS mark (``VmHWM``, by writing ``5`` to
 ``/proc/self/clear_refs``) at every step boundary, so each step's peak is its own. Steps: the stages
@@ -128,8 +129,17 @@ def instrument_themes(memory: StepMemory) -> None:
     memory.wrap(model, "_cluster", lambda *a, **k: "        themes: UMAP + HDBSCAN on the sample")
     memory.wrap(assign, "readable_labels", lambda *a, **k: "      themes: labels")
     memory.wrap(assign, "themes_table", lambda *a, **k: "    themes: themes table")
-    memory.wrap(assign, "response_segments", lambda *a, **k: "    themes: segments")
-    memory.wrap(assign, "assign_units", lambda *a, **k: "    themes: per-sentence themes")
+    memory.wrap(assign, "assign_units", lambda segments, *a, **k: f"    themes: clauses of {len(segments):,} responses")
+
+
+def instrument_sentiment(memory: StepMemory) -> None:
+    """Also measure the parts of the sentiment stage (``--sentiment-detail``)."""
+    from nps_text.stages import sentiment as stage
+
+    memory.wrap(stage, "sentiment_texts", lambda *a, **k: "  sentiment: texts")
+    memory.wrap(stage, "distinct_texts", lambda *a, **k: "  sentiment: distinct texts")
+    memory.wrap(stage, "concat_sentiment_chunks", lambda *a, **k: "  sentiment: chunks joined")
+    memory.wrap(stage, "join_sentiment", lambda *a, **k: "  sentiment: onto the responses, sentences table")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--themes-detail" in args:
         args.remove("--themes-detail")
         instrument_themes(memory)
+    if "--sentiment-detail" in args:
+        args.remove("--sentiment-detail")
+        instrument_sentiment(memory)
     from nps_text.cli import main as cli_main
 
     sys.argv = ["nps-text", "run", *args]

@@ -54,8 +54,11 @@ from nps_text.schema import (
     FOLLOW_UP_ORDER,
     IMPROVEMENT_AREAS_COLUMNS,
     IMPROVEMENT_AREAS_EXTRA,
+    NEGATIVE,
+    NEUTRAL,
     OUTLIER_THEME_ID,
     PASSIVE,
+    POSITIVE,
     PROMOTER,
     THEME_TRENDS_COLUMNS,
     check_columns,
@@ -101,64 +104,98 @@ def theme_mentions(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (response, distinct theme it raises): columns ``_row`` (index label of ``rows``),
     ``theme_id`` (int64) and ``theme_label``. Uses ``theme_ids`` / ``theme_labels`` when present (every theme
     of the comment), else ``theme_id`` / ``theme_label`` (the primary theme only)."""
-    records: list[tuple[object, int, str | None]] = []
-    has_lists = "theme_ids" in rows.columns
-    has_labels = "theme_labels" in rows.columns
-    primary_labels = rows["theme_label"] if "theme_label" in rows.columns else pd.Series(None, index=rows.index)
-    for index, primary, primary_label in zip(rows.index, rows["theme_id"], primary_labels, strict=True):
-        ids: list[int] = []
-        labels: list[str | None] = []
-        if has_lists:
-            cell = rows.at[index, "theme_ids"]
-            if isinstance(cell, (list, tuple, np.ndarray)) and len(cell) > 0:
-                ids = [int(value) for value in cell]
-                label_cell = rows.at[index, "theme_labels"] if has_labels else None
-                if isinstance(label_cell, (list, tuple, np.ndarray)) and len(label_cell) == len(ids):
-                    labels = [str(value) for value in label_cell]
-        if not ids:
-            if pd.isna(primary):
-                continue
-            ids, labels = [int(primary)], [None if pd.isna(primary_label) else str(primary_label)]
-        if not labels:
-            labels = [None] * len(ids)
-        seen: set[int] = set()
-        for theme_id, label in zip(ids, labels, strict=True):
-            if theme_id not in seen:
-                seen.add(theme_id)
-                records.append((index, theme_id, label))
-    mentions = pd.DataFrame(records, columns=["_row", "theme_id", "theme_label"])
-    mentions["theme_id"] = mentions["theme_id"].astype("int64")
-    return mentions
+    count = len(rows)
+    id_cells = rows["theme_ids"].tolist() if "theme_ids" in rows.columns else [None] * count
+    label_cells = rows["theme_labels"].tolist() if "theme_labels" in rows.columns else [None] * count
+    primary = rows["theme_id"].tolist()
+    primary_labels = rows["theme_label"].tolist() if "theme_label" in rows.columns else [None] * count
+    lengths = np.zeros(count, dtype=np.int64)
+    flat_ids: list[int] = []
+    flat_labels: list[str | None] = []
+    parsed: dict[tuple[int, int], tuple[list[int], list[str | None]]] = {}  # list cells are shared: parse each once
+    for position, (cell, label_cell) in enumerate(zip(id_cells, label_cells, strict=True)):
+        if isinstance(cell, (list, tuple, np.ndarray)) and len(cell) > 0:
+            key = (id(cell), id(label_cell))
+            found = parsed.get(key)
+            if found is None:
+                found = parsed[key] = _distinct_mentions(cell, label_cell)
+        elif pd.isna(primary[position]):
+            continue
+        else:
+            label = primary_labels[position]
+            found = ([int(primary[position])], [None if pd.isna(label) else str(label)])
+        lengths[position] = len(found[0])
+        flat_ids.extend(found[0])
+        flat_labels.extend(found[1])
+    return pd.DataFrame(
+        {
+            "_row": rows.index.to_numpy()[np.repeat(np.arange(count), lengths)],
+            "theme_id": np.asarray(flat_ids, dtype=np.int64),
+            "theme_label": flat_labels,
+        }
+    )
+
+
+def _distinct_mentions(cell: object, label_cell: object) -> tuple[list[int], list[str | None]]:
+    """A ``theme_ids`` cell's distinct ids (first occurrence) and their labels (``None`` when the labels cell
+    does not match)."""
+    ids = [int(value) for value in cell]  # type: ignore[attr-defined]
+    labels: list[str | None] = [None] * len(ids)
+    if isinstance(label_cell, (list, tuple, np.ndarray)) and len(label_cell) == len(ids):
+        labels = [str(value) for value in label_cell]
+    first = {theme: position for position, theme in reversed(list(enumerate(ids)))}  # first occurrence of each
+    kept = sorted(first.values())
+    return [ids[position] for position in kept], [labels[position] for position in kept]
+
+
+SAID_ORDER = (NEGATIVE, POSITIVE, NEUTRAL)
+"""Ties between sentiments of a theme's sentences in one comment: negative always wins (a complaint), then the
+most frequent, then this order."""
 
 
 def _mention_sentiments(rows: pd.DataFrame, mentions: pd.DataFrame, sentences: pd.DataFrame | None) -> pd.Series:
     """Per mention (aligned with ``mentions``): the sentiment of what the comment says about the theme.
 
     ``"negative"`` when a sentence of the comment assigned to the theme is negative, else the most frequent
-    sentiment of those sentences; without such a sentence the comment's ``sentiment``; null when unknown.
+    sentiment of those sentences (ties: :data:`SAID_ORDER`); without such a sentence the comment's
+    ``sentiment``; null when unknown. Grouped in pandas: no Python object per sentence.
     """
-    by_sentence: dict[tuple[str, int], list[str]] = {}
+    positions = rows.index.get_indexer(mentions["_row"])
+    said = pd.Series(None, index=mentions.index, dtype=object)
+    if "sentiment" in rows.columns:
+        comment = rows["sentiment"].astype(object).to_numpy()[positions]
+        usable = np.fromiter((isinstance(value, str) for value in comment), dtype=bool, count=len(comment))
+        said[usable] = comment[usable]
     if (
         sentences is not None and not sentences.empty and "response_id" in rows.columns
-        and {"response_id", "theme_id", "sentiment"} <= set(sentences.columns)
+        and {"response_id", "theme_id", "sentiment"} <= set(sentences.columns) and len(mentions)
     ):
-        known = sentences[sentences["theme_id"].notna() & sentences["sentiment"].notna()]
-        for response_id, theme_id, sentiment in zip(
-            known["response_id"].astype(str), known["theme_id"].astype("int64"), known["sentiment"].astype(str),
-            strict=True,
-        ):
-            by_sentence.setdefault((response_id, int(theme_id)), []).append(sentiment)
-    response_ids = rows["response_id"].astype(str) if "response_id" in rows.columns else None
-    comment_sentiment = rows["sentiment"] if "sentiment" in rows.columns else None
-    values: list[str | None] = []
-    for row, theme_id in zip(mentions["_row"], mentions["theme_id"], strict=True):
-        said = by_sentence.get((str(response_ids.at[row]), int(theme_id))) if response_ids is not None else None
-        if said:
-            values.append("negative" if "negative" in said else max(set(said), key=said.count))
-            continue
-        value = comment_sentiment.at[row] if comment_sentiment is not None else None
-        values.append(str(value) if isinstance(value, str) else None)
-    return pd.Series(values, index=mentions.index, dtype=object)
+        known = sentences.loc[
+            sentences["theme_id"].notna() & sentences["sentiment"].notna(), ["response_id", "theme_id", "sentiment"]
+        ]
+        if not known.empty:
+            counts = (
+                pd.DataFrame({
+                    "response_id": known["response_id"].astype("string").reset_index(drop=True),  # Arrow
+                    "theme_id": known["theme_id"].to_numpy(dtype=np.int64),
+                    "sentiment": known["sentiment"].astype("string").reset_index(drop=True),
+                })
+                .groupby(["response_id", "theme_id", "sentiment"], sort=False).size().rename("n").reset_index()
+            )
+            order = {label: rank for rank, label in enumerate(SAID_ORDER)}
+            counts["_negative"] = counts["sentiment"].eq(NEGATIVE)
+            counts["_rank"] = counts["sentiment"].map(order).fillna(len(order))
+            chosen = counts.sort_values(
+                ["_negative", "n", "_rank", "sentiment"], ascending=[False, False, True, True], kind="stable"
+            ).drop_duplicates(["response_id", "theme_id"])
+            wanted = pd.DataFrame({
+                "response_id": rows["response_id"].astype("string").iloc[positions].reset_index(drop=True),
+                "theme_id": mentions["theme_id"].to_numpy(dtype=np.int64),
+            })
+            found = wanted.merge(chosen[["response_id", "theme_id", "sentiment"]], how="left", on=["response_id", "theme_id"])
+            hit = found["sentiment"].notna().to_numpy()
+            said[hit] = found["sentiment"][hit].astype(object).to_numpy()
+    return said
 
 
 def counted_mentions(
@@ -392,9 +429,12 @@ def improvement_areas(
         lift = share_det / share_pro if share_pro > 0 else math.inf
         p_value = _fisher_p_value(d_t, text_detractors - d_t, p_t, text_promoters - p_t)
         without = nps_score(promoters - p_t, detractors - d_t, total - n_t)
-        complaints = _example_comments(members, limit=None)
-        typical = [quote for quote in quotes_by_theme.get(theme_id, []) if quote in set(complaints)]
-        examples = (typical or complaints)[:EXAMPLE_COMMENTS]  # the theme's typical complaints, else any
+        complaints = _complaint_texts(members)
+        quotes = quotes_by_theme.get(theme_id, [])
+        said = set(complaints[complaints.isin(quotes)].astype(str)) if quotes else set()
+        typical = [quote for quote in quotes if quote in said]
+        # the theme's typical complaints, else any (a string for the few shown, not for every complaint)
+        examples = (typical or [str(text) for text in complaints.head(EXAMPLE_COMMENTS)])[:EXAMPLE_COMMENTS]
         row: dict[str, object] = {
             "theme_id": theme_id,
             "theme_label": labels.get(theme_id, str(theme_id)),
@@ -442,7 +482,7 @@ def improvement_areas(
     return table[columns]
 
 
-def _example_comments(members: pd.DataFrame, limit: int | None = EXAMPLE_COMMENTS) -> list[str]:
+def _complaint_texts(members: pd.DataFrame) -> pd.Series:
     """Detractor comments of a theme, most negative first (when sentiment is known), distinct."""
     detractor_rows = members[members["nps_group"] == DETRACTOR]
     if "sentiment_confidence" in detractor_rows.columns and "sentiment" in detractor_rows.columns:
@@ -450,8 +490,7 @@ def _example_comments(members: pd.DataFrame, limit: int | None = EXAMPLE_COMMENT
             _negative=detractor_rows["sentiment"].eq("negative").fillna(False).astype(int)
         ).sort_values(["_negative", "sentiment_confidence"], ascending=[False, False], kind="stable")
         detractor_rows = negative_first
-    texts = detractor_rows["comment"].dropna().drop_duplicates()
-    return [str(text) for text in (texts if limit is None else texts.head(limit))]
+    return detractor_rows["comment"].dropna().drop_duplicates()
 
 
 def follow_up(responses: pd.DataFrame) -> pd.DataFrame:

@@ -101,8 +101,11 @@ def theme_texts(responses: pd.DataFrame, clean_text: bool = True) -> pd.Series:
     ``responses``: cleaned for embedding (:func:`nps_text.text.clean_for_embedding`) or just stripped."""
     from nps_text.text import clean_for_embedding
 
-    comments = responses.loc[text_comments(responses), "comment"].astype(str)
-    return comments.map(clean_for_embedding) if clean_text else comments.str.strip()
+    comments = responses.loc[text_comments(responses), "comment"]
+    codes, distinct = pd.factorize(comments, sort=False)  # each distinct comment cleaned once, one string each
+    prepare = clean_for_embedding if clean_text else str.strip
+    cleaned = np.asarray([prepare(str(text)) for text in distinct] or [""], dtype=object)
+    return pd.Series(cleaned[codes] if len(codes) else [], index=comments.index, dtype=object)
 
 
 # --- periods and fill values --------------------------------------------------------------------------------

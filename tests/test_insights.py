@@ -292,3 +292,42 @@ def test_no_specific_topic_is_counted_beside_the_ranking_never_in_it() -> None:
     assert areas["theme_label"].tolist() == ["Lieferung zu spät"]
     bucket = no_specific_topic(responses)
     assert bucket["detractor_count"] == 2 and bucket["share_of_detractors"] == pytest.approx(2 / 3)
+
+
+def test_mentions_and_what_each_sentence_says_by_hand() -> None:
+    """theme_mentions reads shared list cells once, keeps each theme once per respondent, falls back to the
+    primary theme; a negative sentence about a theme makes the mention a complaint even when outvoted."""
+    from nps_text.insights import counted_mentions, theme_mentions
+
+    shared = [3, 5, 3]
+    rows = pd.DataFrame(
+        {
+            "response_id": ["a", "b", "c", "d"],
+            "nps_group": ["detractor"] * 4,
+            "theme_id": [3, 3, 7, pd.NA],
+            "theme_label": ["Preis", "Preis", "Lieferung", None],
+            "theme_ids": [shared, shared, None, None],
+            "theme_labels": [["Preis", "Personal", "Preis"], ["Preis", "Personal"], None, None],
+            "sentiment": ["positive", "negative", "positive", None],
+        },
+        index=[10, 11, 12, 13],
+    )
+    mentions = theme_mentions(rows)
+    assert mentions["_row"].tolist() == [10, 10, 11, 11, 12]
+    assert mentions["theme_id"].tolist() == [3, 5, 3, 5, 7]
+    assert [None if pd.isna(label) else label for label in mentions["theme_label"]] == [
+        "Preis", "Personal", None, None, "Lieferung",
+    ]
+    sentences = pd.DataFrame(
+        {
+            "response_id": ["a", "a", "a", "a", "b"],
+            "theme_id": pd.array([3, 3, 3, 5, 5], dtype="Int64"),
+            "sentiment": ["positive", "positive", "negative", "positive", "neutral"],
+        }
+    )
+    counted = counted_mentions(rows, sentences, ranked_only=False)
+    # a/3: two positive, one negative sentence -> a complaint; a/5: positive -> not one; b/3: no sentence, the
+    # comment is negative -> counts; b/5: neutral -> not one; c/7: the comment is positive -> not one.
+    assert list(zip(counted["_row"], counted["theme_id"], counted["said"], strict=True)) == [
+        (10, 3, "negative"), (11, 3, "negative"),
+    ]

@@ -43,7 +43,7 @@ from nps_text.themes.keywords import (
 )
 from nps_text.themes.labels import readable_labels, theme_language
 from nps_text.themes.model import assign_nearest, compute_centroids, discover_themes, fit_sample
-from nps_text.themes.sentences import assign_units, response_segments
+from nps_text.themes.sentences import assign_units, segment_chunks
 from nps_text.themes.state import FitRecord, ThemeState, load_state, save_state, stable_ids
 
 logger = logging.getLogger(__name__)
@@ -85,9 +85,9 @@ def _mean(vectors: np.ndarray) -> np.ndarray:
 def _centre(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Subtract ``mean`` (see :func:`_mean`) and re-normalise: removes the common direction encoders such as e5
     share, so cosine similarities between themes mean the same for every encoder."""
-    centred = vectors - mean[None, :]
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return (centred / np.maximum(norms, 1e-12)).astype(np.float32)
+    centred = np.asarray(vectors, dtype=np.float32) - mean[None, :].astype(np.float32)  # the one new matrix
+    centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    return centred
 
 
 def _merge_groups(theme_ids: np.ndarray, merge: Sequence[Sequence[int]]) -> np.ndarray:
@@ -156,7 +156,7 @@ def assign_themes_and_sentences(
         null ``theme_id`` when themes do not run (and is empty when ``sentences`` is ``None``).
     """
     check_columns(responses, REQUIRED_COLUMNS, "responses (themes input)")
-    result = responses.copy()
+    result = responses.copy(deep=False)  # new columns only: the input's columns are shared, not copied
     result["theme_id"] = pd.Series(pd.NA, index=result.index, dtype="Int64")
     result["theme_label"] = pd.Series(pd.NA, index=result.index, dtype="string")
     result["theme_ids"] = pd.Series([None] * len(result), index=result.index, dtype=object)
@@ -201,9 +201,11 @@ def assign_themes_and_sentences(
     result.loc[mask, "theme_label"] = [labels[int(theme)] for theme in row_theme]
     themes = themes_table(result, vectors, codes, keywords, labels, config.representative_comments)
 
-    # 5. Every complaint counted: themes per clause/sentence of multi-sentence comments.
-    primary = {index: int(theme) for index, theme in zip(result.index[mask], row_theme, strict=True)}
-    per_response: dict[object, list[int]] = {index: [theme] for index, theme in primary.items()}
+    # 5. Every complaint counted: themes per clause/sentence of multi-sentence comments, a chunk of responses
+    # at a time (the per-response lists of sentences and clauses exist for one chunk only).
+    text_positions = np.flatnonzero(mask.to_numpy(dtype=bool))
+    row_lists: np.ndarray = np.empty(len(result), dtype=object)  # None without text
+    lists = _InternedLists(labels)
     if config.sentence_themes:
         merged = _merge_map(config.merge)
         guided_match = None
@@ -216,30 +218,64 @@ def assign_themes_and_sentences(
             theme: centroid for theme, centroid in compute_centroids(vectors, theme_ids).items()
             if is_specific_topic(labels.get(theme))
         }
-        units = assign_units(
-            response_segments(responses, mask, sentences),
-            primary,
-            embed=lambda texts: _checked_embeddings(embed, list(texts)),
-            mean=mean,
-            centroids=specific_centroids,
-            min_similarity=config.sentence_similarity,
-            clean_text=config.clean_text,
-            guided=guided_match,
-            sentence_index=sentences_out.index,
-        )
-        per_response = units.theme_ids
-        sentences_out["theme_id"] = units.sentence_theme
-    elif not sentences_out.empty:
-        by_id = dict(zip(result.loc[mask, "response_id"].astype(str), row_theme.tolist(), strict=True))
-        sentences_out["theme_id"] = pd.array(
-            [by_id.get(str(response_id), pd.NA) for response_id in sentences_out["response_id"]], dtype="Int64"
-        )
-    ids_column = [per_response.get(index) for index in result.index]  # None without text
-    result["theme_ids"] = pd.Series(ids_column, index=result.index, dtype=object)
+        sentence_values = np.zeros(len(sentences_out), dtype=np.int64)
+        sentence_known = np.zeros(len(sentences_out), dtype=bool)
+        primary_of_row = dict(zip(text_positions.tolist(), row_theme.tolist(), strict=True))
+        for chunk in segment_chunks(responses, mask, sentences):
+            labels_of_rows = result.index[chunk.rows]
+            units = assign_units(
+                chunk.segments,
+                {label: primary_of_row[row] for label, row in zip(labels_of_rows, chunk.rows.tolist(), strict=True)},
+                embed=lambda texts: _checked_embeddings(embed, list(texts)),
+                mean=mean,
+                centroids=specific_centroids,
+                min_similarity=config.sentence_similarity,
+                clean_text=config.clean_text,
+                guided=guided_match,
+                sentence_index=sentences_out.index[chunk.sentence_positions],
+            )
+            for row, label in zip(chunk.rows.tolist(), labels_of_rows, strict=True):
+                row_lists[row] = lists.ids(units.theme_ids[label])
+            found = units.sentence_theme
+            sentence_values[chunk.sentence_positions] = found.fillna(0).to_numpy(dtype=np.int64)
+            sentence_known[chunk.sentence_positions] = found.notna().to_numpy()
+        sentences_out["theme_id"] = pd.arrays.IntegerArray(sentence_values, ~sentence_known)
+    else:
+        for row, theme in zip(text_positions.tolist(), row_theme.tolist(), strict=True):
+            row_lists[row] = lists.ids([theme])
+        if not sentences_out.empty:
+            by_id = dict(zip(result.loc[mask, "response_id"].astype(str), row_theme.tolist(), strict=True))
+            sentences_out["theme_id"] = pd.array(
+                [by_id.get(str(response_id), pd.NA) for response_id in sentences_out["response_id"]], dtype="Int64"
+            )
+    result["theme_ids"] = pd.Series(row_lists, index=result.index, dtype=object)
     result["theme_labels"] = pd.Series(
-        [None if ids is None else [labels[theme] for theme in ids] for ids in ids_column], index=result.index, dtype=object
+        [None if ids is None else lists.labels(ids) for ids in row_lists], index=result.index, dtype=object
     )
     return result, themes, sentences_out
+
+
+class _InternedLists:
+    """One list object per distinct theme-id list (and its labels), shared by every response with it: a million
+    responses hold a few thousand lists, not two million. The cells are read, never changed in place."""
+
+    def __init__(self, labels: dict[int, str]) -> None:
+        self._labels = labels
+        self._ids: dict[tuple[int, ...], list[int]] = {}
+        self._names: dict[int, list[str]] = {}
+
+    def ids(self, theme_ids: Sequence[int]) -> list[int]:
+        key = tuple(int(theme) for theme in theme_ids)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = list(key)
+        return found
+
+    def labels(self, interned: list[int]) -> list[str]:
+        found = self._names.get(id(interned))
+        if found is None:
+            found = self._names[id(interned)] = [self._labels[theme] for theme in interned]
+        return found
 
 
 @dataclass(frozen=True)
@@ -549,7 +585,10 @@ def themes_table(
         labels: Theme id -> label.
         n_representative: Comments per theme and group (3-5).
     """
-    text_rows = responses[responses["theme_id"].notna()].assign(_code=codes)
+    needed = [column for column in ("nps_group", "theme_id", "sentiment") if column in responses.columns]
+    themed = responses["theme_id"].notna().to_numpy()
+    # No copy of the comments: a theme's representative texts are read by position, the few chosen only.
+    text_rows = responses.loc[themed, needed].assign(_code=codes, _position=np.flatnonzero(themed))
     distinct_theme = pd.Series(text_rows["theme_id"].to_numpy(dtype=np.int64), index=text_rows["_code"].to_numpy())
     distinct_theme = distinct_theme[~distinct_theme.index.duplicated()]
     centroids = compute_centroids(vectors[distinct_theme.index.to_numpy()], distinct_theme.to_numpy())
@@ -566,11 +605,18 @@ def themes_table(
             theme_id = int(theme_id)
             first_by_code = members.drop_duplicates("_code")
             member_codes = first_by_code["_code"].to_numpy()
-            texts = first_by_code["comment"].astype(str).tolist()
             sims = np.round(vectors[member_codes] @ centroids[theme_id], REPRESENTATIVE_DECIMALS)
+            candidates = np.arange(len(member_codes))
+            if 0 < n_representative < len(member_codes):  # the n most similar and their ties: no string per member
+                nth = np.partition(-sims, n_representative - 1)[n_representative - 1]
+                candidates = np.flatnonzero(-sims <= nth)
+            chosen_rows = first_by_code["_position"].to_numpy()[candidates]
+            texts = responses["comment"].iloc[chosen_rows].astype(str).tolist()
             # Most typical first; the rounding and the text as tie-break make the choice and its order the
             # same in a re-run, whose centring mean is the saved (rounded) one.
-            order = sorted(range(len(texts)), key=lambda i: (-float(sims[i]), texts[i]))[:n_representative]
+            order = sorted(
+                range(len(texts)), key=lambda i: (-float(sims[candidates[i]]), texts[i])
+            )[:n_representative]
             positive, neutral, negative = _sentiment_mix(members)
             rows.append(
                 {

@@ -21,7 +21,7 @@ in a single-unit comment it is the comment's theme.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +104,88 @@ def response_segments(
         else:
             segments[index] = [(None, part) for part in split_segments(str(comment))]
     return segments
+
+
+RESPONSE_CHUNK = 50_000
+"""Text responses whose units are split, embedded and assigned at a time (:func:`segment_chunks`): the
+per-response Python lists of sentences and clauses exist for one chunk only, so memory stays flat in the rows."""
+
+
+class SentenceLookup:
+    """Where each text response's sentences are in the ``sentences`` table, as integer arrays (no Python object
+    per sentence): the sentences of a response in ``sentence_index`` order, rows without text skipped."""
+
+    def __init__(self, sentences: pd.DataFrame | None) -> None:
+        self.sentences = sentences
+        usable = (
+            sentences is not None and not sentences.empty and {"response_id", "sentence"} <= set(sentences.columns)
+        )
+        if not usable or sentences is None:
+            self.keys = pd.Index([], dtype=object)
+            self.order = self.starts = self.ends = np.zeros(0, dtype=np.int64)
+            return
+        codes, keys = pd.factorize(sentences["response_id"].astype(str), sort=False)
+        position = (
+            sentences["sentence_index"].to_numpy(dtype=np.int64, na_value=0)
+            if "sentence_index" in sentences.columns else np.zeros(len(sentences), dtype=np.int64)
+        )
+        order = np.lexsort((position, codes))  # by response, then sentence_index; ties keep the table's order
+        order = order[sentences["sentence"].notna().to_numpy()[order]]
+        grouped = codes[order]
+        self.keys = pd.Index(keys)
+        self.order = order
+        self.starts = np.searchsorted(grouped, np.arange(len(keys)), side="left")
+        self.ends = np.searchsorted(grouped, np.arange(len(keys)), side="right")
+
+    def positions(self, response_ids: Sequence[str | None]) -> list[np.ndarray]:
+        """Per response id: positions of its sentences in the table (empty: none)."""
+        found = self.keys.get_indexer(list(response_ids)) if len(self.keys) else np.full(len(response_ids), -1)
+        empty = np.zeros(0, dtype=np.int64)
+        return [self.order[self.starts[key] : self.ends[key]] if key >= 0 else empty for key in found.tolist()]
+
+
+@dataclass(frozen=True)
+class SegmentChunk:
+    """One chunk of :func:`segment_chunks`."""
+
+    rows: np.ndarray
+    """Positions of the chunk's responses in the responses table."""
+    segments: dict[object, list[tuple[object | None, str]]]
+    """As :func:`response_segments`, for the chunk's responses."""
+    sentence_positions: np.ndarray
+    """Positions in the sentences table of the sentences in ``segments`` (their labels, in order)."""
+
+
+def segment_chunks(
+    responses: pd.DataFrame, mask: pd.Series, sentences: pd.DataFrame | None, chunk: int | None = None
+) -> Iterator[SegmentChunk]:
+    """:func:`response_segments` for ``chunk`` (default :data:`RESPONSE_CHUNK`) text responses at a time: the
+    same segments, in the same order."""
+    chunk = chunk or RESPONSE_CHUNK
+    lookup = SentenceLookup(sentences)
+    text_rows = np.flatnonzero(mask.to_numpy(dtype=bool))
+    has_ids = "response_id" in responses.columns
+    for start in range(0, len(text_rows), chunk):
+        rows = text_rows[start : start + chunk]
+        frame = responses.iloc[rows]
+        ids: list[str | None] = frame["response_id"].astype(str).tolist() if has_ids else [None] * len(rows)
+        found = lookup.positions(ids) if has_ids else [np.zeros(0, dtype=np.int64)] * len(rows)
+        taken = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        texts: list[str] = []
+        labels: list[object] = []
+        if taken.size and lookup.sentences is not None:
+            texts = [str(text) for text in lookup.sentences["sentence"].iloc[taken].tolist()]
+            labels = lookup.sentences.index[taken].tolist()
+        segments: dict[object, list[tuple[object | None, str]]] = {}
+        offset = 0
+        for index, comment, positions in zip(frame.index, frame["comment"].tolist(), found, strict=True):
+            if positions.size:
+                end = offset + positions.size
+                segments[index] = list(zip(labels[offset:end], texts[offset:end], strict=True))
+                offset = end
+            else:
+                segments[index] = [(None, part) for part in split_segments(str(comment))]
+        yield SegmentChunk(rows=rows, segments=segments, sentence_positions=taken)
 
 
 def assign_units(

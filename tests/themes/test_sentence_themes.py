@@ -184,3 +184,48 @@ def test_units_in_chunks_give_the_same_themes(monkeypatch: pytest.MonkeyPatch) -
     assert chunked["theme_ids"].tolist() == expected["theme_ids"].tolist()
     assert chunked_sentences.equals(expected_sentences)
     assert calls.count(1) >= 4  # the four clauses one by one
+
+
+def test_responses_in_chunks_give_the_same_themes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Responses are split and assigned a chunk at a time (memory flat in the rows); chunking changes nothing:
+    sentences in any table order, a sentence without text, a response without sentence rows, rows without text."""
+    from nps_text.themes import sentences as module
+    from nps_text.themes.sentences import response_segments, segment_chunks
+
+    two = "Die Rechnung war falsch berechnet. Die Hotline war nicht erreichbar."
+    extra = [(two, 1), (two, 2), ("Lieferung kam zu spät und der Kundenservice war nicht erreichbar", 0), ("-", 5)]
+    responses = _responses(extra)
+    responses.index = responses.index * 10 + 7  # labels are not positions
+    responses.loc[responses.index[-1], "comment_status"] = "non_informative"
+    ids = responses["response_id"].tolist()
+    table = pd.DataFrame(
+        {
+            "response_id": [ids[-3], ids[-4], ids[-3], ids[-4], ids[-4]],
+            "sentence_index": [1, 1, 0, 0, 2],
+            "sentence": ["Die Hotline war nicht erreichbar.", "Die Hotline war nicht erreichbar.",
+                         "Die Rechnung war falsch berechnet.", "Die Rechnung war falsch berechnet.", None],
+            "sentiment": "negative",
+            "confidence": 0.9,
+        },
+        index=[40, 41, 42, 43, 44],
+    )
+    mask = responses["comment_status"].eq("text")
+    whole = response_segments(responses, mask, table)
+    pieces: dict[object, list[tuple[object | None, str]]] = {}
+    for chunk in segment_chunks(responses, mask, table, chunk=3):
+        pieces.update(chunk.segments)
+        assert chunk.sentence_positions.tolist() == [
+            table.index.get_loc(label) for parts in chunk.segments.values() for label, _ in parts if label is not None
+        ]
+    assert pieces == whole and list(pieces) == list(whole)
+    assert whole[responses.index[-4]] == [(43, "Die Rechnung war falsch berechnet."), (41, "Die Hotline war nicht erreichbar.")]
+
+    expected, _, expected_sentences = assign_themes_and_sentences(responses, table, FAST, embed=embed)
+    monkeypatch.setattr(module, "RESPONSE_CHUNK", 1)
+    chunked, _, chunked_sentences = assign_themes_and_sentences(responses, table, FAST, embed=embed)
+    assert chunked["theme_ids"].tolist() == expected["theme_ids"].tolist()
+    assert chunked["theme_labels"].tolist() == expected["theme_labels"].tolist()
+    assert chunked_sentences.equals(expected_sentences)
+    assert expected_sentences["theme_id"].isna().tolist() == [False, False, False, False, True]
+    assert len(set(expected_sentences["theme_id"].dropna())) == 2
+    assert expected["theme_ids"].iloc[-1] is None
