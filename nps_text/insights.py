@@ -93,9 +93,17 @@ def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str 
     return current, (known[-2] if len(known) > 1 else None)
 
 
+_INSIGHT_COLUMNS = (
+    "response_id", "nps_group", "comment", "comment_status", "sentiment", "sentiment_confidence",
+    "theme_id", "theme_label", "theme_ids", "theme_labels", "period",
+)
+"""The columns of the responses the insights read: the themed rows are copied with these only."""
+
+
 def _themed_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
-    """Text responses with a theme (``theme_id`` as int64)."""
-    rows = responses[has_text(responses) & responses["theme_id"].notna()].copy()
+    """Text responses with a theme (``theme_id`` as int64), with the columns the insights read."""
+    keep = [column for column in responses.columns if column in _INSIGHT_COLUMNS]
+    rows = responses.loc[has_text(responses) & responses["theme_id"].notna(), keep]
     rows["theme_id"] = rows["theme_id"].astype("int64")
     return rows
 
@@ -170,31 +178,36 @@ def _mention_sentiments(rows: pd.DataFrame, mentions: pd.DataFrame, sentences: p
         sentences is not None and not sentences.empty and "response_id" in rows.columns
         and {"response_id", "theme_id", "sentiment"} <= set(sentences.columns) and len(mentions)
     ):
-        known = sentences.loc[
-            sentences["theme_id"].notna() & sentences["sentiment"].notna(), ["response_id", "theme_id", "sentiment"]
-        ]
-        if not known.empty:
-            counts = (
-                pd.DataFrame({
-                    "response_id": known["response_id"].astype("string").reset_index(drop=True),  # Arrow
-                    "theme_id": known["theme_id"].to_numpy(dtype=np.int64),
-                    "sentiment": known["sentiment"].astype("string").reset_index(drop=True),
-                })
-                .groupby(["response_id", "theme_id", "sentiment"], sort=False).size().rename("n").reset_index()
+        known = (sentences["theme_id"].notna() & sentences["sentiment"].notna()).to_numpy(dtype=bool)
+        if known.any():
+            # Response ids as integer codes (one factorisation over both tables): grouping and joining on
+            # integers, no string per sentence or mention.
+            row_ids = rows["response_id"].astype("string")
+            sentence_ids = sentences["response_id"].astype("string")[known]
+            codes, _ = pd.factorize(pd.concat([row_ids, sentence_ids], ignore_index=True), sort=False)
+            sentiment_codes, labels = pd.factorize(sentences["sentiment"].astype("string")[known], sort=False)
+            names = [str(label) for label in labels]
+            # Per (response, theme): negative first, then the most sentences, then SAID_ORDER, then the name;
+            # numpy on one int64 key per sentence (pandas' groupby and sort kept several copies of 2M rows).
+            rank = {label: position for position, label in enumerate(SAID_ORDER)}
+            by_name = np.argsort(np.argsort(np.asarray(names, dtype=object)))
+            negative = np.asarray([name == NEGATIVE for name in names], dtype=bool)
+            label_rank = np.asarray([rank.get(name, len(rank)) for name in names], dtype=np.int64)
+            sentence_themes = sentences["theme_id"].to_numpy(dtype=np.int64, na_value=0)[known]
+            mention_themes = mentions["theme_id"].to_numpy(dtype=np.int64)
+            themes = np.unique(np.concatenate([sentence_themes, mention_themes]))
+            pair = codes[len(row_ids):].astype(np.int64) * len(themes) + np.searchsorted(themes, sentence_themes)
+            cells, counts = np.unique(pair * len(names) + sentiment_codes, return_counts=True)
+            cell_pair, cell_label = cells // len(names), cells % len(names)
+            order = np.lexsort((by_name[cell_label], label_rank[cell_label], -counts, ~negative[cell_label], cell_pair))
+            first = order[np.r_[True, cell_pair[order][1:] != cell_pair[order][:-1]]]
+            chosen_pair, chosen_label = cell_pair[first], cell_label[first]  # sorted by pair
+            wanted = codes[: len(row_ids)][positions].astype(np.int64) * len(themes) + np.searchsorted(
+                themes, mention_themes
             )
-            order = {label: rank for rank, label in enumerate(SAID_ORDER)}
-            counts["_negative"] = counts["sentiment"].eq(NEGATIVE)
-            counts["_rank"] = counts["sentiment"].map(order).fillna(len(order))
-            chosen = counts.sort_values(
-                ["_negative", "n", "_rank", "sentiment"], ascending=[False, False, True, True], kind="stable"
-            ).drop_duplicates(["response_id", "theme_id"])
-            wanted = pd.DataFrame({
-                "response_id": rows["response_id"].astype("string").iloc[positions].reset_index(drop=True),
-                "theme_id": mentions["theme_id"].to_numpy(dtype=np.int64),
-            })
-            found = wanted.merge(chosen[["response_id", "theme_id", "sentiment"]], how="left", on=["response_id", "theme_id"])
-            hit = found["sentiment"].notna().to_numpy()
-            said[hit] = found["sentiment"][hit].astype(object).to_numpy()
+            slot = np.minimum(np.searchsorted(chosen_pair, wanted), max(len(chosen_pair) - 1, 0))
+            hit = chosen_pair[slot] == wanted if len(chosen_pair) else np.zeros(len(wanted), dtype=bool)
+            said[hit] = np.asarray(names, dtype=object)[chosen_label[slot[hit]]]
     return said
 
 
@@ -221,8 +234,11 @@ def counted_mentions(
     if ranked_only:
         labels = _theme_labels(mentions)
         keep &= mentions["theme_id"].ne(OUTLIER_THEME_ID).to_numpy()
-        keep &= np.array([is_specific_topic(labels.get(int(theme), "")) or int(theme) not in labels
-                          for theme in mentions["theme_id"]], dtype=bool)
+        themes = mentions["theme_id"].to_numpy(dtype=np.int64)
+        distinct = np.unique(themes)  # a label test per theme, not per mention
+        ranked = np.array([is_specific_topic(labels.get(int(theme), "")) or int(theme) not in labels
+                           for theme in distinct], dtype=bool)
+        keep &= ranked[np.searchsorted(distinct, themes)] if len(themes) else np.zeros(0, dtype=bool)
     return mentions[keep].reset_index(drop=True)
 
 

@@ -331,3 +331,33 @@ def test_mentions_and_what_each_sentence_says_by_hand() -> None:
     assert list(zip(counted["_row"], counted["theme_id"], counted["said"], strict=True)) == [
         (10, 3, "negative"), (11, 3, "negative"),
     ]
+
+
+def test_what_a_comment_says_about_a_theme_majority_and_ties() -> None:
+    """Without a negative sentence the most frequent sentiment of the theme's sentences decides; a tie goes to
+    positive before neutral; a theme without sentences takes the comment's sentiment."""
+    from nps_text.insights import _mention_sentiments, theme_mentions
+
+    rows = pd.DataFrame(
+        {
+            "response_id": ["a", "b", "c"],
+            "theme_id": [1, 1, 2],
+            "theme_label": ["Preis", "Preis", "Service"],
+            "theme_ids": [[1, 2], [1], [2]],
+            "theme_labels": [["Preis", "Service"], ["Preis"], ["Service"]],
+            "sentiment": ["negative", "positive", None],
+        }
+    )
+    sentences = pd.DataFrame(
+        {
+            "response_id": ["a", "a", "a", "b", "b", "c"],
+            "theme_id": pd.array([1, 1, 1, 1, 1, pd.NA], dtype="Int64"),
+            "sentiment": ["neutral", "neutral", "positive", "neutral", "positive", "negative"],
+        }
+    )
+    mentions = theme_mentions(rows)
+    said = _mention_sentiments(rows, mentions, sentences)
+    said = [None if pd.isna(value) else value for value in said]
+    assert list(zip(mentions["_row"], mentions["theme_id"], said, strict=True)) == [
+        (0, 1, "neutral"), (0, 2, "negative"), (1, 1, "positive"), (2, 2, None),
+    ]
