@@ -220,12 +220,13 @@ def assign_themes_and_sentences(
         }
         sentence_values = np.zeros(len(sentences_out), dtype=np.int64)
         sentence_known = np.zeros(len(sentences_out), dtype=bool)
-        primary_of_row = dict(zip(text_positions.tolist(), row_theme.tolist(), strict=True))
+        primary_of_row = np.zeros(len(result), dtype=np.int64)  # by row position: no dict over every response
+        primary_of_row[text_positions] = row_theme
         for chunk in segment_chunks(responses, mask, sentences):
             labels_of_rows = result.index[chunk.rows]
             units = assign_units(
                 chunk.segments,
-                {label: primary_of_row[row] for label, row in zip(labels_of_rows, chunk.rows.tolist(), strict=True)},
+                dict(zip(labels_of_rows, primary_of_row[chunk.rows].tolist(), strict=True)),
                 embed=lambda texts: _checked_embeddings(embed, list(texts)),
                 mean=mean,
                 centroids=specific_centroids,
