@@ -87,22 +87,12 @@ class SentenceThemes:
 def response_segments(
     responses: pd.DataFrame, mask: pd.Series, sentences: pd.DataFrame | None
 ) -> dict[object, list[tuple[object | None, str]]]:
-    """Per text response (index label): its sentences as ``(sentences-table row label or None, text)``."""
-    by_id: dict[str, list[tuple[object, str]]] = {}
-    if sentences is not None and not sentences.empty and {"response_id", "sentence"} <= set(sentences.columns):
-        order = sentences.sort_values("sentence_index", kind="stable") if "sentence_index" in sentences else sentences
-        for label, response_id, text in zip(order.index, order["response_id"], order["sentence"], strict=True):
-            if pd.notna(text):
-                by_id.setdefault(str(response_id), []).append((label, str(text)))
+    """Per text response (index label): its sentences as ``(sentences-table row label or None, text)``, the
+    table's sentences in ``sentence_index`` order, else the comment split here. All at once; the themes step
+    takes them a chunk at a time (:func:`segment_chunks`)."""
     segments: dict[object, list[tuple[object | None, str]]] = {}
-    text_rows = responses.loc[mask]
-    ids = text_rows["response_id"].astype(str).tolist() if "response_id" in responses.columns else [None] * len(text_rows)
-    for index, response_id, comment in zip(text_rows.index, ids, text_rows["comment"].tolist(), strict=True):
-        found = by_id.get(response_id) if response_id is not None else None
-        if found:
-            segments[index] = list(found)
-        else:
-            segments[index] = [(None, part) for part in split_segments(str(comment))]
+    for chunk in segment_chunks(responses, mask, sentences, chunk=max(int(mask.sum()), 1)):
+        segments.update(chunk.segments)
     return segments
 
 

@@ -218,7 +218,10 @@ def test_responses_in_chunks_give_the_same_themes(monkeypatch: pytest.MonkeyPatc
             table.index.get_loc(label) for parts in chunk.segments.values() for label, _ in parts if label is not None
         ]
     assert pieces == whole and list(pieces) == list(whole)
+    assert list(whole) == responses.index[mask].tolist()
     assert whole[responses.index[-4]] == [(43, "Die Rechnung war falsch berechnet."), (41, "Die Hotline war nicht erreichbar.")]
+    assert whole[responses.index[-2]] == [(None, extra[2][0])]  # no sentence rows: the comment split here
+    assert whole[responses.index[0]] == [(None, responses["comment"].iloc[0])]
 
     expected, _, expected_sentences = assign_themes_and_sentences(responses, table, FAST, embed=embed)
     monkeypatch.setattr(module, "RESPONSE_CHUNK", 1)
