@@ -104,8 +104,8 @@ def theme_texts(responses: pd.DataFrame, clean_text: bool = True) -> pd.Series:
     comments = responses.loc[text_comments(responses), "comment"]
     codes, distinct = pd.factorize(comments, sort=False)  # each distinct comment cleaned once, one string each
     prepare = clean_for_embedding if clean_text else str.strip
-    cleaned = np.asarray([prepare(str(text)) for text in distinct] or [""], dtype=object)
-    return pd.Series(cleaned[codes] if len(codes) else [], index=comments.index, dtype=object)
+    cleaned = np.asarray([prepare(str(text)) for text in distinct], dtype=object)
+    return pd.Series(cleaned[codes], index=comments.index, dtype=object)
 
 
 # --- periods and fill values --------------------------------------------------------------------------------
