@@ -31,7 +31,7 @@ from nps_text.ingest import RawInput, is_sql_url
 from nps_text.params import RunParameters, resolve_source, run_config, run_id
 from nps_text.retries import retry_options
 from nps_text.rules import has_text
-from nps_text.runner import dask_task_runner, embed_chunk, load_plugins, score_sentiment_chunk
+from nps_text.runner import dask_task_runner, embed_chunk, load_plugins, release_models, score_sentiment_chunk
 from nps_text.schema import check_tables, empty_frame
 from nps_text.stages import comments, ingest, insights, nps, sentiment, themes, validate, write
 from nps_text.stages.edges import ProgressHook, RunEdges
@@ -114,6 +114,8 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     if any_text and config.sentiment.enabled:
         with edges.stage("sentiment"):
             responses, sentences = sentiment.run(responses, config.sentiment, edges, embeddings=config.embeddings)
+            if config.runner.release_models:
+                release_models(sentiment=True)  # freed before the stage ends: the themes step starts without it
     else:
         responses = sentiment.skipped(responses)
     if any_text and config.themes.enabled:
@@ -121,6 +123,9 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
             embed = themes.embed(responses, config.themes, edges, embeddings=config.embeddings)
             responses, themes_table, sentences = themes_task(themes.ThemesInputs(responses, sentences, embed),
                                                              config.themes, edges)
+            del embed
+            if config.runner.release_models:
+                release_models(encoders=True)
     else:
         responses = themes.skipped(responses)
     with edges.stage("insights"):

@@ -5,8 +5,9 @@ get the distinct redacted comment texts in chunks (``runner.chunk_size``, 2,000 
 task call per chunk, and the flow joins the results back (:func:`join_sentiment`). Locally the chunks run
 one after the other; with ``runner: dask`` the flow runs under Prefect's ``DaskTaskRunner`` (prefect-dask)
 and maps the chunk tasks over a ``distributed`` cluster: a ``LocalCluster`` of ``dask_workers`` processes,
-or an existing scheduler at ``dask_address``. Both give identical tables: the chunks are the same, and
-every chunk's result depends only on its texts.
+or an existing scheduler at ``dask_address``. The chunks are the same either way and every chunk's result depends
+only on its texts, but a worker with another thread count computes model outputs that differ in their last bits, so
+the tables are reproducible per runner, not bit-identical across runners (README, "Running on a Dask cluster").
 
 Workers load models lazily, once per process (:func:`sentiment_backend`, the encoder registry's own
 process cache), from the config and model name the task receives; the result store travels pickled
@@ -61,6 +62,11 @@ class RunnerConfig(BaseModel):
     plugins: list[str] = Field(
         default_factory=list,
         description="Modules imported before the model steps, on every worker too (they register encoders or backends)",
+    )
+    release_models: bool = Field(
+        default=True,
+        description="Free each model in the flow's process once its last stage is done (sentiment after the sentiment "
+        "step, encoders after themes); false keeps them loaded for the next run in the same process",
     )
 
 
@@ -149,6 +155,23 @@ def process_store(store: ResultStore | None) -> ResultStore | None:
             _STORES[key] = ResultStore(store.path, max_size_mb=(store.max_bytes or 0) / (1024 * 1024) or None,
                                        busy_timeout_s=store.busy_timeout_s)
         return _STORES[key]
+
+
+def release_models(*, sentiment: bool = False, encoders: bool = False) -> None:
+    """Drop this process's loaded sentiment backends and/or encoders (and the loaders' own caches), so their memory
+    can go back to the system (:func:`nps_text.stages.edges.release_memory` runs after every stage). A later call
+    loads them again. In a 1M-row run the sentiment model's ~330 MB and USE's ~400 MB would otherwise stay resident
+    through the themes, insights and write steps, where the run's memory peaks."""
+    with _LOCK:
+        if sentiment:
+            _BACKENDS.clear()
+            from nps_text.sentiment.transformer import release_loaded
+
+            release_loaded()
+        if encoders:
+            from nps_text.encoders.registry import release_encoders
+
+            release_encoders()
 
 
 def close_process_stores() -> None:

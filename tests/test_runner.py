@@ -222,3 +222,45 @@ def test_local_cluster_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) 
     assert process_threads() == 8 and _threads(None) == 8 and _threads(3) == 3  # a worker's models read it
     monkeypatch.setenv(THREADS_ENV, "zero")
     assert process_threads() >= 1
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_a_local_run_frees_its_models_after_their_last_step(tmp_path: Path, release: bool) -> None:
+    """``runner.release_models`` (default true): the flow's process holds no sentiment backend once the sentiment
+    step is done and no encoder once themes are; false keeps both for the next run in the same process."""
+    from nps_text import runner
+    from nps_text.encoders import registry
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
+
+    settings = {
+        "embeddings": {"model": "test-hashing"},
+        "sentiment": {"model": "test-words"},
+        "themes": {"reduction": "pca", "min_theme_size": 5, "encoder": "test-hashing"},
+        "output": {"formats": ["parquet"]},
+        "report": {"enabled": False},
+        "runner": {"plugins": [PLUGIN], "release_models": release},
+    }
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    seen: dict[str, int] = {}
+    original = registry.get_encoder
+
+    def watched(name: str, batch_size: int = 64) -> object:
+        seen["backends during themes"] = len(runner._BACKENDS)  # the themes step asks for its encoder
+        return original(name, batch_size)
+
+    registry.get_encoder = watched  # type: ignore[assignment]
+    try:
+        manifest = nps_text_flow(RunParameters(input=str(_survey(tmp_path / "survey.csv")), out=str(tmp_path / "out"),
+                                               config=str(config)))
+    finally:
+        registry.get_encoder = original  # type: ignore[assignment]
+    assert manifest["models"]["sentiment"]["loaded"] is True
+    loaded_encoders = [key for key in registry._LOADED if key[0] == "test-hashing"]
+    if release:
+        assert seen["backends during themes"] == 0 and not runner._BACKENDS and not loaded_encoders
+    else:
+        assert runner._BACKENDS and loaded_encoders
+        runner.release_models(sentiment=True, encoders=True)
+        assert not runner._BACKENDS and not [key for key in registry._LOADED if key[0] == "test-hashing"]

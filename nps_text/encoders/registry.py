@@ -180,6 +180,11 @@ def get_encoder(name: str, batch_size: int = 64) -> Encoder:
     return _LOADED[key]
 
 
+def release_encoders() -> None:
+    """Forget the encoders loaded in this process (the next :func:`get_encoder` loads again)."""
+    _LOADED.clear()
+
+
 def text_key(text: str) -> str:
     """Content hash of one text: the cache key (sha256 of its UTF-8 bytes, see :func:`nps_text.cache.text_hash`)."""
     return text_hash(text)

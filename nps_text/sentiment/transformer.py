@@ -389,6 +389,15 @@ def _cached_backend(model: str, name: str, config_json: str) -> TransformerBacke
     return _hf_backend(model, config)
 
 
+def release_loaded() -> None:
+    """Forget the backends loaded in this process and the e5 parse, model and tokenizer they were built from."""
+    from nps_text.encoders import e5_rebuild
+
+    _cached_backend.cache_clear()
+    for cached in (e5_rebuild._load_parsed, e5_rebuild.load_e5, e5_rebuild.load_e5_tokenizer):
+        cached.cache_clear()
+
+
 def load_transformer_backend(model: str, config: SentimentConfig, name: str | None = None) -> TransformerBackend:
     """Load (once per process and settings) our e5 artifact folder or any HF classification model."""
     return _cached_backend(model, name or model, config.model_copy(update={"model": model}).model_dump_json())
