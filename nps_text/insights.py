@@ -94,10 +94,11 @@ def _periods(responses: pd.DataFrame, previous_period: str | None) -> tuple[str 
 
 
 _INSIGHT_COLUMNS = (
-    "response_id", "nps_group", "comment", "comment_status", "sentiment", "sentiment_confidence",
+    "response_id", "nps_group", "comment_status", "sentiment", "sentiment_confidence",
     "theme_id", "theme_label", "theme_ids", "theme_labels", "period",
 )
-"""The columns of the responses the insights read: the themed rows are copied with these only."""
+"""The columns of the responses the insights read: the themed rows are copied with these only (comments are read
+from the responses by position, for the few rows that need them)."""
 
 
 def _themed_text_rows(responses: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +257,8 @@ def no_specific_topic(responses: pd.DataFrame) -> dict[str, object]:
         detractors["theme_id"].ne(OUTLIER_THEME_ID)
         & ~detractors["theme_label"].map(is_specific_topic).astype(bool)
     ]
-    examples = [str(text) for text in unspecific["comment"].dropna().drop_duplicates().head(EXAMPLE_COMMENTS)]
+    comments = responses.loc[unspecific.index, "comment"]
+    examples = [str(text) for text in comments.dropna().drop_duplicates().head(EXAMPLE_COMMENTS)]
     return {
         "detractor_count": len(unspecific),
         "share_of_detractors": len(unspecific) / len(detractors),
@@ -274,12 +276,11 @@ def _detractor_counts(
 ) -> tuple[pd.Series, int]:
     """Detractors raising each theme in ``period`` (all periods for ``None``), and the detractors with a themed
     comment there (the base of the shares)."""
-    chosen = rows["nps_group"] == DETRACTOR
+    chosen = (rows["nps_group"] == DETRACTOR).to_numpy(dtype=bool, na_value=False)
     if period is not None:
-        chosen &= rows["period"].astype("string").eq(period).fillna(False).astype(bool)
-    members = set(rows.index[chosen])
-    counts = mentions.loc[mentions["_row"].isin(members), "theme_id"].value_counts()
-    return counts, len(members)
+        chosen = chosen & rows["period"].astype("string").eq(period).to_numpy(dtype=bool, na_value=False)
+    counts = mentions.loc[chosen[rows.index.get_indexer(mentions["_row"])], "theme_id"].value_counts()
+    return counts, int(chosen.sum())
 
 
 def trend_test(
@@ -431,26 +432,33 @@ def improvement_areas(
         for _, theme_row in themes[themes["nps_group"] == DETRACTOR].iterrows():
             quotes_by_theme[int(theme_row["theme_id"])] = list(theme_row["representative_comments"])[:EXAMPLE_COMMENTS]
 
+    # Per themed row, as arrays by position (no copy of the rows per theme): group, and the order complaints are
+    # quoted in (negative first, then the most confident); comments are read from ``responses`` by position.
+    detractor = (text_rows["nps_group"] == DETRACTOR).to_numpy(dtype=bool, na_value=False)
+    promoter = (text_rows["nps_group"] == PROMOTER).to_numpy(dtype=bool, na_value=False)
+    quoting = _quoting_keys(text_rows)
+    comment_positions = responses.index.get_indexer(text_rows.index)
+    mention_rows = text_rows.index.get_indexer(mentions["_row"])
     rows = []
     for theme_id, theme_mentioned in mentions.groupby("theme_id", sort=True):
         theme_id = int(theme_id)
-        members = text_rows.loc[theme_mentioned["_row"].to_numpy()]
-        d_t = int((members["nps_group"] == DETRACTOR).sum())
+        members = mention_rows[mentions.index.get_indexer(theme_mentioned.index)]
+        d_t = int(detractor[members].sum())
         if theme_id == OUTLIER_THEME_ID or d_t == 0:
             continue
-        p_t = int((members["nps_group"] == PROMOTER).sum())
+        p_t = int(promoter[members].sum())
         n_t = len(members)
         share_det = d_t / text_detractors
         share_pro = p_t / text_promoters if text_promoters else 0.0
         lift = share_det / share_pro if share_pro > 0 else math.inf
         p_value = _fisher_p_value(d_t, text_detractors - d_t, p_t, text_promoters - p_t)
         without = nps_score(promoters - p_t, detractors - d_t, total - n_t)
-        complaints = _complaint_texts(members)
+        complaints = comment_positions[_complaint_order(members[detractor[members]], quoting)]
         quotes = quotes_by_theme.get(theme_id, [])
-        said = set(complaints[complaints.isin(quotes)].astype(str)) if quotes else set()
+        said = _said(responses["comment"], complaints, quotes)
         typical = [quote for quote in quotes if quote in said]
         # the theme's typical complaints, else any (a string for the few shown, not for every complaint)
-        examples = (typical or [str(text) for text in complaints.head(EXAMPLE_COMMENTS)])[:EXAMPLE_COMMENTS]
+        examples = (typical or _first_distinct(responses["comment"], complaints, EXAMPLE_COMMENTS))[:EXAMPLE_COMMENTS]
         row: dict[str, object] = {
             "theme_id": theme_id,
             "theme_label": labels.get(theme_id, str(theme_id)),
@@ -498,15 +506,44 @@ def improvement_areas(
     return table[columns]
 
 
-def _complaint_texts(members: pd.DataFrame) -> pd.Series:
-    """Detractor comments of a theme, most negative first (when sentiment is known), distinct."""
-    detractor_rows = members[members["nps_group"] == DETRACTOR]
-    if "sentiment_confidence" in detractor_rows.columns and "sentiment" in detractor_rows.columns:
-        negative_first = detractor_rows.assign(
-            _negative=detractor_rows["sentiment"].eq("negative").fillna(False).astype(int)
-        ).sort_values(["_negative", "sentiment_confidence"], ascending=[False, False], kind="stable")
-        detractor_rows = negative_first
-    return detractor_rows["comment"].dropna().drop_duplicates()
+def _quoting_keys(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row of ``rows``: whether its sentiment is negative and its ``sentiment_confidence`` (NaN for none), the
+    keys complaints are quoted by (:func:`_complaint_order`); ``None`` when the rows have no sentiment."""
+    if "sentiment_confidence" not in rows.columns or "sentiment" not in rows.columns:
+        return None
+    negative = rows["sentiment"].eq("negative").to_numpy(dtype=bool, na_value=False)
+    return negative, rows["sentiment_confidence"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _complaint_order(positions: np.ndarray, keys: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """``positions`` (a theme's detractor rows, in row order) most negative first: negative sentiment first, then
+    the highest confidence (none last), ties in row order; unchanged without sentiment."""
+    if keys is None or not len(positions):
+        return positions
+    negative, confidence = keys[0][positions], keys[1][positions]
+    by_confidence = np.where(np.isnan(confidence), np.inf, -confidence)
+    return positions[np.lexsort((by_confidence, ~negative))]
+
+
+def _said(comments: pd.Series, positions: np.ndarray, quotes: Sequence[str]) -> set[str]:
+    """The ``quotes`` that are among the comments at ``positions`` (Arrow's set lookup: no string per comment)."""
+    if not quotes or not len(positions):
+        return set()
+    chosen = comments.iloc[positions]
+    return {str(text) for text in chosen[chosen.isin(list(quotes))].drop_duplicates()}
+
+
+def _first_distinct(comments: pd.Series, positions: np.ndarray, count: int) -> list[str]:
+    """The first ``count`` distinct non-null comments at ``positions``, in their order (read a block at a time)."""
+    found: list[str] = []
+    block = max(count * 8, 64)
+    for start in range(0, len(positions), block):
+        for text in comments.iloc[positions[start : start + block]].dropna():
+            if str(text) not in found:
+                found.append(str(text))
+                if len(found) == count:
+                    return found
+    return found
 
 
 def follow_up(responses: pd.DataFrame) -> pd.DataFrame:

@@ -264,3 +264,14 @@ def test_a_local_run_frees_its_models_after_their_last_step(tmp_path: Path, rele
         assert runner._BACKENDS and loaded_encoders
         runner.release_models(sentiment=True, encoders=True)
         assert not runner._BACKENDS and not [key for key in registry._LOADED if key[0] == "test-hashing"]
+
+
+def test_chunk_vectors_are_stacked_in_order_and_dropped_as_copied() -> None:
+    from nps_text.stages.themes import stack_chunks
+
+    parts = [np.arange(6, dtype=np.float32).reshape(3, 2), np.full((1, 2), 9, dtype=np.float32)]
+    expected = np.vstack(parts)
+    matrix = stack_chunks(parts)
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, expected)
+    assert parts == [None, None]  # each chunk released once copied
+    assert stack_chunks([]).shape == (0, 1)

@@ -36,9 +36,26 @@ def embed(
     results = edges.map_chunks(embed_chunk, texts, model=encoder, batch_size=embeddings.batch_size)
     for _, report in results:
         edges.chunks.merge(report)
-    vectors = np.vstack([part for part, _ in results]) if results else np.zeros((0, 1), dtype=np.float32)
+    parts = [part for part, _ in results]
+    del results  # the chunks live in ``parts`` only, which stack_chunks empties as it copies
+    vectors = stack_chunks(parts)
     edges.models["themes"] = {"name": "bertopic", "encoder": encoder, "seed": section.seed}
     return PrecomputedEmbed(texts, vectors, CachedEmbedder(encoder, edges.store, embeddings.batch_size))
+
+
+def stack_chunks(parts: list[np.ndarray]) -> np.ndarray:
+    """The chunks' vectors as one float32 matrix, each chunk dropped from ``parts`` once copied: the matrix fills
+    pages as it is written, so memory holds about one copy of the vectors, not two (a cold million-row run's
+    716k x 512 USE vectors are 1.4 GiB a copy)."""
+    if not parts:
+        return np.zeros((0, 1), dtype=np.float32)
+    matrix = np.empty((sum(len(part) for part in parts), parts[0].shape[1]), dtype=np.float32)
+    offset = 0
+    for index, part in enumerate(parts):
+        matrix[offset : offset + len(part)] = part
+        offset += len(part)
+        parts[index] = None  # type: ignore[call-overload]
+    return matrix
 
 
 def run(inputs: ThemesInputs, section: ThemesConfig, edges: RunEdges) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
