@@ -56,18 +56,16 @@ LABELS = {
 # --------------------------------------------------------------------------------------------------------------
 def load_default_sentiment_for_pipeline() -> tuple[object, object, str, object]:
     """Our default sentiment model as a plain ``transformers`` model + fast tokenizer (same token ids)."""
-    import copy
-
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
-    from nps_text.encoders.e5_rebuild import load_e5_tokenizer
+    from nps_text.encoders.e5_rebuild import load_e5_tokenizer, unigram_tokenizer
     from nps_text.sentiment.base import DEFAULT_MODEL_NAME, models_dir
     from nps_text.sentiment.e5_model import load_e5_classifier
 
     model, meta = load_e5_classifier(models_dir() / DEFAULT_MODEL_NAME)
     e5_tokenizer = load_e5_tokenizer()
-    backend = copy.deepcopy(e5_tokenizer.tokenizer)
+    backend = unigram_tokenizer()  # what a notebook loads: a Hugging Face fast tokenizer of the same vocabulary
     pieces = {index: piece for piece, index in backend.get_vocab().items()}
     bos, eos, pad = pieces[e5_tokenizer.bos], pieces[e5_tokenizer.eos], pieces[e5_tokenizer.pad]
     backend.post_processor = processors.TemplateProcessing(

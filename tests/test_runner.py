@@ -177,21 +177,28 @@ def _survey(path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-def test_dask_run_gives_the_same_tables_as_a_local_run(tmp_path: Path) -> None:
-    from nps_text.flow import flow_for
-    from nps_text.params import RunParameters
-
-    source = _survey(tmp_path / "survey.csv")
+def _test_models_config(folder: Path, runner: dict[str, object]) -> Path:
+    """A config file in ``folder`` for the test models of this module (hashing encoder, word sentiment), Parquet only,
+    no report, with ``runner`` as its runner section."""
     settings = {
         "embeddings": {"model": "test-hashing"},
         "sentiment": {"model": "test-words"},
         "themes": {"reduction": "pca", "min_theme_size": 5, "encoder": "test-hashing"},
         "output": {"formats": ["parquet"]},
         "report": {"enabled": False},
-        "runner": {"chunk_size": 20, "plugins": [PLUGIN], "dask_workers": 2},
+        "runner": runner,
     }
-    config = tmp_path / "config.yaml"
+    config = folder / "config.yaml"
     config.write_text(yaml.safe_dump(settings))
+    return config
+
+
+def test_dask_run_gives_the_same_tables_as_a_local_run(tmp_path: Path) -> None:
+    from nps_text.flow import flow_for
+    from nps_text.params import RunParameters
+
+    source = _survey(tmp_path / "survey.csv")
+    config = _test_models_config(tmp_path, {"chunk_size": 20, "plugins": [PLUGIN], "dask_workers": 2})
     manifests = {}
     for runner in ("local", "dask"):
         params = RunParameters(input=str(source), out=str(tmp_path / runner), config=str(config), runner=runner)
@@ -233,16 +240,7 @@ def test_a_local_run_frees_its_models_after_their_last_step(tmp_path: Path, rele
     from nps_text.flow import nps_text_flow
     from nps_text.params import RunParameters
 
-    settings = {
-        "embeddings": {"model": "test-hashing"},
-        "sentiment": {"model": "test-words"},
-        "themes": {"reduction": "pca", "min_theme_size": 5, "encoder": "test-hashing"},
-        "output": {"formats": ["parquet"]},
-        "report": {"enabled": False},
-        "runner": {"plugins": [PLUGIN], "release_models": release},
-    }
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(settings))
+    config = _test_models_config(tmp_path, {"plugins": [PLUGIN], "release_models": release})
     seen: dict[str, int] = {}
     original = registry.get_encoder
 

@@ -36,6 +36,7 @@ from nps_text.errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from tokenizers import Tokenizer
     from transformers import BertConfig, BertModel
 
 QK = 32
@@ -355,6 +356,22 @@ class E5Tokenizer:
         ids = self.content_ids([prefix + text])[0]
         chunks = [ids[start : start + limit] for start in range(0, max(len(ids), 1), limit)]
         return [[self.bos, *chunk, self.eos] for chunk in chunks]
+
+
+def unigram_tokenizer(path: str | None = None) -> Tokenizer:
+    """The same vocabulary as a Hugging Face ``tokenizers`` Unigram model (the tokenizer before SentencePiece, whose
+    ties the engine shares), for code that needs a Hugging Face tokenizer: a notebook's ``pipeline``
+    (``benchmarks/compare.py``), the comparison in the tests. Apply :meth:`E5Tokenizer.normalise` to texts first; the
+    literal text "<unk>" does not match the unknown piece."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    parsed = _load_parsed(path)
+    vocab = [(piece, float(score)) for piece, score in zip(parsed.pieces, parsed.scores, strict=True)]
+    vocab[parsed.unk] = ("\u0000<nps-text-unk>\u0000", float(parsed.scores[parsed.unk]))
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=parsed.unk, byte_fallback=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)
+    tokenizer.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)
+    return tokenizer
 
 
 def _sentencepiece_model(parsed: E5File) -> bytes:

@@ -146,15 +146,10 @@ def test_tokenizer_matches_the_engine_vocabulary_segmentation() -> None:
     """SentencePiece over the file's pieces gives the ids a ``tokenizers`` Unigram model of the same vocabulary gives
     (the tokenizer before 2026-12-04, whose ties the engine shares), but for the order of pieces in tied segmentations."""
     import pandas as pd
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from nps_text.encoders.e5_rebuild import _load_parsed, load_e5_tokenizer
+    from nps_text.encoders.e5_rebuild import load_e5_tokenizer, unigram_tokenizer
 
-    parsed, tokenizer = _load_parsed(None), load_e5_tokenizer()
-    vocab = [(piece, float(score)) for piece, score in zip(parsed.pieces, parsed.scores, strict=True)]
-    vocab[parsed.unk] = ("\u0000unk\u0000", float(parsed.scores[parsed.unk]))
-    reference = Tokenizer(models.Unigram(vocab, unk_id=parsed.unk, byte_fallback=False))
-    reference.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=False)
+    tokenizer, reference = load_e5_tokenizer(), unigram_tokenizer()
     data = Path(__file__).resolve().parents[2] / "data"
     texts = pd.read_csv(data / "demo_de.csv", sep=";", encoding="cp1252")["Kommentar"].dropna().astype(str).tolist()
     texts += pd.read_csv(data / "sample_reviews_en.csv")["Review Text"].dropna().astype(str).tolist()
