@@ -440,9 +440,9 @@ def improvement_areas(
     comment_positions = responses.index.get_indexer(text_rows.index)
     mention_rows = text_rows.index.get_indexer(mentions["_row"])
     rows = []
-    for theme_id, theme_mentioned in mentions.groupby("theme_id", sort=True):
+    for theme_id, at in sorted(mentions.groupby("theme_id").indices.items()):  # positions of each theme's mentions
         theme_id = int(theme_id)
-        members = mention_rows[mentions.index.get_indexer(theme_mentioned.index)]
+        members = mention_rows[at]
         d_t = int(detractor[members].sum())
         if theme_id == OUTLIER_THEME_ID or d_t == 0:
             continue
