@@ -315,7 +315,7 @@ class E5Tokenizer:
     file's pieces and scores.
 
     SentencePiece (the library the vocabulary comes from) holds the 250,002 pieces in a double-array trie: about
-    60 MiB resident, where a ``tokenizers`` Unigram model of the same vocabulary took about 220 MiB (its trie is a
+    80 MiB resident, where a ``tokenizers`` Unigram model of the same vocabulary took about 220 MiB (its trie is a
     hash map per node), and it segments about 4x faster. The ids are the engine's for every text but ties: when two
     segmentations score exactly the same, SentencePiece may pick the other (172 of 128,080 distinct survey
     comments and tweets; no sentiment label changed, ``benchmarks/README.md``, "e5 tokenizer").
@@ -471,7 +471,7 @@ def load_e5(path: str | None = None) -> RebuiltE5:
     if missing or unexpected:
         raise ModelError(f"e5 rebuild does not fit BertModel: missing {missing}, unexpected {unexpected}")
     model.eval()
-    return RebuiltE5(model, E5Tokenizer(parsed), config)
+    return RebuiltE5(model, load_e5_tokenizer(path), config)  # the process's one tokenizer, not a second
 
 
 @functools.lru_cache(maxsize=2)
