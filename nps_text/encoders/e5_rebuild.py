@@ -377,8 +377,11 @@ def unigram_tokenizer(path: str | None = None) -> Tokenizer:
 def _sentencepiece_model(parsed: E5File) -> bytes:
     """A serialised SentencePiece unigram model of the file's pieces and scores, normalising nothing (the engine's
     table is applied before) and adding no dummy prefix (:meth:`E5Tokenizer.content_ids` adds the space itself)."""
-    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+    from sentencepiece import sentencepiece_model_pb2
 
+    # generated protobuf code: its message classes are made at import time, so type checkers see no attributes (and
+    # some installs ship stubs that disagree); typed as Any on purpose
+    model_pb2: Any = sentencepiece_model_pb2
     model = model_pb2.ModelProto()
     normal, unknown = model_pb2.ModelProto.SentencePiece.NORMAL, model_pb2.ModelProto.SentencePiece.UNKNOWN
     for index, (piece, score) in enumerate(zip(parsed.pieces, parsed.scores.tolist(), strict=True)):
