@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kill-after", type=float, default=None, help="SIGKILL after S seconds, then run again")
     parser.add_argument("--same-as", type=Path, default=None, help="out folder whose Parquet tables must match")
     parser.add_argument("--reuse-comments", default=None, help="N:K, comments of the N-row survey, every K-th new")
+    parser.add_argument("--verbose", action="store_true", help="nps-text run -v: Prefect's logs (a line per chunk) in the log")
     parser.add_argument("--seed-cache", type=Path, default=None, help="copy this cache into --cache-dir before each size")
     args = parser.parse_args(argv)
     sizes = [int(value.replace("_", "")) for value in args.rows.split(",") if value.strip()]
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
             command = [sys.executable, str(Path(__file__).with_name("stage_memory.py")), *command[-3:]]
         if config is not None:
             command += ["--config", str(config)]
+        if args.verbose:
+            command.append("-v")
         log = work / f"run_{rows}_{mode}.log"
         print(f"running nps-text on {rows:,} rows ({mode}) ...", flush=True)
         killed = None

@@ -50,6 +50,8 @@ class StepMemory:
         self.rows: list[tuple[str, int, int, int]] = []
         """(step, RSS at entry, RSS at exit, Arrow MiB at exit), in the order the steps end."""
         self._entry: list[int] = []
+        self.children: dict[str, int] = {}
+        """Step -> peak MiB of the model process that ended in it (:meth:`watch_model_process`)."""
 
     def _close_segment(self) -> None:
         label = self.stack[-1]
@@ -81,12 +83,35 @@ class StepMemory:
 
     def report(self) -> str:
         self._close_segment()
-        lines = [f"{'step':44} {'entry MiB':>10} {'peak MiB':>9} {'exit MiB':>9} {'Arrow MiB':>10}"]
+        lines = [f"{'step':44} {'entry MiB':>10} {'peak MiB':>9} {'exit MiB':>9} {'Arrow MiB':>10} {'+ model process':>16}"]
+        together = max(self.peaks.values())
         for label, entry, exit_rss, arrow in self.rows:
-            lines.append(f"{label:44} {entry:>10,} {self.peaks.get(label, 0):>9,} {exit_rss:>9,} {arrow:>10,}")
+            child = self.children.get(label, 0)
+            together = max(together, self.peaks.get(label, 0) + child)
+            lines.append(f"{label:44} {entry:>10,} {self.peaks.get(label, 0):>9,} {exit_rss:>9,} {arrow:>10,}"
+                         + (f" {child:>16,}" if child else ""))
         lines.append(f"{OUTSIDE:44} {'':>10} {self.peaks.get(OUTSIDE, 0):>9,}")
         lines.append(f"{'whole run (largest peak)':44} {'':>10} {max(self.peaks.values()):>9,}")
+        if self.children:
+            lines.append(f"{'with the model process (step + child peaks)':44} {'':>10} {together:>9,}")
         return "\n".join(lines)
+
+    def watch_model_process(self) -> None:
+        """Attribute each ended model process's peak (``runner.model_process``) to the innermost stage it ended in:
+        the flow process's step peak plus the child's peak bounds what both held at once."""
+        from nps_text import runner
+
+        process = runner.MODEL_PROCESS
+        close = process.close
+
+        def measured_close() -> None:
+            before = len(process.peaks_mib)
+            close()
+            if len(process.peaks_mib) > before:
+                label = next((name for name in reversed(self.stack) if name.startswith("stage:")), self.stack[-1])
+                self.children[label] = max(self.children.get(label, 0), int(process.peaks_mib[-1]))
+
+        process.close = measured_close  # type: ignore[method-assign]
 
 
 def instrument(memory: StepMemory) -> None:
@@ -148,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     memory = StepMemory()
     instrument(memory)
+    memory.watch_model_process()
     args = list(sys.argv[1:] if argv is None else argv)
     if "--themes-detail" in args:
         args.remove("--themes-detail")

@@ -13,6 +13,7 @@ Run locally (no server needed)::
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,14 @@ from nps_text.ingest import RawInput, is_sql_url
 from nps_text.params import RunParameters, resolve_source, run_config, run_id
 from nps_text.retries import retry_options
 from nps_text.rules import has_text
-from nps_text.runner import dask_task_runner, embed_chunk, load_plugins, release_models, score_sentiment_chunk
+from nps_text.runner import (
+    dask_task_runner,
+    embed_chunk,
+    in_model_process,
+    load_plugins,
+    release_models,
+    score_sentiment_chunk,
+)
 from nps_text.schema import check_tables, empty_frame
 from nps_text.stages import comments, ingest, insights, nps, sentiment, themes, validate, write
 from nps_text.stages.edges import ProgressHook, RunEdges
@@ -67,20 +75,30 @@ nps_task = _task("nps")(nps.run)
 themes_task = _task("themes")(themes.run)
 insights_task = _task("insights")(insights.run)
 write_task = _task("write")(write.run)
-_CHUNK_TASKS = {score_sentiment_chunk: _task("sentiment-chunk")(score_sentiment_chunk),
-                embed_chunk: _task("embed-chunk")(embed_chunk)}
+_CHUNK_TASKS: dict[Any, Any] = {score_sentiment_chunk: _task("sentiment-chunk")(score_sentiment_chunk),
+                                 embed_chunk: _task("embed-chunk")(embed_chunk)}
+_ISOLATED_CHUNK_TASKS = {function: _task(chunk_task.name)(in_model_process(function))
+                         for function, chunk_task in _CHUNK_TASKS.items()}
 
 
 def map_chunks(runner: str) -> Any:
     """The edges' chunk mapper: each chunk function's task, mapped (concurrent, on the Dask cluster) with
     ``runner: dask``, called one chunk after the other locally; results in chunk order either way."""
 
-    def mapper(function: Any, chunks: list[list[str]], **shared: Any) -> list[Any]:
-        chunk_task = _CHUNK_TASKS[function]
+    def mapper(function: Any, chunks: list[list[str]], isolated: bool = False, **shared: Any) -> list[Any]:
+        chunk_task = (_ISOLATED_CHUNK_TASKS if isolated and runner != "dask" else _CHUNK_TASKS)[function]
+        logger = get_run_logger()
+        total, started, results = len(chunks), time.perf_counter(), []
         if runner == "dask":
             futures = chunk_task.map(chunks, **{name: unmapped(value) for name, value in shared.items()})
-            return [future.result() for future in futures]
-        return [chunk_task(chunk, **shared) for chunk in chunks]
+            chunk_results = (future.result() for future in futures)
+        else:
+            chunk_results = (chunk_task(chunk, **shared) for chunk in chunks)
+        for index, (chunk, result) in enumerate(zip(chunks, chunk_results, strict=True), start=1):
+            results.append(result)
+            logger.info("%s %d/%d: %d texts, %.1f s since the first chunk started", chunk_task.name, index, total,
+                        len(chunk), time.perf_counter() - started)
+        return results
 
     return mapper
 
@@ -111,10 +129,14 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
                                             validate.personal_columns(validated)), config.nps)
     responses, sentences, themes_table = nps_tables.responses, empty_frame("sentences"), empty_frame("themes")
     any_text = bool(has_text(responses).any())
+    edges.isolate_models = config.runner.isolates_models(len(responses))
+    if edges.isolate_models:
+        logger.info("the models run in a child process (runner.model_process: %s)", config.runner.model_process)
+    release = config.runner.release_models or edges.isolate_models
     if any_text and config.sentiment.enabled:
         with edges.stage("sentiment"):
             responses, sentences = sentiment.run(responses, config.sentiment, edges, embeddings=config.embeddings)
-            if config.runner.release_models:
+            if release:
                 release_models(sentiment=True)  # freed before the stage ends: the themes step starts without it
     else:
         responses = sentiment.skipped(responses)
@@ -124,7 +146,7 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
             responses, themes_table, sentences = themes_task(themes.ThemesInputs(responses, sentences, embed),
                                                              config.themes, edges)
             del embed
-            if config.runner.release_models:
+            if release:
                 release_models(encoders=True)
     else:
         responses = themes.skipped(responses)

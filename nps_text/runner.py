@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from nps_text.sentiment.config import SentimentConfig
 
 DEFAULT_CHUNK_SIZE = 2000
+MODEL_PROCESS_MIN_ROWS = 100_000
+"""``runner.model_process: auto`` runs the models in a child process from this many responses on."""
 
 
 class RunnerConfig(BaseModel):
@@ -68,6 +72,19 @@ class RunnerConfig(BaseModel):
         description="Free each model in the flow's process once its last stage is done (sentiment after the sentiment "
         "step, encoders after themes); false keeps them loaded for the next run in the same process",
     )
+    model_process: bool | Literal["auto"] = Field(
+        default="auto",
+        description="Local runs: load and run the models in a child process, one per model step, which exits after "
+        "the step and hands back all the memory the models took (the flow's process never loads them). auto: from "
+        f"{MODEL_PROCESS_MIN_ROWS:,} responses, where the tables are large and the child's start (a few seconds) "
+        "is small against the run",
+    )
+
+    def isolates_models(self, rows: int) -> bool:
+        """Whether a run of ``rows`` responses runs its models in a child process (:class:`ModelProcess`)."""
+        if self.runner != "local":
+            return False  # Dask's workers are other processes already
+        return rows >= MODEL_PROCESS_MIN_ROWS if self.model_process == "auto" else bool(self.model_process)
 
 
 # --- the task runner -------------------------------------------------------------------------------------
@@ -162,6 +179,8 @@ def release_models(*, sentiment: bool = False, encoders: bool = False) -> None:
     can go back to the system (:func:`nps_text.stages.edges.release_memory` runs after every stage). A later call
     loads them again. In a 1M-row run the sentiment model's ~330 MB and USE's ~400 MB would otherwise stay resident
     through the themes, insights and write steps, where the run's memory peaks."""
+    if sentiment or encoders:
+        MODEL_PROCESS.close()  # a child holding them ends: all of its memory goes back
     with _LOCK:
         if sentiment:
             _BACKENDS.clear()
@@ -172,6 +191,135 @@ def release_models(*, sentiment: bool = False, encoders: bool = False) -> None:
             from nps_text.encoders.registry import release_encoders
 
             release_encoders()
+
+
+class ModelProcessError(RuntimeError):
+    """The model process ended while it ran a chunk (killed, out of memory, crashed)."""
+
+
+class ModelProcess:
+    """A child process (spawned, not forked: torch and Prefect's threads do not survive a fork) that runs the
+    model steps' chunk functions, started on first use and ended by :meth:`close`.
+
+    Whatever a model takes (weights, tokenizer, torch's and transformers' state, the heap fragments of scoring)
+    lives and dies with the child: the flow's process never loads a model, so a large run's tables do not share
+    its memory with what the models leave behind after they are freed (~500 MiB at 1M rows). The child dies with
+    its parent (Linux) and is replaced after a crash; the chunk's results come back pickled.
+    """
+
+    def __init__(self) -> None:
+        self._executor: Any = None
+        self._lock = threading.Lock()
+        self.started = 0
+        """How many children were started."""
+        self.peaks_mib: list[float] = []
+        """Each ended child's peak resident memory (MiB), in the order they ended (``benchmarks/stage_memory.py``)."""
+
+    def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` in the child (a module-level function; arguments and result pickled)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        with self._lock:
+            if self._executor is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._executor = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_model_process_started, initargs=(os.getpid(),),
+                )
+                self.started += 1
+            executor = self._executor
+        try:
+            return executor.submit(function, *args, **kwargs).result()
+        except BrokenProcessPool:
+            self.close()
+            raise ModelProcessError(
+                f"the model process ended while it ran {getattr(function, '__name__', 'a chunk')} (killed, or out of "
+                "memory?); set runner.model_process: false to run the models in this process"
+            ) from None
+
+    def close(self) -> None:
+        """End the child (if one runs); the next :meth:`run` starts a new one."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            with contextlib.suppress(Exception):
+                self.peaks_mib.append(executor.submit(_peak_rss_mib).result(timeout=60))
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _model_process_started(parent: int) -> None:
+    """The child's initializer: end with the parent (Linux), whatever ends the parent."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent ended before prctl
+            os._exit(1)
+
+
+MODEL_PROCESS = ModelProcess()
+"""The flow process's model process (local runs with ``runner.model_process``)."""
+
+
+def in_model_process(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` run in :data:`MODEL_PROCESS` (its name and docstring kept, for the Prefect task wrapping it)."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return MODEL_PROCESS.run(function, *args, **kwargs)
+
+    return run
+
+
+class ProcessEmbedder:
+    """The themes step's ``embed`` fallback (texts the embed step did not precompute: per-sentence clause units,
+    guided theme descriptions) when the models run in :data:`MODEL_PROCESS`: cached vectors are read here, only
+    the texts the store lacks go to the child (:func:`embed_chunk`), so a re-run whose units are all cached starts
+    no child. Same interface as :class:`nps_text.encoders.registry.CachedEmbedder`."""
+
+    def __init__(self, model: str, batch_size: int, store: ResultStore | None, plugins: Sequence[str] = ()) -> None:
+        self.model, self.batch_size, self.store, self.plugins = model, batch_size, store, list(plugins)
+        self.report = ChunkReport()
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.report.embeddings)
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.report.embeddings.get(self.model, {"name": self.model, "version": None, "texts": 0,
+                                                             "seconds": 0.0}))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        from nps_text.cache import text_hash
+        from nps_text.encoders.registry import encoder_version, get_encoder
+
+        distinct = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
+        local = process_store(self.store)
+        if local is not None and distinct:
+            encoder = get_encoder(self.model, self.batch_size)  # its name and version only: weights load on encode
+            keys = {text: text_hash(text) for text in distinct}
+            cached = local.get_vectors("embedding", encoder.name, encoder_version(encoder), list(keys.values()))
+            found = {text: cached[key] for text, key in keys.items() if key in cached}
+        missing = [text for text in distinct if text not in found]
+        if missing:
+            vectors, report = MODEL_PROCESS.run(embed_chunk, missing, model=self.model, batch_size=self.batch_size,
+                                                store=self.store, plugins=self.plugins)
+            self.report.merge(report)
+            found.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.vstack([found[text] for text in texts]).astype(np.float32, copy=False)
 
 
 def close_process_stores() -> None:
@@ -278,9 +426,11 @@ def embed_chunk(
 
 
 # --- mapping chunks and joining their results back -----------------------------------------------------------
-def map_locally(function: Callable[..., Any], chunks: list[list[Any]], **shared: Any) -> list[Any]:
-    """``function(chunk, **shared)`` for each chunk, one after the other (the flow maps them as Prefect tasks)."""
-    return [function(chunk, **shared) for chunk in chunks]
+def map_locally(function: Callable[..., Any], chunks: list[list[Any]], isolated: bool = False, **shared: Any) -> list[Any]:
+    """``function(chunk, **shared)`` for each chunk, one after the other (the flow maps them as Prefect tasks);
+    ``isolated``: in :data:`MODEL_PROCESS`."""
+    run = in_model_process(function) if isolated else function
+    return [run(chunk, **shared) for chunk in chunks]
 
 
 def concat_sentiment_chunks(

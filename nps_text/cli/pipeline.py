@@ -8,6 +8,7 @@ through ``atexit``, which a killed process never reaches).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -275,9 +276,21 @@ class _PrefectApi:
                 self.process, self.port, self.env, self.log, float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
             )
             with temporary_settings(updates={PREFECT_API_URL: url}):
-                yield
+                try:
+                    yield
+                finally:
+                    _send_queued_logs()
         finally:
             self.stop()
+
+
+def _send_queued_logs(timeout_s: float = 10.0) -> None:
+    """Send the logs Prefect still queues for the API (``--verbose``) while the temporary server is up: left queued,
+    Prefect's exit handler retried them against the stopped server for over a minute before the process ended."""
+    with contextlib.suppress(Exception):
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=timeout_s, at_exit=False)
 
 
 def _spawn_api_server(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[Any]:

@@ -11,7 +11,7 @@ import pandas as pd
 from nps_text.config import EmbeddingsConfig
 from nps_text.encoders.registry import CachedEmbedder
 from nps_text.rules import theme_texts
-from nps_text.runner import ChunkReport, PrecomputedEmbed, embed_chunk
+from nps_text.runner import ChunkReport, PrecomputedEmbed, ProcessEmbedder, embed_chunk
 from nps_text.schema import null_column
 from nps_text.stages.edges import RunEdges
 from nps_text.themes.config import ThemesConfig
@@ -40,7 +40,9 @@ def embed(
     del results  # the chunks live in ``parts`` only, which stack_chunks empties as it copies
     vectors = stack_chunks(parts)
     edges.models["themes"] = {"name": "bertopic", "encoder": encoder, "seed": section.seed}
-    return PrecomputedEmbed(texts, vectors, CachedEmbedder(encoder, edges.store, embeddings.batch_size))
+    fallback = (ProcessEmbedder(encoder, embeddings.batch_size, edges.store, edges.runner.plugins)
+                if edges.isolate_models else CachedEmbedder(encoder, edges.store, embeddings.batch_size))
+    return PrecomputedEmbed(texts, vectors, fallback)
 
 
 def stack_chunks(parts: list[np.ndarray]) -> np.ndarray:
