@@ -94,7 +94,39 @@ class StepMemory:
         lines.append(f"{'whole run (largest peak)':44} {'':>10} {max(self.peaks.values()):>9,}")
         if self.children:
             lines.append(f"{'with the model process (step + child peaks)':44} {'':>10} {together:>9,}")
+            sampled = getattr(self, "together", {})
+            for label, value in sampled.items():
+                lines.append(f"{'  sampled together, ' + label:44} {'':>10} {value:>9,}")
+            if sampled:
+                lines.append(f"{'sampled together, largest':44} {'':>10} {max(sampled.values()):>9,}")
         return "\n".join(lines)
+
+    def sample_together(self, interval_s: float = 0.2) -> None:
+        """Sample, every ``interval_s``, this process's resident memory plus that of its model process
+        (``runner.model_process``; not the Prefect server, also a child) and keep the largest sum per stage."""
+        import threading
+
+        def children_rss_mib() -> int:
+            total = 0
+            for task in Path("/proc/self/task").iterdir():
+                with contextlib.suppress(OSError):
+                    for pid in (task / "children").read_text(encoding="ascii").split():
+                        with contextlib.suppress(OSError):
+                            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                            if b"multiprocessing" in command and b"resource_tracker" not in command:
+                                match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(encoding="ascii"))
+                                total += int(match.group(1)) // 1024 if match else 0
+            return total
+
+        def sample() -> None:
+            while True:
+                label = next((name for name in reversed(self.stack) if name.startswith("stage:")), OUTSIDE)
+                value = _status_mib("VmRSS") + children_rss_mib()
+                self.together[label] = max(self.together.get(label, 0), value)
+                threading.Event().wait(interval_s)
+
+        self.together: dict[str, int] = {}
+        threading.Thread(target=sample, name="memory-sampler", daemon=True).start()
 
     def watch_model_process(self) -> None:
         """Attribute each ended model process's peak (``runner.model_process``) to the innermost stage it ended in:
@@ -174,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     memory = StepMemory()
     instrument(memory)
     memory.watch_model_process()
+    memory.sample_together()
     args = list(sys.argv[1:] if argv is None else argv)
     if "--themes-detail" in args:
         args.remove("--themes-detail")

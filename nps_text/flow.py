@@ -37,6 +37,7 @@ from nps_text.runner import (
     embed_chunk,
     in_model_process,
     load_plugins,
+    models_in_child_process,
     release_models,
     score_sentiment_chunk,
 )
@@ -127,29 +128,31 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     with edges.stage("nps"):
         nps_tables = nps_task(nps.NpsInputs(responses, validated.mapping, config.input.columns.segments,
                                             validate.personal_columns(validated)), config.nps)
-    responses, sentences, themes_table = nps_tables.responses, empty_frame("sentences"), empty_frame("themes")
+    responses = nps_tables.responses
     any_text = bool(has_text(responses).any())
     edges.isolate_models = config.runner.isolates_models(len(responses))
     if edges.isolate_models:
         logger.info("the models run in a child process (runner.model_process: %s)", config.runner.model_process)
     release = config.runner.release_models or edges.isolate_models
-    if any_text and config.sentiment.enabled:
-        with edges.stage("sentiment"):
-            responses, sentences = sentiment.run(responses, config.sentiment, edges, embeddings=config.embeddings)
-            if release:
-                release_models(sentiment=True)  # freed before the stage ends: the themes step starts without it
-    else:
-        responses = sentiment.skipped(responses)
-    if any_text and config.themes.enabled:
-        with edges.stage("themes"):
-            embed = themes.embed(responses, config.themes, edges, embeddings=config.embeddings)
-            responses, themes_table, sentences = themes_task(themes.ThemesInputs(responses, sentences, embed),
-                                                             config.themes, edges)
-            del embed
-            if release:
-                release_models(encoders=True)
-    else:
-        responses = themes.skipped(responses)
+    sentences, themes_table = empty_frame("sentences"), empty_frame("themes")
+    with models_in_child_process(edges.isolate_models):  # nps_text.runner.offload: spaCy, UMAP, HDBSCAN there too
+        if any_text and config.sentiment.enabled:
+            with edges.stage("sentiment"):
+                responses, sentences = sentiment.run(responses, config.sentiment, edges, embeddings=config.embeddings)
+                if release:
+                    release_models(sentiment=True)  # freed before the stage ends: the themes step starts without it
+        else:
+            responses = sentiment.skipped(responses)
+        if any_text and config.themes.enabled:
+            with edges.stage("themes"):
+                embed = themes.embed(responses, config.themes, edges, embeddings=config.embeddings)
+                responses, themes_table, sentences = themes_task(themes.ThemesInputs(responses, sentences, embed),
+                                                                 config.themes, edges)
+                del embed
+                if release:
+                    release_models(encoders=True)
+        else:
+            responses = themes.skipped(responses)
     with edges.stage("insights"):
         found = insights_task(insights.InsightsInputs(responses, themes_table, sentences))
     responses = write.order_responses(responses)

@@ -29,9 +29,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from nps_text.sentiment.config import SentimentConfig
 
 DEFAULT_CHUNK_SIZE = 2000
+T = TypeVar("T")
 MODEL_PROCESS_MIN_ROWS = 100_000
 """``runner.model_process: auto`` runs the models in a child process from this many responses on."""
 
@@ -269,6 +270,30 @@ def _model_process_started(parent: int) -> None:
 
 MODEL_PROCESS = ModelProcess()
 """The flow process's model process (local runs with ``runner.model_process``)."""
+
+_OFFLOADING = False
+
+
+@contextlib.contextmanager
+def models_in_child_process(enabled: bool) -> Iterator[None]:
+    """Within: :func:`offload` runs its functions in :data:`MODEL_PROCESS` (when ``enabled``)."""
+    global _OFFLOADING
+    previous, _OFFLOADING = _OFFLOADING, enabled
+    try:
+        yield
+    finally:
+        _OFFLOADING = previous
+
+
+def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``: in :data:`MODEL_PROCESS` inside :func:`models_in_child_process`, else here.
+
+    For the heavy libraries the themes step loads besides its encoder (spaCy's lemmas, which import torch: +400 MiB;
+    UMAP, HDBSCAN and BERTopic's fit: +290 MiB), so that with ``runner.model_process`` they too live and die with the
+    child. ``function`` must be importable by name and its arguments and result picklable."""
+    if _OFFLOADING:
+        return cast("T", MODEL_PROCESS.run(function, *args, **kwargs))
+    return function(*args, **kwargs)
 
 
 def in_model_process(function: Callable[..., Any]) -> Callable[..., Any]:

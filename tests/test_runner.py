@@ -273,3 +273,121 @@ def test_chunk_vectors_are_stacked_in_order_and_dropped_as_copied() -> None:
     assert matrix.dtype == np.float32 and np.array_equal(matrix, expected)
     assert parts == [None, None]  # each chunk released once copied
     assert stack_chunks([]).shape == (0, 1)
+
+
+def test_models_run_in_a_child_process_from_the_row_threshold_on_local_runs() -> None:
+    from nps_text.runner import MODEL_PROCESS_MIN_ROWS, RunnerConfig
+
+    auto = RunnerConfig()
+    assert auto.model_process == "auto"
+    assert not auto.isolates_models(MODEL_PROCESS_MIN_ROWS - 1) and auto.isolates_models(MODEL_PROCESS_MIN_ROWS)
+    assert RunnerConfig(model_process=True).isolates_models(10) and not RunnerConfig(model_process=False).isolates_models(10**7)
+    assert not RunnerConfig(runner="dask", model_process=True).isolates_models(10**7)  # Dask's workers are processes
+
+
+def _pid_and_threads() -> tuple[int, str | None]:
+    import os
+
+    return os.getpid(), os.environ.get("NPS_TEXT_TEST_MARK")
+
+
+def test_the_model_process_is_a_child_that_ends_when_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from nps_text.runner import ModelProcess
+
+    monkeypatch.setenv("NPS_TEXT_TEST_MARK", "inherited")
+    process = ModelProcess()
+    first, mark = process.run(_pid_and_threads)
+    assert first != os.getpid() and mark == "inherited"
+    assert process.run(_pid_and_threads)[0] == first  # one child for the step's chunks
+    process.close()
+    assert len(process.peaks_mib) == 1 and process.peaks_mib[0] > 0
+    second, _ = process.run(_pid_and_threads)
+    assert second != first and process.started == 2
+    process.close()
+    process.close()  # idempotent
+
+
+def test_a_model_process_that_dies_is_a_one_line_error_and_the_next_chunk_starts_a_new_one() -> None:
+    import os
+
+    from nps_text.runner import ModelProcess, ModelProcessError
+
+    process = ModelProcess()
+    with pytest.raises(ModelProcessError, match="model process ended while it ran _exit .*runner.model_process: false"):
+        process.run(os._exit, 3)
+    assert process.run(_pid_and_threads)[0] != os.getpid()
+    process.close()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_with_its_models_in_a_child_process_gives_the_same_tables_and_never_loads_them_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``runner.model_process: true``: the sentiment chunks, the comments' embeddings and the clause units' embeddings
+    run in a child process (one per model step); the flow's process loads no model, the tables are those of a run
+    that loads them itself."""
+    from nps_text import runner
+    from nps_text.encoders import registry
+    from nps_text.flow import nps_text_flow
+    from nps_text.params import RunParameters
+
+    source = _survey(tmp_path / "survey.csv")
+    encoders: list[HashingEncoder] = []
+    backends: list[object] = []
+    get_encoder, sentiment_backend = registry.get_encoder, runner.sentiment_backend
+
+    def watched_encoder(name: str, batch_size: int = 64) -> object:
+        encoder = get_encoder(name, batch_size)
+        encoders.append(encoder)  # type: ignore[arg-type]
+        return encoder
+
+    def watched_backend(*args: object, **kwargs: object) -> object:
+        backends.append(args)
+        return sentiment_backend(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "get_encoder", watched_encoder)
+    monkeypatch.setattr(runner, "sentiment_backend", watched_backend)
+    tables, manifests = {}, {}
+    for mode in (False, True):
+        folder = tmp_path / str(mode)
+        folder.mkdir()
+        config = _test_models_config(folder, {"plugins": [PLUGIN], "model_process": mode, "chunk_size": 40})
+        runner.release_models(sentiment=True, encoders=True)
+        encoders.clear()
+        backends.clear()
+        started = runner.MODEL_PROCESS.started
+        manifests[mode] = nps_text_flow(RunParameters(input=str(source), out=str(folder / "out"), config=str(config)))
+        tables[mode] = {p.name: pd.read_parquet(p) for p in sorted((folder / "out").glob("*.parquet"))}
+        encoded = sum(encoder.texts_encoded for encoder in encoders if isinstance(encoder, HashingEncoder))
+        if mode:
+            assert runner.MODEL_PROCESS.started - started == 2  # the sentiment step's child, the themes step's
+            assert runner.MODEL_PROCESS._executor is None  # each ended with its step
+            assert not backends and encoded == 0  # here only the encoder's name and version (ProcessEmbedder)
+        else:
+            assert runner.MODEL_PROCESS.started == started and backends and encoded > 0
+    assert tables[True].keys() == tables[False].keys() and "sentences.parquet" in tables[True]
+    for name, frame in tables[False].items():
+        pd.testing.assert_frame_equal(tables[True][name], frame, obj=name)
+    assert manifests[True]["models"]["sentiment"]["loaded"] is True
+    assert manifests[True]["models"]["embeddings"] == manifests[False]["models"]["embeddings"] | {
+        name: {**info, "seconds": manifests[True]["models"]["embeddings"][name]["seconds"]}
+        for name, info in manifests[False]["models"]["embeddings"].items()
+    }
+
+
+def test_offload_runs_in_the_model_process_only_inside_models_in_child_process() -> None:
+    import os
+
+    from nps_text.runner import MODEL_PROCESS, models_in_child_process, offload
+
+    assert offload(os.getpid) == os.getpid()
+    with models_in_child_process(True):
+        child = offload(os.getpid)
+        with models_in_child_process(False):
+            assert offload(os.getpid) == os.getpid()
+        assert offload(os.getpid) == child != os.getpid()
+    assert offload(os.getpid) == os.getpid()
+    MODEL_PROCESS.close()

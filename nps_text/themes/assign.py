@@ -19,6 +19,7 @@ import pandas as pd
 
 from nps_text.errors import NpsTextError
 from nps_text.rules import text_comments, theme_texts
+from nps_text.runner import offload
 from nps_text.schema import (
     NEGATIVE,
     NEUTRAL,
@@ -433,8 +434,9 @@ class _Lemmas:
         """Lemmas of each of ``rows`` (positions in the distinct comments)."""
         missing = [row for row in dict.fromkeys(rows.tolist()) if row not in self._words]
         if missing:
-            found = lemmatize_texts(
-                [self._texts[row] for row in missing], [self._languages[row] for row in missing], filler_words=self._filler
+            found = offload(  # spaCy (and the torch it imports) in the model process when the models run there
+                lemmatize_texts, [self._texts[row] for row in missing], [self._languages[row] for row in missing],
+                filler_words=self._filler,
             )
             self._words.update(zip(missing, found, strict=True))
         return [self._words[row] for row in rows.tolist()]
@@ -498,7 +500,7 @@ def _reuse_fit(
     new_rows = reuse.new_rows
     if new_rows.size:
         new_texts = [distinct[i] for i in new_rows]
-        lemmas = lemmatize_texts(new_texts, [languages[i] for i in new_rows], filler_words=filler)
+        lemmas = offload(lemmatize_texts, new_texts, [languages[i] for i in new_rows], filler_words=filler)
         similarity = None
         if config.guided and config.guided_method != "keywords":
             new_vectors = raw_comment_vectors[new_rows]
@@ -544,7 +546,7 @@ def _guided_units(
             languages = [
                 None if pd.isna(value) else str(value) for value in responses.loc[owners, "language"].tolist()
             ]
-        lemmas = lemmatize_texts(units, languages, filler_words=filler)
+        lemmas = offload(lemmatize_texts, units, languages, filler_words=filler)
         surface = [_WORD.findall(unit.lower()) for unit in units]
         index = match_guided(lemmas, surface, config.guided)
         return {

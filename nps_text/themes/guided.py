@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from nps_text.runner import offload
 from nps_text.text import guess_language, lemmatize_texts
 from nps_text.themes.config import GuidedTheme
 
@@ -27,6 +28,10 @@ def _seed_lemmas(theme: GuidedTheme) -> tuple[set[str], tuple[str, ...]]:
         for language in ("de", "en"):
             exact.update(lemma.lower() for lemma in lemmatize_texts([seed], [language], filler_words=())[0])
     return exact, tuple(prefix for prefix in prefixes if prefix)
+
+
+def _all_seed_lemmas(guided: list[GuidedTheme]) -> list[tuple[set[str], tuple[str, ...]]]:
+    return [_seed_lemmas(theme) for theme in guided]
 
 
 def guided_similarity(
@@ -92,7 +97,7 @@ def match_guided(
     matched = np.full(len(lemmas), NO_MATCH, dtype=np.int64)
     if not guided:
         return matched
-    seeds = [_seed_lemmas(theme) for theme in guided] if keywords else []
+    seeds = offload(_all_seed_lemmas, list(guided)) if keywords else []  # spaCy: in the model process if models run there
     for row, (row_lemmas, row_words) in enumerate(zip(lemmas, surface_words, strict=True)):
         words = {word.lower() for word in row_lemmas} | {word.lower() for word in row_words}
         best, best_hits = NO_MATCH, 0

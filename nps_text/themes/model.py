@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nps_text.runner import offload
 from nps_text.schema import OUTLIER_THEME_ID
 from nps_text.themes.config import ThemesConfig
 
@@ -422,12 +423,7 @@ def discover_themes(
     fit_embeddings = _unit(embed_rows(fit_rows))
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
-    topic_model, raw = _cluster(fit_docs, fit_embeddings, config, min_size)
-    if not (raw != OUTLIER_THEME_ID).any():
-        labels = np.zeros_like(raw)  # nothing dense enough: one theme, so every comment still has a home
-        cutoff = -1.0
-    else:
-        labels, cutoff = _merge_and_reduce_outliers(topic_model, fit_docs, fit_embeddings, raw, config)
+    labels, cutoff = offload(fit_sample_themes, fit_docs, fit_embeddings, config, min_size)
     centroids = compute_centroids(fit_embeddings, labels)
 
     all_labels = np.full(n_comments, OUTLIER_THEME_ID, dtype=np.int64)
@@ -439,6 +435,18 @@ def discover_themes(
             chunk = rest[start : start + ASSIGN_CHUNK * 4]
             all_labels[chunk] = voter.predict(_unit(embed_rows(chunk)))
     return DiscoveredThemes(labels=all_labels, centroids=centroids, outlier_cutoff=cutoff)
+
+
+def fit_sample_themes(
+    fit_docs: Sequence[str], fit_embeddings: np.ndarray, config: ThemesConfig, min_size: int
+) -> tuple[np.ndarray, float]:
+    """UMAP, HDBSCAN and the merging of :func:`discover_themes` on the fit sample: ``(labels, outlier cut-off)``.
+    Arrays and strings in and out, so it can run in the model process (:func:`nps_text.runner.offload`)."""
+    topic_model, raw = _cluster(fit_docs, fit_embeddings, config, min_size)
+    if not (raw != OUTLIER_THEME_ID).any():
+        return np.zeros_like(raw), -1.0  # nothing dense enough: one theme, so every comment still has a home
+    labels, cutoff = _merge_and_reduce_outliers(topic_model, list(fit_docs), fit_embeddings, raw, config)
+    return labels, float(cutoff)
 
 
 def nearest_fitted(fit_embeddings: np.ndarray, fit_labels: np.ndarray, neighbors: int) -> Any:
