@@ -103,7 +103,7 @@ class StepMemory:
 
     def sample_together(self, interval_s: float = 0.2) -> None:
         """Sample, every ``interval_s``, this process's resident memory plus that of its model process
-        (``runner.model_process``; not the Prefect server, also a child) and keep the largest sum per stage."""
+        (``runner.model_process``; not the Prefect server, also a child) and keep the largest sum per innermost step."""
         import threading
 
         def children_rss_mib() -> int:
@@ -120,7 +120,7 @@ class StepMemory:
 
         def sample() -> None:
             while True:
-                label = next((name for name in reversed(self.stack) if name.startswith("stage:")), OUTSIDE)
+                label = self.stack[-1]  # the innermost step (with --themes-detail: the themes stage's parts)
                 value = _status_mib("VmRSS") + children_rss_mib()
                 self.together[label] = max(self.together.get(label, 0), value)
                 threading.Event().wait(interval_s)

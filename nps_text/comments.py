@@ -26,6 +26,7 @@ from nps_text.cache import ResultStore, cached_results
 from nps_text.ingest.table import single_chunk
 from nps_text.pii import redact
 from nps_text.rules import MAX_COMMENT_CHARS, has_text
+from nps_text.runner import offload
 from nps_text.schema import STATUS_EMPTY, STATUS_NON_INFORMATIVE, STATUS_TEXT
 
 NON_INFORMATIVE = frozenset(
@@ -174,19 +175,30 @@ def detect_languages(
         return []
 
     def detect(distinct: list[str]) -> list[str | None]:
-        short = [text for text in distinct if len(text) < LONG_TEXT_CHARS]
-        long = [text for text in distinct if len(text) >= LONG_TEXT_CHARS]
-        codes: dict[str, str | None] = {}
-        for group, low_accuracy in ((short, False), (long, True)):
-            if not group:
-                continue
-            found = _detector(tuple(languages), low_accuracy).detect_languages_in_parallel_of(group)
-            for text, language in zip(group, found, strict=True):
-                codes[text] = language.iso_code_639_1.name.lower() if language is not None else None
-        return [codes[text] for text in distinct]
+        # lingua's models in the model process when the run's models run there (nps_text.runner.offload)
+        return offload(_detect_distinct, distinct, tuple(languages))
 
     codes = cached_results(cache, "language", "lingua", language_cache_version(languages), texts, detect)
     return [codes[text] for text in texts]
+
+
+def _detect_distinct(distinct: list[str], languages: tuple[str, ...]) -> list[str | None]:
+    """The language of each of ``distinct``: short texts in lingua's full-accuracy mode, long ones in its low one."""
+    short = [text for text in distinct if len(text) < LONG_TEXT_CHARS]
+    long = [text for text in distinct if len(text) >= LONG_TEXT_CHARS]
+    codes: dict[str, str | None] = {}
+    for group, low_accuracy in ((short, False), (long, True)):
+        if not group:
+            continue
+        found = _detector(languages, low_accuracy).detect_languages_in_parallel_of(group)
+        for text, language in zip(group, found, strict=True):
+            codes[text] = language.iso_code_639_1.name.lower() if language is not None else None
+    return [codes[text] for text in distinct]
+
+
+def release_detectors() -> None:
+    """Drop this process's lingua detectors (about 100 MiB for German and English; rebuilt when next asked for)."""
+    _detector.cache_clear()
 
 
 CHUNK_ROWS = 50_000

@@ -37,6 +37,7 @@ from nps_text.runner import (
     embed_chunk,
     in_model_process,
     load_plugins,
+    models_done,
     models_in_child_process,
     release_models,
     score_sentiment_chunk,
@@ -122,18 +123,20 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     raw_input = {"path": raw.source, "sha256": raw.source_hash, "format": raw.format, **raw.details}
     del raw  # the text frame of the whole export is not needed any more
     logger.info("%d valid responses, %d rejected", len(validated.responses), len(validated.rejected))
-    with edges.stage("comments"):
+    edges.isolate_models = config.runner.isolates_models(len(validated.responses))
+    if edges.isolate_models:
+        logger.info("the models run in a child process (runner.model_process: %s)", config.runner.model_process)
+    release = config.runner.release_models or edges.isolate_models
+    with edges.stage("comments"), models_in_child_process(edges.isolate_models):  # lingua there too
         responses = comments_task(validated.responses, config.comments, edges)
+        if release:
+            release_models(languages=True)
     validated.responses = without_rows(validated.responses)  # only its mapping, rejected rows and counts are needed
     with edges.stage("nps"):
         nps_tables = nps_task(nps.NpsInputs(responses, validated.mapping, config.input.columns.segments,
                                             validate.personal_columns(validated)), config.nps)
     responses = nps_tables.responses
     any_text = bool(has_text(responses).any())
-    edges.isolate_models = config.runner.isolates_models(len(responses))
-    if edges.isolate_models:
-        logger.info("the models run in a child process (runner.model_process: %s)", config.runner.model_process)
-    release = config.runner.release_models or edges.isolate_models
     sentences, themes_table = empty_frame("sentences"), empty_frame("themes")
     with models_in_child_process(edges.isolate_models):  # nps_text.runner.offload: spaCy, UMAP, HDBSCAN there too
         if any_text and config.sentiment.enabled:
@@ -146,6 +149,7 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
         if any_text and config.themes.enabled:
             with edges.stage("themes"):
                 embed = themes.embed(responses, config.themes, edges, embeddings=config.embeddings)
+                models_done()  # the model process's encoder goes before the fit loads spaCy and UMAP there
                 responses, themes_table, sentences = themes_task(themes.ThemesInputs(responses, sentences, embed),
                                                                  config.themes, edges)
                 del embed

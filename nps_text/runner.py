@@ -175,13 +175,18 @@ def process_store(store: ResultStore | None) -> ResultStore | None:
         return _STORES[key]
 
 
-def release_models(*, sentiment: bool = False, encoders: bool = False) -> None:
-    """Drop this process's loaded sentiment backends and/or encoders (and the loaders' own caches), so their memory
-    can go back to the system (:func:`nps_text.stages.edges.release_memory` runs after every stage). A later call
-    loads them again. In a 1M-row run the sentiment model's ~330 MB and USE's ~400 MB would otherwise stay resident
-    through the themes, insights and write steps, where the run's memory peaks."""
-    if sentiment or encoders:
+def release_models(*, sentiment: bool = False, encoders: bool = False, languages: bool = False) -> None:
+    """Drop this process's loaded sentiment backends, encoders and/or lingua detectors (and the loaders' own caches),
+    so their memory can go back to the system (:func:`nps_text.stages.edges.release_memory` runs after every stage),
+    and end the model process (:data:`MODEL_PROCESS`) if one runs. A later call loads them again. In a 1M-row run
+    the sentiment model's ~330 MB and USE's ~400 MB would otherwise stay resident through the themes, insights and
+    write steps, where the run's memory peaks."""
+    if sentiment or encoders or languages:
         MODEL_PROCESS.close()  # a child holding them ends: all of its memory goes back
+    if languages:
+        from nps_text.comments import release_detectors
+
+        release_detectors()
     with _LOCK:
         if sentiment:
             _BACKENDS.clear()
@@ -283,6 +288,14 @@ def models_in_child_process(enabled: bool) -> Iterator[None]:
         yield
     finally:
         _OFFLOADING = previous
+
+
+def models_done() -> None:
+    """Inside :func:`models_in_child_process`: end the model process now (what it loaded is not needed any more;
+    the next :func:`offload` starts a fresh one), so that libraries used one after the other (the encoder, then
+    spaCy and UMAP, then the encoder again) never sit in one child together. Elsewhere: nothing."""
+    if _OFFLOADING:
+        MODEL_PROCESS.close()
 
 
 def offload(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

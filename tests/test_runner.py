@@ -326,7 +326,7 @@ def test_a_model_process_that_dies_is_a_one_line_error_and_the_next_chunk_starts
 def test_a_run_with_its_models_in_a_child_process_gives_the_same_tables_and_never_loads_them_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``runner.model_process: true``: the sentiment chunks, the comments' embeddings and the clause units' embeddings
+    """``runner.model_process: true``: lingua, the sentiment chunks, the comments' and the clause units' embeddings
     run in a child process (one per model step); the flow's process loads no model, the tables are those of a run
     that loads them itself."""
     from nps_text import runner
@@ -355,7 +355,7 @@ def test_a_run_with_its_models_in_a_child_process_gives_the_same_tables_and_neve
         folder = tmp_path / str(mode)
         folder.mkdir()
         config = _test_models_config(folder, {"plugins": [PLUGIN], "model_process": mode, "chunk_size": 40})
-        runner.release_models(sentiment=True, encoders=True)
+        runner.release_models(sentiment=True, encoders=True, languages=True)
         encoders.clear()
         backends.clear()
         started = runner.MODEL_PROCESS.started
@@ -363,7 +363,11 @@ def test_a_run_with_its_models_in_a_child_process_gives_the_same_tables_and_neve
         tables[mode] = {p.name: pd.read_parquet(p) for p in sorted((folder / "out").glob("*.parquet"))}
         encoded = sum(encoder.texts_encoded for encoder in encoders if isinstance(encoder, HashingEncoder))
         if mode:
-            assert runner.MODEL_PROCESS.started - started == 2  # the sentiment step's child, the themes step's
+            # one child per phase: lingua; sentiment; the comments' embeddings; lemmas and fit; the clauses' embeddings
+            assert runner.MODEL_PROCESS.started - started == 5
+            from nps_text.comments import _detector
+
+            assert _detector.cache_info().currsize == 0  # lingua ran in the child only
             assert runner.MODEL_PROCESS._executor is None  # each ended with its step
             assert not backends and encoded == 0  # here only the encoder's name and version (ProcessEmbedder)
         else:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from nps_text.errors import NpsTextError
 from nps_text.rules import text_comments, theme_texts
-from nps_text.runner import offload
+from nps_text.runner import models_done, offload
 from nps_text.schema import (
     NEGATIVE,
     NEUTRAL,
@@ -197,6 +197,7 @@ def assign_themes_and_sentences(
         theme_ids, keywords, labels, guided_ids = _fit(
             comments, responses.loc[mask], embed, config, state, state_dir, filler
         )
+    models_done()  # spaCy and the fit's libraries leave the model process before the clauses load the encoder there
 
     row_theme = theme_ids[codes]
     result.loc[mask, "theme_id"] = row_theme
