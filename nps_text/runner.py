@@ -218,6 +218,8 @@ class ModelProcess:
         self._lock = threading.Lock()
         self.started = 0
         """How many children were started."""
+        self.started_for: list[str] = []
+        """The function each child was started for (its first call), in order."""
         self.peaks_mib: list[float] = []
         """Each ended child's peak resident memory (MiB), in the order they ended (``benchmarks/stage_memory.py``)."""
 
@@ -235,6 +237,7 @@ class ModelProcess:
                     initializer=_model_process_started, initargs=(os.getpid(),),
                 )
                 self.started += 1
+                self.started_for.append(getattr(function, "__name__", repr(function)))
             executor = self._executor
         try:
             return executor.submit(function, *args, **kwargs).result()

@@ -363,8 +363,11 @@ def test_a_run_with_its_models_in_a_child_process_gives_the_same_tables_and_neve
         tables[mode] = {p.name: pd.read_parquet(p) for p in sorted((folder / "out").glob("*.parquet"))}
         encoded = sum(encoder.texts_encoded for encoder in encoders if isinstance(encoder, HashingEncoder))
         if mode:
-            # one child per phase: lingua; sentiment; the comments' embeddings; lemmas and fit; the clauses' embeddings
-            assert runner.MODEL_PROCESS.started - started == 5
+            # a child per phase, none holding two libraries at once: lingua; sentiment; the comments' embeddings;
+            # spaCy's lemmas; UMAP and HDBSCAN; the labels' candidate phrases; the clauses' embeddings
+            assert runner.MODEL_PROCESS.started_for[started:] == [
+                "_detect_distinct", "score_sentiment_chunk", "embed_chunk", "lemmatize_texts", "fit_sample_themes",
+                "embed_chunk", "embed_chunk"]
             from nps_text.comments import _detector
 
             assert _detector.cache_info().currsize == 0  # lingua ran in the child only

@@ -318,6 +318,7 @@ def _fit(
     seed_words = bool(config.guided) and config.guided_method != "similarity"
     lemmas = _Lemmas(distinct, languages, filler)
     lemmas.words(np.arange(len(distinct)) if seed_words else fit_sample(len(distinct), config))
+    models_done()  # spaCy (with torch) leaves the model process before UMAP and HDBSCAN come in
 
     # 1. Guided themes (the user's taxonomy) first; the rest is discovered.
     guided_names = [theme.name for theme in config.guided]

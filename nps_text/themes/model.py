@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nps_text.runner import offload
+from nps_text.runner import models_done, offload
 from nps_text.schema import OUTLIER_THEME_ID
 from nps_text.themes.config import ThemesConfig
 
@@ -424,6 +424,7 @@ def discover_themes(
     min_size = config.min_theme_size or default_min_theme_size(len(fit_rows))
     min_size = max(2, min(min_size, len(fit_rows) // 2))
     labels, cutoff = offload(fit_sample_themes, fit_docs, fit_embeddings, config, min_size)
+    models_done()  # the fit's libraries leave the model process before the rest is assigned here
     centroids = compute_centroids(fit_embeddings, labels)
 
     all_labels = np.full(n_comments, OUTLIER_THEME_ID, dtype=np.int64)
