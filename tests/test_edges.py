@@ -34,6 +34,7 @@ def test_every_stage_releases_memory_even_when_it_fails(tmp_path: Path, monkeypa
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_release_memory_returns_freed_heap_pages() -> None:
     """Freed heap memory below a block still in use stays resident until it is trimmed."""
+    release_memory()  # free pages left by earlier tests in this process would take the blocks without growing RSS
     before = _rss_mib()
     blocks = [bytearray(4000) for _ in range(60_000)]  # ~240 MB in heap chunks (below the mmap threshold)
     pinned = bytearray(4000)  # above them: the heap cannot shrink from its top
