@@ -258,10 +258,22 @@ class ModelProcess:
         """End the child (if one runs); the next :meth:`run` starts a new one."""
         with self._lock:
             executor, self._executor = self._executor, None
-        if executor is not None:
-            with contextlib.suppress(Exception):
-                self.peaks_mib.append(executor.submit(_peak_rss_mib).result(timeout=60))
-            executor.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        with contextlib.suppress(Exception):
+            self.peaks_mib.append(executor.submit(_peak_rss_mib).result(timeout=60))
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            # Its work is done and every result is back (the result store commits per write). A child whose libraries
+            # left a thread running does not exit by itself: after UMAP and HDBSCAN one waited for minutes.
+            process.join(timeout=2)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 def _peak_rss_mib() -> float:

@@ -244,9 +244,11 @@ def _cluster(
         fitted = reducer.fit_transform(embeddings)
     reduced = np.nan_to_num(np.asarray(fitted, dtype=np.float32))
     selection = "eom"
-    if under_segmented(HDBSCAN(min_cluster_size=min_size).fit(reduced).labels_):
+    # core_dist_n_jobs=1: the default (4) starts joblib worker processes for a second's work, which then idle for
+    # 5 minutes (loky's timeout), hold memory and kept the model process from exiting for that long; same labels
+    if under_segmented(HDBSCAN(min_cluster_size=min_size, core_dist_n_jobs=1).fit(reduced).labels_):
         selection = "leaf"  # EOM lumped most comments together: take the finer leaf clusters instead
-    clusterer = HDBSCAN(min_cluster_size=min_size, cluster_selection_method=selection)
+    clusterer = HDBSCAN(min_cluster_size=min_size, cluster_selection_method=selection, core_dist_n_jobs=1)
     topic_model = BERTopic(
         umap_model=_Reduced(reduced),  # reduced above, once
         hdbscan_model=_Smoothed(clusterer, config.smoothing_neighbors) if config.smoothing_neighbors else clusterer,
