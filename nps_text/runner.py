@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CHUNK_SIZE = 2000
 T = TypeVar("T")
-MODEL_PROCESS_MIN_ROWS = 100_000
+MODEL_PROCESS_MIN_ROWS = 250_000
 """``runner.model_process: auto`` runs the models in a child process from this many responses on."""
 
 
