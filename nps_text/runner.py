@@ -75,8 +75,9 @@ class RunnerConfig(BaseModel):
     )
     model_process: bool | Literal["auto"] = Field(
         default="auto",
-        description="Local runs: load and run the models in a child process, one per model step, which exits after "
-        "the step and hands back all the memory the models took (the flow's process never loads them). auto: from "
+        description="Local runs: load and run the models (lingua, sentiment, encoders, spaCy, the theme fit) in child "
+        "processes, one per phase, each ending with it and handing back all the memory it took (the flow's process "
+        "never loads them). auto: from "
         f"{MODEL_PROCESS_MIN_ROWS:,} responses, where the tables are large and the child's start (a few seconds) "
         "is small against the run",
     )
