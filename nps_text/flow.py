@@ -39,6 +39,7 @@ from nps_text.runner import (
     load_plugins,
     models_done,
     models_in_child_process,
+    offloading,
     release_models,
     score_sentiment_chunk,
 )
@@ -87,8 +88,8 @@ def map_chunks(runner: str) -> Any:
     """The edges' chunk mapper: each chunk function's task, mapped (concurrent, on the Dask cluster) with
     ``runner: dask``, called one chunk after the other locally; results in chunk order either way."""
 
-    def mapper(function: Any, chunks: list[list[str]], isolated: bool = False, **shared: Any) -> list[Any]:
-        chunk_task = (_ISOLATED_CHUNK_TASKS if isolated and runner != "dask" else _CHUNK_TASKS)[function]
+    def mapper(function: Any, chunks: list[list[str]], **shared: Any) -> list[Any]:
+        chunk_task = (_ISOLATED_CHUNK_TASKS if offloading() and runner != "dask" else _CHUNK_TASKS)[function]
         logger = get_run_logger()
         total, started, results = len(chunks), time.perf_counter(), []
         if runner == "dask":
@@ -123,11 +124,11 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     raw_input = {"path": raw.source, "sha256": raw.source_hash, "format": raw.format, **raw.details}
     del raw  # the text frame of the whole export is not needed any more
     logger.info("%d valid responses, %d rejected", len(validated.responses), len(validated.rejected))
-    edges.isolate_models = config.runner.isolates_models(len(validated.responses))
-    if edges.isolate_models:
+    isolate = config.runner.isolates_models(len(validated.responses))
+    if isolate:
         logger.info("the models run in a child process (runner.model_process: %s)", config.runner.model_process)
-    release = config.runner.release_models or edges.isolate_models
-    with edges.stage("comments"), models_in_child_process(edges.isolate_models):  # lingua there too
+    release = config.runner.release_models or isolate
+    with edges.stage("comments"), models_in_child_process(isolate):  # lingua there too
         responses = comments_task(validated.responses, config.comments, edges)
         if release:
             release_models(languages=True)
@@ -138,7 +139,7 @@ def run_stages(params: RunParameters, config: PipelineConfig, edges: RunEdges) -
     responses = nps_tables.responses
     any_text = bool(has_text(responses).any())
     sentences, themes_table = empty_frame("sentences"), empty_frame("themes")
-    with models_in_child_process(edges.isolate_models):  # nps_text.runner.offload: spaCy, UMAP, HDBSCAN there too
+    with models_in_child_process(isolate):  # nps_text.runner.offload: spaCy, UMAP, HDBSCAN there too
         if any_text and config.sentiment.enabled:
             with edges.stage("sentiment"):
                 responses, sentences = sentiment.run(responses, config.sentiment, edges, embeddings=config.embeddings)

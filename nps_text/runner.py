@@ -312,6 +312,11 @@ def models_in_child_process(enabled: bool) -> Iterator[None]:
         _OFFLOADING = previous
 
 
+def offloading() -> bool:
+    """Whether this is inside :func:`models_in_child_process` (enabled): the models run in :data:`MODEL_PROCESS`."""
+    return _OFFLOADING
+
+
 def models_done() -> None:
     """Inside :func:`models_in_child_process`: end the model process now (what it loaded is not needed any more;
     the next :func:`offload` starts a fresh one), so that libraries used one after the other (the encoder, then
@@ -486,10 +491,10 @@ def embed_chunk(
 
 
 # --- mapping chunks and joining their results back -----------------------------------------------------------
-def map_locally(function: Callable[..., Any], chunks: list[list[Any]], isolated: bool = False, **shared: Any) -> list[Any]:
+def map_locally(function: Callable[..., Any], chunks: list[list[Any]], **shared: Any) -> list[Any]:
     """``function(chunk, **shared)`` for each chunk, one after the other (the flow maps them as Prefect tasks);
-    ``isolated``: in :data:`MODEL_PROCESS`."""
-    run = in_model_process(function) if isolated else function
+    in :data:`MODEL_PROCESS` inside :func:`models_in_child_process`."""
+    run = in_model_process(function) if offloading() else function
     return [run(chunk, **shared) for chunk in chunks]
 
 

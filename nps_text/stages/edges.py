@@ -48,9 +48,6 @@ class RunEdges:
     mapper: ChunkMapper = map_locally
     """Runs the chunks: one after the other by default; the flow's maps them as Prefect tasks (Dask)."""
     progress: ProgressHook | None = None
-    isolate_models: bool = False
-    """Run the chunks in the model process (:class:`nps_text.runner.ModelProcess`), set once the rows are known
-    (:meth:`nps_text.runner.RunnerConfig.isolates_models`)."""
     timings: dict[str, float] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     chunks: ChunkReport = field(default_factory=ChunkReport)
@@ -68,8 +65,7 @@ class RunEdges:
         chunks = chunked(items, self.runner.chunk_size)
         if not chunks:
             return []
-        return self.mapper(function, chunks, isolated=self.isolate_models, store=self.store,
-                           plugins=self.runner.plugins, **shared)
+        return self.mapper(function, chunks, store=self.store, plugins=self.runner.plugins, **shared)
 
     def close(self) -> None:
         MODEL_PROCESS.close()

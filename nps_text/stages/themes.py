@@ -11,7 +11,7 @@ import pandas as pd
 from nps_text.config import EmbeddingsConfig
 from nps_text.encoders.registry import CachedEmbedder
 from nps_text.rules import theme_texts
-from nps_text.runner import ChunkReport, PrecomputedEmbed, ProcessEmbedder, embed_chunk
+from nps_text.runner import ChunkReport, PrecomputedEmbed, ProcessEmbedder, embed_chunk, offloading
 from nps_text.schema import null_column
 from nps_text.stages.edges import RunEdges
 from nps_text.themes.config import ThemesConfig
@@ -41,7 +41,7 @@ def embed(
     vectors = stack_chunks(parts)
     edges.models["themes"] = {"name": "bertopic", "encoder": encoder, "seed": section.seed}
     fallback = (ProcessEmbedder(encoder, embeddings.batch_size, edges.store, edges.runner.plugins)
-                if edges.isolate_models else CachedEmbedder(encoder, edges.store, embeddings.batch_size))
+                if offloading() else CachedEmbedder(encoder, edges.store, embeddings.batch_size))
     return PrecomputedEmbed(texts, vectors, fallback)
 
 
