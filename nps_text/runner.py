@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
@@ -278,6 +279,13 @@ class ModelProcess:
 
 
 def _peak_rss_mib() -> float:
+    """The child's own peak resident memory: ``VmHWM`` of its address space. Not ``getrusage``'s ``ru_maxrss``,
+    which for a spawned (fork and exec) child also counts the parent's resident memory at the fork: a child
+    that never held 120 MiB reported the 1.1 GiB its parent held."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
