@@ -62,6 +62,20 @@ class UpToDate(Exception):  # noqa: N818 - not an error: a run's way out when OU
         self.manifest = manifest
 
 
+PROCESS_ONLY_SETTINGS = {"runner": ("release_models", "model_process")}
+"""Settings that decide which process holds the models and for how long, never a result (the tables are
+identical either way: ``tests/test_runner.py``): a run that changes only these is up to date, so a warm
+``flows/serve.py --warm`` (which keeps the models loaded) and ``nps-text run`` share one output folder."""
+
+
+def _result_settings(config: PipelineConfig) -> dict[str, Any]:
+    settings = config.model_dump(mode="json")
+    for section, names in PROCESS_ONLY_SETTINGS.items():
+        for name in names:
+            settings.get(section, {}).pop(name, None)
+    return settings
+
+
 def fingerprint(params: RunParameters, config: PipelineConfig, input_sha256: str) -> dict[str, str]:
     """Everything a run's results depend on, each part as a short string (the manifest's ``fingerprint``).
 
@@ -74,7 +88,7 @@ def fingerprint(params: RunParameters, config: PipelineConfig, input_sha256: str
         "nps_text": f"{__version__}+{code_digest()}",
         "input": params.input,
         "input_sha256": input_sha256,
-        "config": _digest(json.dumps(config.model_dump(mode="json"), sort_keys=True)),
+        "config": _digest(json.dumps(_result_settings(config), sort_keys=True)),
         "database": params.database or "",
         "models": _digest("\n".join(_model_identities(config))),
         "libraries": libraries_digest(),

@@ -51,6 +51,12 @@ class RunParameters(BaseModel):
                     "and write every output again (default: such a run does nothing)",
     )
 
+    keep_models: bool = Field(
+        default=False,
+        description="Keep the models loaded after the run for the next run in this process (runner.release_models: "
+                    "false); flows/serve.py --warm sets it",
+    )
+
     @model_validator(mode="after")
     def _no_credentials(self) -> RunParameters:
         if is_sql_url(self.input) and split_password(self.input)[1] is not None:
@@ -75,6 +81,8 @@ def run_config(params: RunParameters) -> PipelineConfig:
     if params.dask_address:
         config.runner.runner = "dask"
         config.runner.dask_address = params.dask_address
+    if params.keep_models:
+        config.runner.release_models = False
     return config
 
 

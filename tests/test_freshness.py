@@ -89,6 +89,19 @@ def test_a_changed_config_version_or_database_is_not_up_to_date(
     assert _verdict(out, survey).reason == "changed since the published run: nps_text"
 
 
+def test_where_the_models_run_is_not_a_change(published: tuple[Path, Path]) -> None:
+    """``runner.release_models`` and ``runner.model_process`` decide which process holds the models and for how
+    long, not a result: ``flows/serve.py --warm`` (``keep_models``) and ``nps-text run`` share an output folder."""
+    from nps_text.params import run_config
+
+    out, survey = published
+    held = PipelineConfig.model_validate({"runner": {"release_models": False, "model_process": True}})
+    assert _verdict(out, survey, held).up_to_date
+    kept = RunParameters(input=str(survey), out=str(out), keep_models=True)
+    assert run_config(kept).runner.release_models is False
+    assert freshness.check(out, freshness.fingerprint(kept, run_config(kept), file_hash(survey))).up_to_date
+
+
 def test_changed_model_files_are_not_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     models = tmp_path / "models"
     (models / "sentiment-e5-small").mkdir(parents=True)

@@ -4,7 +4,8 @@ A ``prefect server start --host 127.0.0.1`` on a free port (started and stopped 
 types: ``prefect work-pool create``, ``prefect deploy --prefect-file flows/prefect.yaml --all``, ``prefect
 deployment run`` (parameters overridden to a tiny survey and a temporary out folder), a ``prefect worker start
 --run-once``; and ``python flows/serve.py`` in both orders with ``prefect deploy`` (serving after deploying crashed
-every triggered run with ``FileNotFoundError: .../None``). Each triggered run must complete and write its outputs.
+every triggered run with ``FileNotFoundError: .../None``); ``python flows/serve.py --warm`` running two runs in
+its own process. Each triggered run must complete and write its outputs.
 
 Cost: three full flow runs on 11 rows (the baseline sentiment head: loading models dominates), the server's start
 and three deploys; about 9 minutes with the default model on a busy shared 2-core machine, less with the baseline.
@@ -245,6 +246,38 @@ def test_serve_before_deploy_runs_a_triggered_run(
         _check_outputs(out)
     finally:
         _stop(process)
+
+
+def test_warm_serve_runs_each_run_in_its_process_with_the_models_kept(
+    server: PrefectServer, survey: Path, tmp_path: Path
+) -> None:
+    """``python flows/serve.py --warm``: two triggered runs (the second forced, every text cached) run in the
+    serving process itself, one after the other, and the second finds the sentiment model still loaded (a run in
+    a fresh process with every text cached does not load it: ``models.sentiment.loaded`` false)."""
+    log = tmp_path / "warm.log"
+    process = _start([str(BIN / "python"), "flows/serve.py", "weekly-nps", "--warm", "--runs", "2", "--poll", "1"],
+                     home=server.home, env=server.env, log=log)
+    try:
+        _wait_until(lambda: "served warm" in log.read_text(errors="replace") or process.poll() is not None, 180,
+                    "flows/serve.py --warm did not start serving", log)
+        assert process.poll() is None, log.read_text(errors="replace")[-4000:]
+        out = tmp_path / "warm-out"
+        config = REPO / "pipeline" / "default.yaml"
+        first = _wait_for_final_state(server, _trigger(server, survey, out, config), log)
+        assert first == "COMPLETED", log.read_text(errors="replace")[-4000:]
+        _check_outputs(out)
+        params = {"params": {"input": str(survey), "out": str(out), "config": str(config), "force": True}}
+        triggered = server.prefect("deployment", "run", DEPLOYMENT, "--params", json.dumps(params))
+        assert triggered.returncode == 0, triggered.output[-3000:]
+        assert process.wait(timeout=RUN_TIMEOUT) == 0, log.read_text(errors="replace")[-4000:]
+    finally:
+        _stop(process)
+    text = log.read_text(errors="replace")
+    assert len(re.findall(r"^flow run \S+ \([0-9a-f-]{36}\): Completed in", text, flags=re.MULTILINE)) == 2, text[-4000:]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["models"]["cache"]["sentiment"]["misses"] == 0  # every comment cached ...
+    assert manifest["models"]["sentiment"]["loaded"] is True  # ... and the model still loaded from the first run
+    _check_outputs(out)
 
 
 def test_no_comment_at_rest_in_prefect_after_worker_and_served_runs(server: PrefectServer) -> None:
