@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,7 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
                 row = written = 0
                 for index, chunk in enumerate(batches(table, WRITE_CHUNK_ROWS)):
                     flat = flatten_for_spreadsheet(_excel_compatible(chunk.iloc[: max(limit - written, 0)]), formula_safe=False)
+                    columns = _excel_columns(flat)
                     if index == 0:  # the header, and widths from it and the first 200 rows
                         header = [excel_text(str(column)) for column in flat.columns]
                         for position, column in enumerate(header):
@@ -190,8 +191,11 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
                         if header:
                             _write_row(sheet, 0, header, quoted)
                             row = 1
-                    for values in _excel_rows(flat):
-                        _write_row(sheet, row, values, quoted)
+                    writers = [_cell_writer(sheet, quoted, values) for values in columns]
+                    for values in zip(*columns, strict=True):
+                        for column, (value, write) in enumerate(zip(values, writers, strict=True)):
+                            if value is not None:
+                                write(row, column, value)
                         row += 1
                     written += len(flat)
         finally:
@@ -201,21 +205,26 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
 
 def _write_row(sheet: Any, row: int, values: Sequence[Any], quoted: Any) -> None:
     for column, value in enumerate(values):
-        if value is None:
-            continue
-        if isinstance(value, str):
-            if value.startswith(FORMULA_PREFIXES):
-                sheet.write_string(row, column, value, quoted)
-            else:
-                sheet.write_string(row, column, value)
+        if value is not None:
+            _write_cell(sheet, row, column, value, quoted)
+
+
+def _write_cell(sheet: Any, row: int, column: int, value: Any, quoted: Any) -> None:
+    if isinstance(value, str):
+        if value.startswith(FORMULA_PREFIXES):
+            sheet.write_string(row, column, value, quoted)
         else:
-            sheet.write(row, column, value)
+            sheet.write_string(row, column, value)
+    else:
+        sheet.write(row, column, value)
 
 
-def _excel_rows(flat: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    """``flat``'s rows as worksheet values: missing values ``None``, numpy scalars as Python ones, infinities as
+def _excel_columns(flat: pd.DataFrame) -> list[list[Any]]:
+    """``flat``'s columns as worksheet values: missing values ``None``, numpy scalars as Python ones, infinities as
     text (Excel has none; pandas wrote "inf" too), other values of text-like columns as cleaned text
-    (:func:`excel_text`)."""
+    (:func:`excel_text`, only for the values that need it: a column is searched once)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     columns = []
     for position in range(flat.shape[1]):
         series = flat.iloc[:, position]
@@ -226,9 +235,28 @@ def _excel_rows(flat: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
         elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             values = [value.item() if isinstance(value, np.generic) else value for value in values]
         elif not pd.api.types.is_datetime64_any_dtype(series):  # text, categories, objects
-            values = [_excel_value(value) for value in values]
+            if all(value is None or type(value) is str for value in values):
+                if ILLEGAL_CHARACTERS_RE.search("\n".join(value for value in values if value is not None)):
+                    values = [None if value is None else excel_text(value) for value in values]
+            else:
+                values = [_excel_value(value) for value in values]
         columns.append(values)
-    return zip(*columns, strict=True)
+    return columns
+
+
+def _cell_writer(sheet: Any, quoted: Any, values: Sequence[Any]) -> Callable[[int, int, Any], Any]:
+    """How the cells of one column are written: a column of text only through ``write_string`` (formula-like
+    text quote-prefixed), any other through :func:`_write_cell` (XlsxWriter's ``write`` picks by type)."""
+    if all(value is None or type(value) is str for value in values):
+        write_string = sheet.write_string
+
+        def text(row: int, column: int, value: str) -> Any:
+            if value.startswith(FORMULA_PREFIXES):
+                return write_string(row, column, value, quoted)
+            return write_string(row, column, value)
+
+        return text
+    return lambda row, column, value: _write_cell(sheet, row, column, value, quoted)
 
 
 def _excel_value(value: Any) -> Any:
