@@ -45,7 +45,7 @@ from nps_text.runner import (
 )
 from nps_text.schema import check_tables, empty_frame
 from nps_text.stages import comments, ingest, insights, nps, sentiment, themes, validate, write
-from nps_text.stages.edges import ProgressHook, RunEdges
+from nps_text.stages.edges import ProgressHook, RunEdges, earlier_objects_frozen
 from nps_text.table_view import without_rows
 from nps_text.writers import output_folder, publish
 
@@ -184,7 +184,8 @@ def run_pipeline(params: RunParameters, *, publish_artifacts: bool = True) -> di
         config = run_config(params)
         load_plugins(config.runner.plugins)
     out, current = Path(params.out), run_id()
-    with output_folder(out, current) as staging:
+    # a process that keeps its models between runs: the collections after each stage skip what earlier runs left
+    with earlier_objects_frozen(not config.runner.release_models), output_folder(out, current) as staging:
         edges = RunEdges(out=out, staging=staging, store=store_for_run(config, out), run_id=current,
                          runner=config.runner, mapper=map_chunks(config.runner.runner), progress=_progress_hook)
         try:

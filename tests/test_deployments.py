@@ -65,3 +65,22 @@ def test_served_deployments_bring_their_own_code_location(repo_root: Path) -> No
         step = deployment.storage.to_pull_step()
         assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(repo_root.resolve())}}
         assert deployment.entrypoint == "nps_text/flow.py:nps_text_flow"
+
+
+def test_warm_serving_keeps_the_models_of_every_run(repo_root: Path) -> None:
+    """``flows/serve.py --warm`` runs each flow run with ``keep_models`` (the models stay loaded for the next run)
+    and leaves the deployment's other parameters as they are."""
+    import importlib.util
+
+    from nps_text.params import RunParameters, run_config
+
+    spec = importlib.util.spec_from_file_location("serve", repo_root / "flows" / "serve.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parameters = {"params": {"input": "data/demo_de.csv", "out": "out/weekly-nps", "config": "pipeline/default.yaml"}}
+    warm = module.warm_parameters(parameters)
+    assert warm == {"params": {**parameters["params"], "keep_models": True}}
+    assert parameters["params"].get("keep_models") is None  # the deployment's own parameters are not changed
+    params = RunParameters(**{**warm["params"], "config": str(repo_root / "pipeline" / "default.yaml")})
+    assert run_config(params).runner.release_models is False

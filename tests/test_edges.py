@@ -44,3 +44,18 @@ def test_release_memory_returns_freed_heap_pages() -> None:
     assert freed - before > 100  # glibc kept the freed pages
     assert _rss_mib() < freed - 100
     assert len(pinned) == 4000
+
+
+def test_earlier_objects_are_frozen_only_within_a_run_that_keeps_its_models() -> None:
+    """With ``runner.release_models: false`` the per-stage collections skip what existed before the run (the kept
+    models' and libraries' objects); afterwards every object is collectable again."""
+    import gc
+
+    from nps_text.stages.edges import earlier_objects_frozen
+
+    assert gc.get_freeze_count() == 0
+    with earlier_objects_frozen(True):
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_freeze_count() == 0
+    with earlier_objects_frozen(False):
+        assert gc.get_freeze_count() == 0

@@ -89,3 +89,43 @@ def test_cached_lemmas_give_the_same_labels(monkeypatch: pytest.MonkeyPatch) -> 
     cached = labels.label_themes(texts, ["de"] * len(texts), ids)
     monkeypatch.setattr(labels, "tag_text", uncached)
     assert labels.label_themes(texts, ["de"] * len(texts), ids) == cached
+
+
+def test_bertopic_is_imported_without_its_optional_heavy_modules() -> None:
+    """The theme fit's child imports BERTopic without torch, transformers, sentence-transformers or spaCy (BERTopic
+    imports them for features the fit never uses: +350 MiB and 3 s per fit); afterwards they import as usual."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from nps_text.themes import model\n"
+        "with model._without_optional_modules():\n"
+        "    from bertopic import BERTopic\n"
+        "assert not {'torch', 'transformers', 'sentence_transformers', 'spacy'} & set(sys.modules), sorted(sys.modules)\n"
+        "import numpy as np\n"
+        "rng = np.random.default_rng(0)\n"
+        "emb = np.repeat(np.eye(4, 16, dtype=np.float32), 30, axis=0) + 0.05 * rng.normal(size=(120, 16)).astype(np.float32)\n"
+        "docs = [f'topic{i // 30} word{i % 7}' for i in range(120)]\n"
+        "labels, cutoff = model.fit_sample_themes(docs, emb / np.linalg.norm(emb, axis=1, keepdims=True), "
+        "model.ThemesConfig(min_theme_size=10), 10)\n"
+        "assert len(set(labels.tolist()) - {-1}) == 4, labels\n"
+        "assert 'torch' not in sys.modules\n"
+        "import torch\n"
+        "print('ok', torch.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok torch", result.stderr[-3000:]
+
+
+def test_optional_modules_are_absent_only_while_bertopic_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from nps_text.themes import model
+
+    monkeypatch.setattr(model, "_OPTIONAL_HEAVY_MODULES", ("nps_text_not_a_module", "numpy"))
+    with model._without_optional_modules():
+        with pytest.raises(ModuleNotFoundError):
+            import nps_text_not_a_module  # noqa: F401
+        assert sys.modules["numpy"] is not None  # loaded already: left alone
+    assert "nps_text_not_a_module" not in sys.modules
