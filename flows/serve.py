@@ -18,8 +18,9 @@ Prefect's ``serve`` starts a new Python process for every flow run: imports, the
 client's start are paid again each time (about 15 s of a re-run with 5 % new comments at 20,000 rows).
 ``--warm`` runs each due flow run in this process instead, one after the other, with the models an earlier run
 loaded still loaded (``keep_models``: ``runner.release_models: false``). What it costs: the models' memory
-between runs (the process peaked at 2.1 GiB on 20,000-row surveys with the defaults), and a run that crashes the process (out of memory) ends the
-server too, so run it under a supervisor (systemd, a container's restart policy) that starts it again.
+between runs (the process peaked at 2.1 GiB on 20,000-row surveys with the defaults), and a run that crashes
+the process (out of memory) ends the server too, so run it under a supervisor (systemd, a container's restart
+policy) that starts it again.
 """
 
 from __future__ import annotations

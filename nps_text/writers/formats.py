@@ -191,8 +191,8 @@ def write_excel(tables: Mapping[str, Table], path: str | Path, *, max_rows: int 
                         if header:
                             _write_row(sheet, 0, header, quoted)
                             row = 1
-                    writers = [_cell_writer(sheet, quoted, values) for values in columns]
-                    for values in zip(*columns, strict=True):
+                    writers = [_cell_writer(sheet, quoted, text_only) for _, text_only in columns]
+                    for values in zip(*(values for values, _ in columns), strict=True):
                         for column, (value, write) in enumerate(zip(values, writers, strict=True)):
                             if value is not None:
                                 write(row, column, value)
@@ -219,10 +219,11 @@ def _write_cell(sheet: Any, row: int, column: int, value: Any, quoted: Any) -> N
         sheet.write(row, column, value)
 
 
-def _excel_columns(flat: pd.DataFrame) -> list[list[Any]]:
-    """``flat``'s columns as worksheet values: missing values ``None``, numpy scalars as Python ones, infinities as
-    text (Excel has none; pandas wrote "inf" too), other values of text-like columns as cleaned text
-    (:func:`excel_text`, only for the values that need it: a column is searched once)."""
+def _excel_columns(flat: pd.DataFrame) -> list[tuple[list[Any], bool]]:
+    """``flat``'s columns as worksheet values, each with whether it holds text only (``None`` or ``str``): missing
+    values ``None``, numpy scalars as Python ones, infinities as text (Excel has none; pandas wrote "inf" too),
+    other values of text-like columns as cleaned text (:func:`excel_text`, only for the values that need it: a
+    column is searched once)."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     columns = []
@@ -238,16 +239,17 @@ def _excel_columns(flat: pd.DataFrame) -> list[list[Any]]:
             if all(value is None or type(value) is str for value in values):
                 if ILLEGAL_CHARACTERS_RE.search("\n".join(value for value in values if value is not None)):
                     values = [None if value is None else excel_text(value) for value in values]
-            else:
-                values = [_excel_value(value) for value in values]
-        columns.append(values)
+                columns.append((values, True))
+                continue
+            values = [_excel_value(value) for value in values]
+        columns.append((values, False))
     return columns
 
 
-def _cell_writer(sheet: Any, quoted: Any, values: Sequence[Any]) -> Callable[[int, int, Any], Any]:
+def _cell_writer(sheet: Any, quoted: Any, text_only: bool) -> Callable[[int, int, Any], Any]:
     """How the cells of one column are written: a column of text only through ``write_string`` (formula-like
     text quote-prefixed), any other through :func:`_write_cell` (XlsxWriter's ``write`` picks by type)."""
-    if all(value is None or type(value) is str for value in values):
+    if text_only:
         write_string = sheet.write_string
 
         def text(row: int, column: int, value: str) -> Any:
