@@ -194,8 +194,11 @@ def assign_themes_and_sentences(
         save_state(state, state_dir)
         logger.info("themes: reused the saved fit; %d new distinct comments assigned", reuse.new_rows.size)
     else:
+        # the labels need each text response's group and sentiment only: not a copy of every column (the comments
+        # too: +200 MiB of Arrow buffers at 1M rows, held through the fit)
+        label_columns = [column for column in ("nps_group", "sentiment") if column in responses.columns]
         theme_ids, keywords, labels, guided_ids = _fit(
-            comments, responses.loc[mask], embed, config, state, state_dir, filler
+            comments, responses.loc[mask, label_columns], embed, config, state, state_dir, filler
         )
     models_done()  # spaCy and the fit's libraries leave the model process before the clauses load the encoder there
 
