@@ -81,6 +81,36 @@ def test_chunked_sentiment_equals_the_whole_frame_step() -> None:
     pd.testing.assert_frame_equal(check_table(got_sentences, "sentences"), check_table(expected_sentences, "sentences"))
 
 
+def test_sentences_join_gathers_each_text_block_as_a_merge_and_sort_did() -> None:
+    """``join_sentiment`` gathers each response's sentences by position (no merge and sort of the 2M-row table at
+    1M responses): the same table as the merge on the text and the sort by response and sentence, with the
+    chunks' sentences in text order or shuffled."""
+    from nps_text.runner import join_sentiment
+    from nps_text.schema import SENTENCES_COLUMNS
+
+    rng = np.random.default_rng(3)
+    n_texts, n_rows = 40, 300
+    per_text = pd.DataFrame({"sentiment": pd.Series(["neutral"] * n_texts, dtype="string"),
+                             "sentiment_confidence": np.full(n_texts, 0.5)})
+    sentence_rows = [(text, index, f"t{text}s{index}", ["positive", "negative"][index % 2], 0.1 * index)
+                     for text in range(n_texts) if text % 7 for index in range(int(rng.integers(1, 4)))]
+    ordered = pd.DataFrame(sentence_rows, columns=["text", "sentence_index", "sentence", "sentiment", "confidence"])
+    codes = rng.integers(0, n_texts, n_rows)
+    index = pd.RangeIndex(10, 10 + n_rows)  # not positions: the join must go by position all the same
+    responses = pd.DataFrame({"response_id": pd.Series([f"r{i}" for i in range(n_rows)], index=index, dtype="string")})
+    rows = pd.Series([f"text {code}" for code in codes], index=responses.index)
+
+    left = pd.DataFrame({"response_id": responses["response_id"].to_numpy(), "text": codes, "_row": np.arange(n_rows)})
+    reference = left.merge(ordered, on="text", how="inner", sort=False)
+    reference = reference.sort_values(["_row", "sentence_index"], kind="stable").reset_index(drop=True)
+    for sentences in (ordered, ordered.sample(frac=1.0, random_state=1)):
+        _, table = join_sentiment(responses, rows, codes, per_text, sentences)
+        assert list(table.columns) == list(SENTENCES_COLUMNS)
+        assert len(table) == len(reference)
+        for column in ("response_id", "sentence_index", "sentence", "sentiment", "confidence"):
+            assert table[column].tolist() == reference[column].tolist(), column
+
+
 def test_precomputed_embed_falls_back_for_other_texts() -> None:
     from nps_text.runner import PrecomputedEmbed
 
