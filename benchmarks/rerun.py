@@ -42,6 +42,19 @@ def _stamps(out: Path) -> dict[str, tuple[int, int]]:
             for path in out.iterdir() if path.is_file() and not path.name.startswith(".")}
 
 
+def rerun_surveys(work: Path, rows: int, seed: int, data_dir: Path) -> tuple[Path, Path]:
+    """``work/survey.csv`` (``rows`` rows) and ``work/survey_plus5.csv`` (5 % more; its first ``rows`` rows are the
+    first survey's), built by ``survey.py`` unless they exist."""
+    work.mkdir(parents=True, exist_ok=True)
+    survey, survey_more = work / "survey.csv", work / "survey_plus5.csv"
+    if not survey.exists():
+        print(f"building {survey} ...", flush=True)
+        build_survey(rows, survey, seed=seed, data_dir=data_dir)
+    if not survey_more.exists():
+        build_survey(rows + max(1, round(rows * 0.05)), survey_more, seed=seed, data_dir=data_dir)
+    return survey, survey_more
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5_000)
@@ -51,13 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     work = args.work_dir / f"rows_{args.rows}_seed_{args.seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    survey, survey_more = work / "survey.csv", work / "survey_plus5.csv"
-    if not survey.exists():
-        print(f"building {survey} ...", flush=True)
-        build_survey(args.rows, survey, seed=args.seed, data_dir=args.data_dir)
-    if not survey_more.exists():
-        build_survey(args.rows + max(1, round(args.rows * 0.05)), survey_more, seed=args.seed, data_dir=args.data_dir)
+    survey, survey_more = rerun_surveys(work, args.rows, args.seed, args.data_dir)
     same_tables = work / "report_url.yaml"
     same_tables.write_text("alerts: {report_url: https://intranet.example.com/nps/report.html}\n", encoding="utf-8")
     out = work / "out"

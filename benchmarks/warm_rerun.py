@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import child_env, nps_text_command  # noqa: E402
 from measure import run_measured  # noqa: E402
-from survey import DEFAULT_DATA_DIR, build_survey  # noqa: E402
+from rerun import rerun_surveys  # noqa: E402
+from survey import DEFAULT_DATA_DIR  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -140,12 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     work = (args.work_dir / f"rows_{args.rows}_seed_{args.seed}").resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    survey, survey_more = work / "survey.csv", work / "survey_plus5.csv"
-    if not survey.exists():
-        build_survey(args.rows, survey, seed=args.seed, data_dir=args.data_dir)
-    if not survey_more.exists():
-        build_survey(args.rows + max(1, round(args.rows * 0.05)), survey_more, seed=args.seed, data_dir=args.data_dir)
+    survey, survey_more = rerun_surveys(work, args.rows, args.seed, args.data_dir)
     results: dict[str, dict[str, float]] = {}
     for variant in args.variants.split(","):
         out = work / f"out_{variant}"
